@@ -1,0 +1,37 @@
+package nf4
+
+import (
+	"fmt"
+)
+
+// String summarises the tensor, e.g.
+// "NF4[4096×4096] block 64: 8.50 MiB, 7.53× smaller than float32".
+func (t *Tensor) String() string {
+	if t == nil {
+		return "NF4<nil>"
+	}
+	dq := ""
+	if t.DoubleQuant() {
+		dq = ", double-quantized"
+	}
+	return fmt.Sprintf("NF4[%d×%d] block %d%s: %s, %.2f× smaller than float32",
+		t.w.Rows, t.w.Cols, t.w.BlockSize, dq, HumanBytes(t.Bytes()), t.CompressionRatio())
+}
+
+// Format prints String for every verb, so %v of a large weight is a line,
+// not a wall of numbers.
+func (t *Tensor) Format(s fmt.State, verb rune) { fmt.Fprint(s, t.String()) }
+
+// HumanBytes formats a byte count with binary units: "512 B", "8.50 MiB".
+func HumanBytes(n int) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 3 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.2f %ciB", v, "KMGT"[i])
+}

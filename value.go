@@ -1,0 +1,53 @@
+package nf4
+
+import (
+	"unsafe"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The methods below make *Tensor a gorgonia.Value of type
+// TensorType{Dims: 2, Of: Dtype}, so it binds to a named input node:
+//
+//	gorgonia.NewTensor(g, nf4.Dtype, 2, gorgonia.WithName("w"), gorgonia.WithValue(w))
+
+var (
+	_ gorgonia.Value      = (*Tensor)(nil)
+	_ gorgonia.Typer      = (*Tensor)(nil)
+	_ gorgonia.ZeroValuer = (*Tensor)(nil)
+)
+
+// Shape returns [N K].
+func (t *Tensor) Shape() tensor.Shape { return tensor.Shape{t.w.Rows, t.w.Cols} }
+
+// Size returns N*K, the number of weights.
+func (t *Tensor) Size() int { return t.w.Rows * t.w.Cols }
+
+// Data returns the packed codes (see Codes).
+func (t *Tensor) Data() interface{} { return t.w.Codes }
+
+// Dtype returns nf4.Dtype.
+func (t *Tensor) Dtype() tensor.Dtype { return Dtype }
+
+// Uintptr returns the address of the packed codes.
+func (t *Tensor) Uintptr() uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(t.w.Codes))) }
+
+// MemSize returns Bytes.
+func (t *Tensor) MemSize() uintptr { return uintptr(t.Bytes()) }
+
+// Type returns the gorgonia type "Matrix nf4".
+func (t *Tensor) Type() hm.Type { return gorgonia.TensorType{Dims: 2, Of: Dtype} }
+
+// Clone returns a Tensor sharing this one's storage: a Tensor is never
+// modified, so sharing is as good as a copy and costs nothing.
+func (t *Tensor) Clone() interface{} {
+	c := *t
+	return &c
+}
+
+// ZeroValue returns t unchanged. Weights are frozen: gorgonia's
+// LispMachine asks every input for a zero value to hold its gradient, and a
+// frozen weight never receives one.
+func (t *Tensor) ZeroValue() gorgonia.Value { return t }
