@@ -1,0 +1,159 @@
+package nf4
+
+import (
+	"fmt"
+
+	"github.com/nf4go/nf4/cpu"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Engine is a tensor.Engine for gorgonia VMs that also runs NF4 operations.
+// It embeds gorgonia.StandardEngine (tensor.StdEng plus gorgonia's own
+// Transpose), the engine VMs use by default, so every float32/float64
+// operation behaves exactly as it would without it. Plug it in with
+//
+//	gorgonia.NewTapeMachine(g, gorgonia.WithEngine(e))
+type Engine struct {
+	gorgonia.StandardEngine
+}
+
+var _ tensor.Engine = (*Engine)(nil)
+
+// EngineOption configures an Engine.
+type EngineOption func(*Engine) error
+
+// NewEngine returns an Engine running NF4 operations on the CPU.
+func NewEngine(opts ...EngineOption) (*Engine, error) {
+	e := &Engine{}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(e); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// defaultEngine serves values that carry no nf4 Engine.
+var defaultEngine = &Engine{}
+
+// EngineOf returns the Engine stamped on v by a VM, or a CPU Engine when v
+// carries none, so ops run wherever their activations' engine says.
+func EngineOf(v gorgonia.Value) *Engine {
+	if d, ok := v.(*tensor.Dense); ok {
+		if e, ok := d.Engine().(*Engine); ok && e != nil {
+			return e
+		}
+	}
+	return defaultEngine
+}
+
+// Backend describes where NF4 operations run, e.g. "cpu (2 cores)".
+func (e *Engine) Backend() string { return fmt.Sprintf("cpu (%d cores)", cpu.Threads()) }
+
+// String describes the engine.
+func (e *Engine) String() string { return "nf4 engine on " + e.Backend() }
+
+// Linear returns out[M, N] = x[M, K] · Wᵀ in x's dtype (float32 or float64).
+// W is decoded tile by tile as the product runs; no float copy is made.
+func (e *Engine) Linear(x *tensor.Dense, w *Tensor) (*tensor.Dense, error) {
+	return e.apply(nil, x, w, false)
+}
+
+// LinearInto is Linear writing into out, which must be [M, N] of x's dtype.
+func (e *Engine) LinearInto(out, x *tensor.Dense, w *Tensor) error {
+	if out == nil {
+		return ErrNil
+	}
+	_, err := e.apply(out, x, w, false)
+	return err
+}
+
+// LinearBackward returns dx[M, K] = dy[M, N] · W, the gradient of Linear
+// with respect to x.
+func (e *Engine) LinearBackward(dy *tensor.Dense, w *Tensor) (*tensor.Dense, error) {
+	return e.apply(nil, dy, w, true)
+}
+
+// LinearBackwardInto is LinearBackward writing into dx, [M, K] of dy's dtype.
+func (e *Engine) LinearBackwardInto(dx, dy *tensor.Dense, w *Tensor) error {
+	if dx == nil {
+		return ErrNil
+	}
+	_, err := e.apply(dx, dy, w, true)
+	return err
+}
+
+// Dequantize returns W as a float32 tensor [N K] on this engine.
+func (e *Engine) Dequantize(w *Tensor) (*tensor.Dense, error) {
+	d, err := w.Dequantize()
+	if err != nil {
+		return nil, err
+	}
+	tensor.WithEngine(e)(d)
+	return d, nil
+}
+
+// apply runs x·Wᵀ (or dy·W when backward), into out when it is not nil.
+func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.Dense, error) {
+	op := "linear"
+	if backward {
+		op = "linear backward"
+	}
+	if x == nil || w == nil {
+		return nil, fmt.Errorf("nf4: %s: %w", op, ErrNil)
+	}
+	in, outCols := w.w.Cols, w.w.Rows
+	if backward {
+		in, outCols = w.w.Rows, w.w.Cols
+	}
+	s := x.Shape()
+	if x.Dims() != 2 || s[1] != in {
+		return nil, errorf("%s: activation has shape %v, want [M %d] for weight [%d %d]", op, s, in, w.w.Rows, w.w.Cols)
+	}
+	m := s[0]
+	if out == nil {
+		out = tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(m, outCols), tensor.WithEngine(e))
+	} else if o := out.Shape(); out.Dims() != 2 || o[0] != m || o[1] != outCols || out.Dtype() != x.Dtype() {
+		return nil, errorf("%s: output is %v %v, want %v [%d %d]", op, out.Dtype(), o, x.Dtype(), m, outCols)
+	} else if out.IsMaterializable() {
+		return nil, errorf("%s: output must be contiguous, not a view", op)
+	}
+	if x.IsMaterializable() {
+		x = x.Materialize().(*tensor.Dense)
+	}
+	var err error
+	switch xs := x.Data().(type) {
+	case []float32:
+		err = run(out, xs, m, w, backward, cpu.Linear, cpu.LinearBackward)
+	case []float64:
+		err = run(out, xs, m, w, backward, cpu.Linear64, cpu.LinearBackward64)
+	default:
+		return nil, errorf("%s: activation dtype %v not supported: want float32 or float64", op, x.Dtype())
+	}
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}
+
+type kernel[T float32 | float64] func(out, in []T, m int, w *cpu.Weights) error
+
+// run hands the flat data of x and out to the forward or backward kernel;
+// a recycled tensor's backing can be longer than its shape, so both are cut
+// to size.
+func run[T float32 | float64](out *tensor.Dense, x []T, m int, w *Tensor, backward bool, forward, back kernel[T]) error {
+	in, outCols := w.w.Cols, w.w.Rows
+	k := forward
+	if backward {
+		in, outCols, k = w.w.Rows, w.w.Cols, back
+	}
+	o, ok := out.Data().([]T)
+	if !ok || len(o) < m*outCols || len(x) < m*in {
+		return fmt.Errorf("backing of %v activation or output is shorter than its shape", out.Dtype())
+	}
+	return k(o[:m*outCols], x[:m*in], m, &w.w)
+}
