@@ -1,0 +1,37 @@
+package kernels
+
+// All returns the kernel configurations the project ships and checks: every
+// kernel type at the default block size 64, plus the extreme block sizes and
+// double-quantized scales where they change the code.
+func All() []Kernel {
+	var ks []Kernel
+	add := func(k Kernel, err error) {
+		if err == nil {
+			ks = append(ks, k)
+		}
+	}
+	for _, o := range []OutType{OutF32, OutF16, OutBF16} {
+		add(NewDequantize(o, 64, false))
+	}
+	add(NewDequantize(OutF32, 64, true))
+	add(NewDequantize(OutF32, 32, false))
+	add(NewDequantize(OutBF16, 4096, true))
+	for _, b := range []int{32, 64, 4096} {
+		add(NewQuantize(b))
+	}
+	for m := 1; m <= MaxGemvM; m++ {
+		add(NewGemv(m, 64, false))
+	}
+	add(NewGemv(1, 64, true))
+	add(NewGemv(4, 32, false))
+	add(NewGemv(8, 4096, true))
+	for _, t := range []bool{false, true} {
+		add(NewGemm(64, false, t))
+		add(NewGemm(64, true, t))
+		add(NewGemm(32, false, t))
+	}
+	add(NewGemmTC(64, false))
+	add(NewGemmTC(64, true))
+	add(NewGemmTC(32, false))
+	return ks
+}

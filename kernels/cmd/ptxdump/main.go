@@ -1,0 +1,113 @@
+// Command ptxdump prints, for every NF4 kernel and target, what ptxas makes
+// of it: registers (and the kernel's budget), shared memory, stack frame,
+// spills and the SASS instruction mix. With -o DIR it also writes each
+// kernel's PTX as DIR/<kernel>.<target>.ptx so it can be assembled by hand.
+//
+//	go run ./kernels/cmd/ptxdump [-o DIR] [-targets sm_80,sm_90] [-mix N]
+//
+// ptxas and cuobjdump are found through $NF4_PTXAS or PATH
+// (scripts/install-ptxas.sh installs them).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nf4go/nf4/kernels"
+	"github.com/nf4go/nf4/kernels/internal/ptxas"
+	"github.com/nf4go/nf4/kernels/ptx"
+)
+
+func main() {
+	out := flag.String("o", "", "write <kernel>.<target>.ptx files into this folder")
+	targets := flag.String("targets", "sm_80,sm_90", "comma-separated targets")
+	mixN := flag.Int("mix", 8, "SASS opcodes to list per kernel")
+	flag.Parse()
+	if err := run(os.Stdout, *out, *targets, *mixN); err != nil {
+		fmt.Fprintln(os.Stderr, "ptxdump:", err)
+		os.Exit(1)
+	}
+}
+
+func run(w io.Writer, out, targetList string, mixN int) error {
+	var tgs []ptx.Target
+	for _, s := range strings.Split(targetList, ",") {
+		t, err := ptx.ParseTarget(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		tgs = append(tgs, t)
+	}
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+	}
+	as, err := ptxas.Find()
+	var objdump string
+	if err == nil {
+		objdump, err = ptxas.FindCuobjdump(as)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "no table: %v\n", err)
+		as = ""
+	} else {
+		fmt.Fprintln(w, "| kernel | target | regs (budget) | smem B | stack B | spill st/ld B | SASS mix |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	}
+	for _, k := range kernels.All() {
+		for _, t := range tgs {
+			src, err := k.PTX(t)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", k.Name(), t, err)
+			}
+			if out != "" {
+				if err := os.WriteFile(filepath.Join(out, k.Name()+"."+t.String()+".ptx"), []byte(src), 0o644); err != nil {
+					return err
+				}
+			}
+			if as == "" {
+				continue
+			}
+			if err := row(w, as, objdump, k, t, src, mixN); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func row(w io.Writer, as, objdump string, k kernels.Kernel, t ptx.Target, src string, mixN int) error {
+	r, err := ptxas.Assemble(as, src, t.String())
+	if err != nil {
+		return err
+	}
+	f := r.Functions[k.Name()]
+	if f == nil {
+		return fmt.Errorf("%s: ptxas reported no function", k.Name())
+	}
+	sass, err := ptxas.SASS(objdump, r.Cubin)
+	if err != nil {
+		return err
+	}
+	mix := ptxas.Mix(sass)
+	var parts []string
+	total := 0
+	for _, n := range mix {
+		total += n
+	}
+	for i, op := range ptxas.Opcodes(mix) {
+		if i == mixN {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", op, mix[op]))
+	}
+	fmt.Fprintf(w, "| %s | %s | %d (%d) | %d | %d | %d/%d | %d instrs: %s |\n",
+		k.Name(), t, f.Registers, k.RegBudget(), f.SharedBytes, f.StackFrame, f.SpillStores, f.SpillLoads,
+		total, strings.Join(parts, ", "))
+	return nil
+}

@@ -1,0 +1,78 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nf4go/nf4/kernels/ptx"
+)
+
+// Shape is the problem a kernel is launched on. For matrix kernels
+// x is [M,K], W is [N,K] and y is [M,N]; dequantize and quantize use N·K
+// values. BlockSize is the NF4 block size B (K % B == 0).
+type Shape struct {
+	M, N, K   int
+	BlockSize int
+}
+
+// Launch is the geometry of one launch.
+type Launch struct {
+	Grid, Block [3]int
+	SharedBytes int // static, declared in the PTX
+}
+
+// Kernel is one NF4 kernel configuration.
+type Kernel interface {
+	Name() string
+	Params() []string
+	MinSM() int
+	// RegBudget is the most registers per thread the kernel may use; the
+	// ptxas checks hold the kernel to it.
+	RegBudget() int
+	Launch(s Shape) (Launch, error)
+	PTX(t ptx.Target) (string, error)
+}
+
+// Supported block sizes: 32, 64, …, 4096.
+func validBlockSize(b int) error {
+	if b < 32 || b > 4096 || b&(b-1) != 0 {
+		return fmt.Errorf("kernels: block size %d not supported (want a power of two in 32..4096)", b)
+	}
+	return nil
+}
+
+func log2(n int) int {
+	l := 0
+	for n > 1 {
+		n >>= 1
+		l++
+	}
+	return l
+}
+
+var errShape = errors.New("kernels: bad shape")
+
+// checkShape validates a shape for a kernel compiled for block size b.
+func checkShape(s Shape, b int, needM bool) error {
+	switch {
+	case s.BlockSize != b:
+		return fmt.Errorf("%w: block size %d, kernel built for %d", errShape, s.BlockSize, b)
+	case s.N < 1 || s.K < 1 || (needM && s.M < 1):
+		return fmt.Errorf("%w: M=%d N=%d K=%d", errShape, s.M, s.N, s.K)
+	case s.K%b != 0:
+		return fmt.Errorf("%w: K=%d is not a multiple of the block size %d", errShape, s.K, b)
+	case int64(s.N)*int64(s.K) >= 1<<34 || int64(s.M)*int64(s.K) >= 1<<32 || int64(s.M)*int64(s.N) >= 1<<32:
+		return fmt.Errorf("%w: M=%d N=%d K=%d exceeds the 32-bit index range", errShape, s.M, s.N, s.K)
+	}
+	return nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// build prints a single-kernel module holding the codebook constant.
+func build(t ptx.Target, f func(m *ptx.Module, cb ptx.Sym) *ptx.Kernel) (string, error) {
+	m := ptx.NewModule()
+	cb := m.ConstF32("nf4_codebook", Codebook[:])
+	m.Add(f(m, cb))
+	return m.Print(t)
+}

@@ -1,0 +1,148 @@
+package kernels
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nf4go/nf4/kernels/ptx"
+)
+
+func TestDeterministic(t *testing.T) {
+	for _, kn := range All() {
+		for _, tg := range checkTargets {
+			a, err := kn.PTX(tg)
+			if err != nil {
+				t.Fatalf("%s %s: %v", kn.Name(), tg, err)
+			}
+			// A second value built from scratch must print the same bytes.
+			b, err := All()[indexOf(kn)].PTX(tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a != b {
+				t.Errorf("%s %s: two prints differ", kn.Name(), tg)
+			}
+		}
+	}
+}
+
+func indexOf(k Kernel) int {
+	for i, o := range All() {
+		if o.Name() == k.Name() {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestNamesUniqueAndParamsMatchPTX(t *testing.T) {
+	seen := map[string]bool{}
+	for _, kn := range All() {
+		if seen[kn.Name()] {
+			t.Errorf("duplicate kernel %s", kn.Name())
+		}
+		seen[kn.Name()] = true
+		src, err := kn.PTX(ptx.SM90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(src, ".visible .entry "+kn.Name()+"(") {
+			t.Errorf("%s: entry missing", kn.Name())
+		}
+		for _, p := range kn.Params() {
+			if !strings.Contains(src, "\t.param .u64 "+p) {
+				t.Errorf("%s: param %s missing or not .u64", kn.Name(), p)
+			}
+		}
+		if !strings.Contains(src, ".version 7.8\n.target sm_90\n") {
+			t.Errorf("%s: wrong header for sm_90", kn.Name())
+		}
+		if strings.Contains(src, ".f64") {
+			t.Errorf("%s: f64 in the kernel", kn.Name())
+		}
+		// Codes and plain scales are never read a byte at a time; the only
+		// byte load is the tail of a double-quantized scale array.
+		if bytes := strings.Count(src, "ld.global.nc.u8") + strings.Count(src, "ld.global.u8"); bytes > 0 && !strings.HasSuffix(kn.Name(), "_dq") {
+			t.Errorf("%s: %d byte loads", kn.Name(), bytes)
+		}
+	}
+}
+
+func TestConstructorErrors(t *testing.T) {
+	for _, b := range []int{0, 16, 48, 100, 8192, -64} {
+		if _, err := NewDequantize(OutF32, b, false); err == nil {
+			t.Errorf("dequantize accepted block size %d", b)
+		}
+		if _, err := NewQuantize(b); err == nil {
+			t.Errorf("quantize accepted block size %d", b)
+		}
+		if _, err := NewGemv(1, b, false); err == nil {
+			t.Errorf("gemv accepted block size %d", b)
+		}
+		if _, err := NewGemm(b, false, false); err == nil {
+			t.Errorf("gemm accepted block size %d", b)
+		}
+	}
+	for _, m := range []int{0, 9, -1} {
+		if _, err := NewGemv(m, 64, false); err == nil {
+			t.Errorf("gemv accepted M=%d", m)
+		}
+	}
+	if _, err := NewDequantize(OutType(7), 64, false); err == nil {
+		t.Error("dequantize accepted an unknown output type")
+	}
+	// A zero value with a bad config prints nothing.
+	if _, err := (&Gemm{BlockSize: 3}).PTX(ptx.SM80); err == nil {
+		t.Error("gemm printed with block size 3")
+	}
+	if _, err := (&Gemv{M: 1, BlockSize: 64}).PTX(ptx.Target{SM: 75}); err == nil {
+		t.Error("printed for sm_75")
+	}
+}
+
+func TestLaunch(t *testing.T) {
+	dq, _ := NewDequantize(OutF32, 64, false)
+	l, err := dq.Launch(Shape{N: 3, K: 128, BlockSize: 64})
+	if err != nil || l.Grid != [3]int{1, 1, 1} || l.Block != [3]int{256, 1, 1} {
+		t.Errorf("dequantize launch %+v %v", l, err)
+	}
+	gv, _ := NewGemv(3, 64, false)
+	if l, err := gv.Launch(Shape{M: 3, N: 4097, K: 4096, BlockSize: 64}); err != nil || l.Grid[0] != 1025 {
+		t.Errorf("gemv launch %+v %v", l, err)
+	}
+	if _, err := gv.Launch(Shape{M: 2, N: 1, K: 64, BlockSize: 64}); !errors.Is(err, errShape) {
+		t.Errorf("gemv accepted M=2 for an M=3 kernel: %v", err)
+	}
+	gm, _ := NewGemm(64, false, false)
+	if l, err := gm.Launch(Shape{M: 17, N: 130, K: 64, BlockSize: 64}); err != nil || l.Grid != [3]int{3, 1, 1} || l.SharedBytes != 16384 {
+		t.Errorf("gemm launch %+v %v", l, err)
+	}
+	gt, _ := NewGemm(32, false, true)
+	if l, err := gt.Launch(Shape{M: 65, N: 5, K: 96, BlockSize: 32}); err != nil || l.Grid != [3]int{2, 2, 1} {
+		t.Errorf("gemm_t launch %+v %v", l, err)
+	}
+	bad := []Shape{
+		{M: 1, N: 1, K: 100, BlockSize: 64}, // K not a multiple of B
+		{M: 1, N: 0, K: 64, BlockSize: 64},
+		{M: 0, N: 1, K: 64, BlockSize: 64},
+		{M: 1, N: 1, K: 64, BlockSize: 32}, // wrong block size for the kernel
+	}
+	for _, s := range bad {
+		if _, err := gm.Launch(s); err == nil {
+			t.Errorf("gemm accepted %+v", s)
+		}
+	}
+}
+
+func TestMidpoints(t *testing.T) {
+	m := Midpoints()
+	for i, v := range m {
+		if !(Codebook[i] < v && v < Codebook[i+1]) {
+			t.Errorf("midpoint %d = %v outside (%v, %v)", i, v, Codebook[i], Codebook[i+1])
+		}
+	}
+	if m[7] < 0.0397 || m[7] > 0.0398 {
+		t.Errorf("midpoint 7 = %v", m[7])
+	}
+}
