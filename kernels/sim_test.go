@@ -1,0 +1,371 @@
+package kernels_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/nf4go/nf4/kernels"
+	"github.com/nf4go/nf4/kernels/ptx"
+	"github.com/nf4go/nf4/kernels/ptxsim"
+)
+
+// These tests run the printed PTX in the functional simulator and compare
+// with references computed here from the canonical rules.
+
+// quantRef applies the quantize rule: code = number of float32 midpoints
+// strictly below x/absmax; an all-zero block gets code 7.
+func quantRef(x []float32, b int) (codes []byte, absmax []float32) {
+	mids := kernels.Midpoints()
+	codes = make([]byte, len(x)/2)
+	for blk := 0; blk < len(x)/b; blk++ {
+		var m float32
+		for _, v := range x[blk*b : (blk+1)*b] {
+			m = max(m, float32(math.Abs(float64(v))))
+		}
+		absmax = append(absmax, m)
+		for i := blk * b; i < (blk+1)*b; i++ {
+			var v float32
+			if m != 0 {
+				v = x[i] / m
+			}
+			c := 0
+			for _, md := range mids {
+				if v > md {
+					c++
+				}
+			}
+			codes[i/2] |= byte(c) << (4 * (i % 2))
+		}
+	}
+	return codes, absmax
+}
+
+func deqRef(codes []byte, absmax []float32, n, b int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		c := codes[i/2] >> (4 * (i % 2)) & 15
+		out[i] = kernels.Codebook[c] * absmax[i/b]
+	}
+	return out
+}
+
+// problem holds one shape's inputs on a simulated device.
+type problem struct {
+	s          kernels.Shape
+	dev        *ptxsim.Device
+	w, x, dy   []float32
+	codes      []byte
+	absmax     []float32 // the scales the kernels see (decoded when dq)
+	wq         []float32 // dequantized W
+	dq         bool
+	pw, pc, px ptxsim.Ptr
+	pdy        ptxsim.Ptr
+	scaleArgs  []uint64
+}
+
+func newProblem(t *testing.T, r *rand.Rand, m, n, k, b int, dq bool) *problem {
+	p := &problem{s: kernels.Shape{M: m, N: n, K: k, BlockSize: b}, dev: ptxsim.NewDevice(), dq: dq}
+	p.w = randn(r, n*k)
+	for i := 0; i < b; i++ { // an all-zero block
+		p.w[i] = 0
+	}
+	p.codes, p.absmax = quantRef(p.w, b)
+	p.x = randn(r, m*k)
+	p.dy = randn(r, m*n)
+	p.pw = p.put(t, f32bytes(p.w))
+	p.pc = p.put(t, p.codes)
+	p.px = p.put(t, f32bytes(p.x))
+	p.pdy = p.put(t, f32bytes(p.dy))
+	if !dq {
+		p.scaleArgs = []uint64{uint64(p.put(t, f32bytes(p.absmax)))}
+	} else {
+		// Nested scales: arbitrary 8-bit codes and map; the kernels must
+		// decode absmax = map[q]·nested[i/256] + offset in float32.
+		nb := len(p.absmax)
+		q := make([]byte, nb) // not padded: the tail takes byte loads
+		for i := range q {
+			q[i] = byte(r.Intn(256))
+		}
+		nmap := make([]float32, 256)
+		for i := range nmap {
+			nmap[i] = float32(i)/255 - 0.3
+		}
+		nested := make([]float32, (nb+255)/256)
+		for i := range nested {
+			nested[i] = 0.5 + r.Float32()
+		}
+		off := float32(0.75)
+		for i := range p.absmax {
+			prod := nmap[q[i]] * nested[i/256]
+			p.absmax[i] = prod + off
+		}
+		p.scaleArgs = []uint64{
+			uint64(p.put(t, q)), uint64(p.put(t, f32bytes(nmap))), uint64(p.put(t, f32bytes(nested))),
+			uint64(math.Float32bits(off)),
+		}
+	}
+	p.wq = deqRef(p.codes, p.absmax, n*k, b)
+	return p
+}
+
+func (p *problem) put(t *testing.T, b []byte) ptxsim.Ptr {
+	ptr := p.dev.Alloc(len(b))
+	if err := p.dev.Write(ptr, b); err != nil {
+		t.Fatal(err)
+	}
+	return ptr
+}
+
+func f32bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		u := math.Float32bits(f)
+		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	}
+	return b
+}
+
+// args builds a launch list: head pointers, scale args, then tail values.
+func (p *problem) args(head []ptxsim.Ptr, tail ...uint64) []uint64 {
+	var a []uint64
+	for _, h := range head {
+		a = append(a, uint64(h))
+	}
+	a = append(a, p.scaleArgs...)
+	return append(a, tail...)
+}
+
+func launch(t *testing.T, k kernels.Kernel, p *problem, args []uint64) {
+	t.Helper()
+	if len(args) != len(k.Params()) {
+		t.Fatalf("%s: %d args for params %v", k.Name(), len(args), k.Params())
+	}
+	for _, tg := range []ptx.Target{ptx.SM80, ptx.SM90} {
+		src, err := k.PTX(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod, err := ptxsim.Load(src)
+		if err != nil {
+			t.Fatalf("%s %s: %v", k.Name(), tg, err)
+		}
+		kk, err := mod.Kernel(k.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := k.Launch(p.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.dev.Launch(kk, l.Grid, l.Block, 0, args...); err != nil {
+			t.Fatalf("%s %s: %v", k.Name(), tg, err)
+		}
+	}
+}
+
+func randn(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func relErr(got []float32, want []float64) float64 {
+	var num, den float64
+	for i := range got {
+		d := float64(got[i]) - want[i]
+		num += d * d
+		den += want[i] * want[i]
+	}
+	return math.Sqrt(num / den)
+}
+
+func (p *problem) poisoned(t *testing.T, n int) ptxsim.Ptr {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(math.NaN())
+	}
+	return p.put(t, f32bytes(v))
+}
+
+func (p *problem) read(t *testing.T, ptr ptxsim.Ptr, n int) []float32 {
+	v, err := p.dev.ReadFloat32s(ptr, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+var simShapes = []struct{ M, N, K, B int }{
+	{1, 1, 64, 64},
+	{3, 7, 96, 32},
+	{17, 70, 128, 64},
+	{2, 3, 1280, 64}, // gemv: a second, partly idle pass over K
+	{130, 65, 64, 64},
+}
+
+func TestSimQuantize(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for _, c := range simShapes {
+		p := newProblem(t, r, 1, c.N, c.K, c.B, false)
+		q, _ := kernels.NewQuantize(c.B)
+		qc, qa := p.dev.Alloc(len(p.codes)), p.dev.Alloc(4*len(p.absmax))
+		launch(t, q, p, []uint64{uint64(p.pw), uint64(qc), uint64(qa), uint64(len(p.w))})
+		gc, _ := p.dev.Read(qc, len(p.codes))
+		for i := range gc {
+			if gc[i] != p.codes[i] {
+				t.Fatalf("%v: code byte %d = %#x, want %#x", c, i, gc[i], p.codes[i])
+			}
+		}
+		for i, a := range p.read(t, qa, len(p.absmax)) {
+			if a != p.absmax[i] {
+				t.Fatalf("%v: absmax %d = %v, want %v", c, i, a, p.absmax[i])
+			}
+		}
+	}
+}
+
+func TestSimQuantizeTies(t *testing.T) {
+	// Values exactly on midpoints go to the lower code; ±absmax to 0 and 15.
+	mids := kernels.Midpoints()
+	x := make([]float32, 32)
+	copy(x, mids[:])
+	x[15], x[16] = 1, -1
+	x[17] = 0
+	p := &problem{s: kernels.Shape{N: 1, K: 32, BlockSize: 32}, dev: ptxsim.NewDevice()}
+	px := p.put(t, f32bytes(x))
+	want, _ := quantRef(x, 32)
+	q, _ := kernels.NewQuantize(32)
+	qc, qa := p.dev.Alloc(16), p.dev.Alloc(4)
+	launch(t, q, p, []uint64{uint64(px), uint64(qc), uint64(qa), 32})
+	got, _ := p.dev.Read(qc, 16)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("byte %d = %#x, want %#x", i, got[i], want[i])
+		}
+	}
+	if want[0]&15 != 0 || want[3]>>4 != 7 || want[7]>>4 != 15 || want[8]&15 != 0 {
+		t.Fatalf("reference tie rule broken: %x", want)
+	}
+}
+
+func TestSimDequantize(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for _, c := range simShapes {
+		for _, dq := range []bool{false, true} {
+			p := newProblem(t, r, 1, c.N, c.K, c.B, dq)
+			n := len(p.w)
+			for _, o := range []kernels.OutType{kernels.OutF32, kernels.OutF16, kernels.OutBF16} {
+				d, _ := kernels.NewDequantize(o, c.B, dq)
+				out := p.poisoned(t, n)
+				launch(t, d, p, p.args([]ptxsim.Ptr{p.pc}, append([]uint64{uint64(out)}, uint64(n))...))
+				if o == kernels.OutF32 {
+					for i, v := range p.read(t, out, n) {
+						if v != p.wq[i] {
+							t.Fatalf("%v dq=%v: out[%d] = %v, want %v", c, dq, i, v, p.wq[i])
+						}
+					}
+					continue
+				}
+				h, err := p.dev.ReadUint16s(out, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, bits := range h {
+					var got, tol float64
+					if o == kernels.OutF16 {
+						got, tol = f16(bits), 1.0/2048
+					} else {
+						got, tol = float64(math.Float32frombits(uint32(bits)<<16)), 1.0/256
+					}
+					if math.Abs(got-float64(p.wq[i])) > tol*math.Abs(float64(p.wq[i]))+1e-7 {
+						t.Fatalf("%v %v: out[%d] = %v, want %v", c, o, i, got, p.wq[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func f16(h uint16) float64 {
+	sign := 1.0
+	if h&0x8000 != 0 {
+		sign = -1
+	}
+	e := int(h>>10) & 31
+	f := float64(h & 1023)
+	if e == 0 {
+		return sign * f * math.Pow(2, -24)
+	}
+	return sign * (1 + f/1024) * math.Pow(2, float64(e-15))
+}
+
+func forwardRef(p *problem) []float64 {
+	s := p.s
+	ref := make([]float64, s.M*s.N)
+	for m := 0; m < s.M; m++ {
+		for n := 0; n < s.N; n++ {
+			var a float64
+			for k := 0; k < s.K; k++ {
+				a += float64(p.x[m*s.K+k]) * float64(p.wq[n*s.K+k])
+			}
+			ref[m*s.N+n] = a
+		}
+	}
+	return ref
+}
+
+func TestSimMatmul(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, c := range simShapes {
+		for _, dq := range []bool{false, true} {
+			name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v", c.M, c.N, c.K, c.B, dq)
+			t.Run(name, func(t *testing.T) {
+				p := newProblem(t, r, c.M, c.N, c.K, c.B, dq)
+				s := p.s
+				ref := forwardRef(p)
+				sizes := []uint64{uint64(s.M), uint64(s.N), uint64(s.K)}
+				if c.M <= kernels.MaxGemvM {
+					g, _ := kernels.NewGemv(c.M, c.B, dq)
+					y := p.poisoned(t, s.M*s.N)
+					launch(t, g, p, p.args([]ptxsim.Ptr{p.px, p.pc}, uint64(y), uint64(s.N), uint64(s.K)))
+					if e := relErr(p.read(t, y, s.M*s.N), ref); e > 1e-5 {
+						t.Errorf("gemv: normwise relative error %g", e)
+					}
+				}
+				gm, _ := kernels.NewGemm(c.B, dq, false)
+				y := p.poisoned(t, s.M*s.N)
+				launch(t, gm, p, p.args([]ptxsim.Ptr{p.px, p.pc}, append([]uint64{uint64(y)}, sizes...)...))
+				if e := relErr(p.read(t, y, s.M*s.N), ref); e > 1e-5 {
+					t.Errorf("gemm f32: normwise relative error %g", e)
+				}
+				tc, _ := kernels.NewGemmTC(c.B, dq)
+				y = p.poisoned(t, s.M*s.N)
+				launch(t, tc, p, p.args([]ptxsim.Ptr{p.px, p.pc}, append([]uint64{uint64(y)}, sizes...)...))
+				if e := relErr(p.read(t, y, s.M*s.N), ref); e > 1e-2 {
+					t.Errorf("gemm bf16 tensor core: normwise relative error %g", e)
+				}
+
+				refT := make([]float64, s.M*s.K)
+				for m := 0; m < s.M; m++ {
+					for k := 0; k < s.K; k++ {
+						var a float64
+						for n := 0; n < s.N; n++ {
+							a += float64(p.dy[m*s.N+n]) * float64(p.wq[n*s.K+k])
+						}
+						refT[m*s.K+k] = a
+					}
+				}
+				gt, _ := kernels.NewGemm(c.B, dq, true)
+				dx := p.poisoned(t, s.M*s.K)
+				launch(t, gt, p, p.args([]ptxsim.Ptr{p.pdy, p.pc}, append([]uint64{uint64(dx)}, sizes...)...))
+				if e := relErr(p.read(t, dx, s.M*s.K), refT); e > 1e-5 {
+					t.Errorf("gemm transposed: normwise relative error %g", e)
+				}
+			})
+		}
+	}
+}
