@@ -71,6 +71,8 @@ func benchCopy(b *testing.B, src []float32) {
 
 func BenchmarkGEMV(b *testing.B) { benchLinear(b, 1) }
 
+func BenchmarkGEMV8(b *testing.B) { benchLinear(b, 8) }
+
 func BenchmarkGEMM(b *testing.B) { benchLinear(b, 64) }
 
 func benchLinear(b *testing.B, m int) {
@@ -90,6 +92,18 @@ func benchLinear(b *testing.B, m int) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
+	if m == 1 && active != nil {
+		b.Run("nf4-purego", func(b *testing.B) {
+			saved := active
+			active = nil
+			defer func() { active = saved }()
+			for b.Loop() {
+				if err := Linear(out, x, m, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("gonum-f32", func(b *testing.B) {
 		impl := gonum.Implementation{}
 		for b.Loop() {
@@ -98,6 +112,33 @@ func benchLinear(b *testing.B, m int) {
 			} else {
 				impl.Sgemm(blas.NoTrans, blas.Trans, m, benchN, benchK, 1, x, benchK, f32, benchK, 0, out, benchN)
 			}
+		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
+
+// BenchmarkGEMMBackward times dx = dy·W at M = 64.
+func BenchmarkGEMMBackward(b *testing.B) {
+	const m = 64
+	w, _, f32 := benchSetup(b)
+	r := rand.New(rand.NewPCG(3, 3))
+	dy := make([]float32, m*benchN)
+	for i := range dy {
+		dy[i] = float32(r.NormFloat64())
+	}
+	dx := make([]float32, m*benchK)
+	flops := float64(2 * m * benchN * benchK)
+	b.Run("nf4", func(b *testing.B) {
+		for b.Loop() {
+			if err := LinearBackward(dx, dy, m, w); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("gonum-f32", func(b *testing.B) {
+		for b.Loop() {
+			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, benchK, benchN, 1, dy, benchN, f32, benchK, 0, dx, benchK)
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})

@@ -37,6 +37,21 @@ func dequantize(dst []float32, w *Weights) error {
 		return fmt.Errorf("destination has %d values, want %d", len(dst), w.Rows*w.Cols)
 	}
 	B := w.BlockSize
+	if k := active; k != nil {
+		parallelFor(w.Blocks(), 1+(1<<14)/B, func(lo, hi int) {
+			// Double-quantized scales are decoded a stretch at a time.
+			var buf []float32
+			if w.Scales.Double() {
+				buf = make([]float32, min(hi-lo, NestedBlockSize))
+			}
+			for b := lo; b < hi; b += NestedBlockSize {
+				n := min(NestedBlockSize, hi-b)
+				sc := rowScales(&w.Scales, b, n, buf)
+				k.decode(&dst[b*B], &w.Codes[b*B/2], &sc[0], n, B, streamAhead, &Codebook)
+			}
+		})
+		return nil
+	}
 	parallelFor(w.Blocks(), 1+(1<<14)/B, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
 			decodeScaled(dst[b*B:(b+1)*B], w.Codes[b*B/2:(b+1)*B/2], w.Scales.At(b))

@@ -20,14 +20,38 @@ const (
 
 // Linear computes out[M, N] = x[M, K] · Wᵀ, decoding W as it goes (no full
 // float copy of W is made).
-func Linear(out, x []float32, m int, w *Weights) error { return linear(out, x, m, w) }
+func Linear(out, x []float32, m int, w *Weights) error {
+	k := active
+	if k == nil {
+		return linear(out, x, m, w)
+	}
+	if err := checkOperands(w, m, len(x), len(out), w.Cols, w.Rows); err != nil {
+		return err
+	}
+	if m <= GEMVMaxRows {
+		gemvVec(k, out, x, m, w)
+	} else {
+		gemmVec(k, &k.gemm, out, x, m, w)
+	}
+	return nil
+}
 
 // Linear64 is Linear on float64 activations.
 func Linear64(out, x []float64, m int, w *Weights) error { return linear(out, x, m, w) }
 
 // LinearBackward computes dx[M, K] = dy[M, N] · W, the gradient of Linear
 // with respect to x.
-func LinearBackward(dx, dy []float32, m int, w *Weights) error { return linearBackward(dx, dy, m, w) }
+func LinearBackward(dx, dy []float32, m int, w *Weights) error {
+	k := active
+	if k == nil {
+		return linearBackward(dx, dy, m, w)
+	}
+	if err := checkOperands(w, m, len(dy), len(dx), w.Rows, w.Cols); err != nil {
+		return err
+	}
+	gemmBackwardVec(k, &k.gemm, dx, dy, m, w)
+	return nil
+}
 
 // LinearBackward64 is LinearBackward on float64 activations.
 func LinearBackward64(dx, dy []float64, m int, w *Weights) error {
@@ -168,23 +192,30 @@ func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 }
 
 // decodeDot returns Σ code(c)·x over one block, decoding as it reads.
+// The loop reslices rather than indexes so that it runs without bounds
+// checks; eight independent sums hide the add latency.
 func decodeDot[T float](codes []byte, x []T, table *[256][2]T) T {
-	var s0, s1, s2, s3 T
+	var s0, s1, s2, s3, s4, s5, s6, s7 T
 	x = x[:2*len(codes)]
-	i := 0
-	for ; i+1 < len(codes); i += 2 {
-		p, q := &table[codes[i]], &table[codes[i+1]]
+	for len(codes) >= 4 && len(x) >= 8 {
+		c, v := codes[:4], x[:8]
+		p, q, r, u := &table[c[0]], &table[c[1]], &table[c[2]], &table[c[3]]
+		s0 += p[0] * v[0]
+		s1 += p[1] * v[1]
+		s2 += q[0] * v[2]
+		s3 += q[1] * v[3]
+		s4 += r[0] * v[4]
+		s5 += r[1] * v[5]
+		s6 += u[0] * v[6]
+		s7 += u[1] * v[7]
+		codes, x = codes[4:], x[8:]
+	}
+	for i, c := range codes {
+		p := &table[c]
 		s0 += p[0] * x[2*i]
 		s1 += p[1] * x[2*i+1]
-		s2 += q[0] * x[2*i+2]
-		s3 += q[1] * x[2*i+3]
 	}
-	for ; i < len(codes); i++ {
-		p := &table[codes[i]]
-		s0 += p[0] * x[2*i]
-		s1 += p[1] * x[2*i+1]
-	}
-	return (s0 + s1) + (s2 + s3)
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 func dot[T float](a, b []T) T {

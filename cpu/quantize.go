@@ -44,6 +44,30 @@ func quantize[T float32 | float64](codes []byte, absmax []float32, src []T, rows
 	}
 	perRow := cols / blockSize
 	errs := make([]error, rows)
+	if k := active; k != nil {
+		parallelFor(rows, 1+(1<<16)/cols, func(lo, hi int) {
+			var buf []float32
+			for r := lo; r < hi; r++ {
+				row, ok := any(src[r*cols : (r+1)*cols]).([]float32)
+				if !ok {
+					if buf == nil {
+						buf = make([]float32, cols)
+					}
+					for i, x := range src[r*cols : (r+1)*cols] {
+						buf[i] = float32(x)
+					}
+					row = buf
+				}
+				j := k.quantize(&codes[r*cols/2], &absmax[r*perRow], &row[0], perRow, blockSize, &quantConsts)
+				if j >= 0 {
+					_, bad := blockAbsmax(row[j*blockSize : (j+1)*blockSize])
+					errs[r] = &NonFiniteError{Row: r, Block: j, Col: j*blockSize + bad, Value: float64(src[r*cols+j*blockSize+bad])}
+					return
+				}
+			}
+		})
+		return firstError(errs)
+	}
 	parallelFor(rows, 1+(1<<16)/cols, func(lo, hi int) {
 		buf := make([]float32, blockSize)
 		for r := lo; r < hi; r++ {
@@ -63,6 +87,10 @@ func quantize[T float32 | float64](codes []byte, absmax []float32, src []T, rows
 			}
 		}
 	})
+	return firstError(errs)
+}
+
+func firstError(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err

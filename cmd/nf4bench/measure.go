@@ -1,0 +1,209 @@
+package main
+
+import (
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	xcpu "golang.org/x/sys/cpu"
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/nf4go/nf4/cpu"
+)
+
+// machine names the CPU and the vector extensions the kernels care about.
+func machine() string {
+	name := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				name = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	var ext []string
+	for _, f := range []struct {
+		name string
+		on   bool
+	}{{"avx2", xcpu.X86.HasAVX2}, {"fma", xcpu.X86.HasFMA}, {"avx512f", xcpu.X86.HasAVX512F}} {
+		if f.on {
+			ext = append(ext, f.name)
+		}
+	}
+	if len(ext) == 0 {
+		ext = []string{"no avx2/avx512"}
+	}
+	return name + " (" + strings.Join(ext, " ") + ")"
+}
+
+// cacheBytes is the last-level cache size (sysfs), or 256 MiB when unknown.
+func cacheBytes() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/cpu0/cache/index3/size")
+	if err != nil {
+		return 256 << 20
+	}
+	s := strings.TrimSpace(string(b))
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "K"):
+		s, mult = strings.TrimSuffix(s, "K"), 1<<10
+	case strings.HasSuffix(s, "M"):
+		s, mult = strings.TrimSuffix(s, "M"), 1<<20
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 256 << 20
+	}
+	return n * mult
+}
+
+// setsFor returns how many copies of a matrix of the given size to rotate
+// through so that the others evict it: three times the cache in all.
+func setsFor(bytes int) int { return max(2, (3*cacheBytes()+bytes-1)/bytes) }
+
+// stats summarises the wall times of one operation.
+type stats struct {
+	med, lo, hi float64
+	n           int
+}
+
+// timed runs op reps times (after one untimed run) and summarises the
+// wall times. Repetition i gets i as its argument, to pick a weight set.
+func timed(reps int, op func(i int)) stats { return timedTogether(reps, timedOp{run: op})[0] }
+
+// timedOp is one operation to time and how long to wait after it before
+// timing anything else (OpenBLAS's threads keep spinning for a while after
+// a call returns, which would slow whatever runs next).
+type timedOp struct {
+	run    func(i int)
+	prep   func() // untimed, just before each timed call (nil: none)
+	settle time.Duration
+}
+
+// timedTogether times several operations in turns, one repetition of each
+// per round, so that a burst of load elsewhere on the machine hits all of
+// them alike. It stops after reps rounds, or after three once the round
+// budget is spent.
+func timedTogether(reps int, ops ...timedOp) []stats {
+	for _, op := range ops {
+		op.run(0)
+		time.Sleep(op.settle)
+	}
+	ts := make([][]float64, len(ops))
+	deadline := time.Now().Add(time.Duration(len(ops)) * 3 * time.Second)
+	for i := 1; i <= reps; i++ {
+		for j, op := range ops {
+			if op.prep != nil {
+				op.prep()
+			}
+			t := time.Now()
+			op.run(i)
+			ts[j] = append(ts[j], float64(time.Since(t).Nanoseconds()))
+			if op.settle > 0 {
+				time.Sleep(op.settle)
+				spin(20 * time.Millisecond)
+			}
+		}
+		if i >= 3 && time.Now().After(deadline) {
+			break
+		}
+	}
+	out := make([]stats, len(ops))
+	for j, t := range ts {
+		slices.Sort(t)
+		out[j] = stats{t[len(t)/2], t[0], t[len(t)-1], len(t)}
+	}
+	return out
+}
+
+// spin keeps every core busy for d, so that an idle pause does not leave
+// the next timed call to run on cores still clocking up.
+func spin(d time.Duration) {
+	var wg sync.WaitGroup
+	end := time.Now().Add(d)
+	for range cpu.Threads() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// memoryBandwidth reads a buffer several times the cache, all cores at once.
+func memoryBandwidth(reps int) result {
+	n := max(4*cacheBytes(), 256<<20) / 8
+	buf := make([]float64, n)
+	for i := range buf {
+		buf[i] = 1
+	}
+	workers := cpu.Threads()
+	st := timed(reps, func(int) {
+		var wg sync.WaitGroup
+		chunk := (n + workers - 1) / workers
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				part := buf[w*chunk : min(n, (w+1)*chunk)]
+				if floats.Sum(part) < 0 {
+					panic("unreachable")
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	return result{Op: "membw", Impl: "read", NsPerOp: st.med, Spread: [2]float64{st.lo, st.hi}, Reps: st.n,
+		GBps: float64(8*n) / st.med, Note: strconv.Itoa(8*n>>20) + " MiB, all cores"}
+}
+
+// randomMatrix returns an N(0,1) float32 matrix.
+func randomMatrix(rows, cols int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	m := make([]float32, rows*cols)
+	for i := range m {
+		m[i] = float32(r.NormFloat64())
+	}
+	return m
+}
+
+// codecBench times quantizing and dequantizing a 4096² matrix.
+func codecBench(reps int) []result {
+	const n = 4096
+	src := randomMatrix(n, n, 1)
+	codes, absmax := make([]byte, n*n/2), make([]float32, n*n/cpu.DefaultBlockSize)
+	dst := make([]float32, n*n)
+	w := &cpu.Weights{Rows: n, Cols: n, BlockSize: cpu.DefaultBlockSize, Codes: codes, Scales: cpu.Scales{Absmax: absmax}}
+	q := timed(reps, func(int) {
+		if err := cpu.Quantize(codes, absmax, src, n, n, cpu.DefaultBlockSize); err != nil {
+			panic(err)
+		}
+	})
+	d := timed(reps, func(int) {
+		if err := cpu.Dequantize(dst, w); err != nil {
+			panic(err)
+		}
+	})
+	return []result{
+		{Op: "quantize", N: n, K: n, Impl: "nf4", NsPerOp: q.med, Spread: [2]float64{q.lo, q.hi}, Reps: q.n,
+			GBps: 4 * n * n / q.med, Note: "GB/s of float32 input"},
+		{Op: "dequant", N: n, K: n, Impl: "nf4", NsPerOp: d.med, Spread: [2]float64{d.lo, d.hi}, Reps: d.n,
+			GBps: 4 * n * n / d.med, Note: "GB/s of float32 output"},
+	}
+}
+
+func sortedKeys(m map[string]float64) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+)
+
+// decode writes the kernel that expands whole blocks into float32 values
+// in element order, each code times its block's scale, prefetching the
+// codes pf bytes ahead.
+func decode() {
+	TEXT("decodeAVX2", NOSPLIT, "func(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)")
+	Doc("decodeAVX2 writes blocks·blockSize scaled values to dst.")
+	d := Load(Param("dst"), GP64())
+	c := Load(Param("codes"), GP64())
+	s := Load(Param("scales"), GP64())
+	nb := Load(Param("blocks"), GP64())
+	sEnd := GP64()
+	LEAQ(Mem{Base: s, Index: nb, Scale: 4}, sEnd)
+	half := Load(Param("blockSize"), GP64())
+	SHRQ(U8(1), half)
+	cb := loadCodebook(Load(Param("tab"), GP64()))
+	pf := Load(Param("pf"), GP64())
+
+	scale, idx, sel, tmp, lo, hi, u, w := YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	gEnd := GP64()
+	Label("decode_block")
+	VBROADCASTSS(Mem{Base: s}, scale)
+	MOVQ(c, gEnd)
+	ADDQ(half, gEnd)
+	Label("decode_group")
+	PREFETCHT0(Mem{Base: c, Index: pf, Scale: 1})
+	cb.decodeLow(Mem{Base: c}, idx, sel, tmp, lo)
+	cb.decodeHigh(idx, sel, tmp, hi)
+	VMULPS(scale, lo, lo)
+	VMULPS(scale, hi, hi)
+	// lo holds elements 0,2,…,14 and hi 1,3,…,15; interleaving within
+	// lanes gives [0-3 | 8-11] and [4-7 | 12-15].
+	VUNPCKLPS(hi, lo, u)
+	VUNPCKHPS(hi, lo, w)
+	VPERM2F128(U8(0x20), w, u, lo)
+	VPERM2F128(U8(0x31), w, u, hi)
+	VMOVUPS(lo, Mem{Base: d})
+	VMOVUPS(hi, Mem{Base: d, Disp: 32})
+	ADDQ(U8(8), c)
+	ADDQ(U8(64), d)
+	CMPQ(c, gEnd)
+	JB(LabelRef("decode_group"))
+	ADDQ(U8(4), s)
+	CMPQ(s, sEnd)
+	JB(LabelRef("decode_block"))
+	VZEROUPPER()
+	RET()
+}

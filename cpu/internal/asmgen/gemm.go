@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// gemm writes the r×nr micro-kernel (nr = 8 or 16): for i < r, j < nr,
+// c[i·ldc+j] += Σ_{p<k} a[i·rs+p·ps] · b[p·ldb+j].
+// The two strides of a let one kernel read a decoded panel of W either
+// along its rows (forward) or down its columns (backward).
+func gemm(r, nr int) {
+	name := fmt.Sprintf("gemmAVX2x%dx%d", r, nr)
+	TEXT(name, NOSPLIT, "func(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)")
+	Doc(fmt.Sprintf("%s is the %d×%d register-blocked FMA micro-kernel.", name, r, nr))
+	a := Load(Param("a"), GP64())
+	rs := Load(Param("rs"), GP64())
+	SHLQ(U8(2), rs)
+	ps := Load(Param("ps"), GP64())
+	SHLQ(U8(2), ps)
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(2), ldb)
+	n := Load(Param("k"), GP64())
+
+	// Row i of a is base i/3 plus (i%3)·rs; base j sits at a + 3j·rs.
+	bases := []reg.Register{a}
+	if r > 3 {
+		rs3 := GP64()
+		LEAQ(Mem{Base: rs, Index: rs, Scale: 2}, rs3)
+		for j := 1; j < (r+2)/3; j++ {
+			p := GP64()
+			LEAQ(Mem{Base: bases[j-1], Index: rs3, Scale: 1}, p)
+			bases = append(bases, p)
+		}
+	}
+	at := func(i int) Mem {
+		m := Mem{Base: bases[i/3]}
+		if i%3 > 0 {
+			m.Index, m.Scale = rs, uint8(i%3)
+		}
+		return m
+	}
+
+	w := nr / 8
+	acc := make([][]reg.VecVirtual, r)
+	for i := range acc {
+		for j := 0; j < w; j++ {
+			v := YMM()
+			VXORPS(v, v, v)
+			acc[i] = append(acc[i], v)
+		}
+	}
+	bv := make([]reg.VecVirtual, w)
+	for j := range bv {
+		bv[j] = YMM()
+	}
+	t := YMM()
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_store"))
+	Label(name + "_loop")
+	for j := range bv {
+		VMOVUPS(Mem{Base: b, Disp: 32 * j}, bv[j])
+	}
+	for i := 0; i < r; i++ {
+		VBROADCASTSS(at(i), t)
+		for j := range bv {
+			VFMADD231PS(bv[j], t, acc[i][j])
+		}
+	}
+	for _, p := range bases {
+		ADDQ(ps, p)
+	}
+	ADDQ(ldb, b)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+
+	Label(name + "_store")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	for i := 0; i < r; i++ {
+		if i > 0 {
+			ADDQ(ldc, c)
+		}
+		for j := range acc[i] {
+			VADDPS(Mem{Base: c, Disp: 32 * j}, acc[i][j], acc[i][j])
+			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 32 * j})
+		}
+	}
+	VZEROUPPER()
+	RET()
+}

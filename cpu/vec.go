@@ -1,0 +1,118 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+)
+
+// vecKernels is one set of vector kernels (one instruction-set level). The
+// drivers in this package call them on whole blocks only; anything they do
+// not cover stays on the pure-Go path.
+type vecKernels struct {
+	name string
+	// gemv[m] is the fused decode-dot for m activation rows (1..8).
+	// Kernels that stream codes prefetch pf bytes ahead of where they read.
+	gemv     [GEMVMaxRows + 1]func(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx, blocks, blockSize, rows, pf int, tab *[16]float32, acc *float32)
+	gemm     tile // the panel GEMM's micro-kernels
+	decode   func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *[19][8]uint32) int
+}
+
+// tile is a family of micro-kernels: kern[r] multiplies r rows of a
+// decoded panel (r = 1..len(kern)-1) by nr activation rows.
+type tile struct {
+	nr   int
+	kern []func(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+}
+
+func (t *tile) mr() int { return len(t.kern) - 1 }
+
+// active is the kernel set in use; nil means pure Go. It is chosen once at
+// start-up (the best set the CPU supports); UseKernels and tests change it.
+var active = bestKernels()
+
+func bestKernels() *vecKernels {
+	if v := vecVariants(); len(v) > 0 {
+		return v[0]
+	}
+	return nil
+}
+
+// Kernels names the kernel set in use: "purego" or an instruction set.
+func Kernels() string {
+	if active == nil {
+		return "purego"
+	}
+	return active.name
+}
+
+// KernelSets lists the kernel sets this CPU can run, best first; "purego"
+// is always last.
+func KernelSets() []string {
+	var names []string
+	for _, k := range vecVariants() {
+		names = append(names, k.name)
+	}
+	return append(names, "purego")
+}
+
+// UseKernels switches every kernel to the named set (one of KernelSets),
+// for benchmarks and comparisons. It must not run concurrently with other
+// calls into the package.
+func UseKernels(name string) error {
+	if name == "purego" {
+		active = nil
+		return nil
+	}
+	for _, k := range vecVariants() {
+		if k.name == name {
+			active = k
+			return nil
+		}
+	}
+	return fmt.Errorf("kernel set %q not available here (have %v)", name, KernelSets())
+}
+
+// streamAhead is the prefetch distance, in code bytes, for a kernel
+// reading codes sequentially.
+const streamAhead = 512
+
+// quantConsts feeds the vector quantizer: the 15 midpoints, 1.0, the
+// absolute-value mask, MaxFloat32's bits and a byte-gather mask, each
+// repeated across 8 lanes.
+var quantConsts = func() (k [19][8]uint32) {
+	for i := range k {
+		var v uint32
+		switch {
+		case i < 15:
+			v = math.Float32bits(Midpoints[i])
+		case i == 15:
+			v = math.Float32bits(1)
+		case i == 16:
+			v = 0x7fffffff
+		case i == 17:
+			v = math.Float32bits(math.MaxFloat32)
+		}
+		for j := range k[i] {
+			k[i][j] = v
+		}
+	}
+	for j := range k[18] {
+		k[18][j] = 0x80808080
+	}
+	k[18][0], k[18][4] = 0x80800800, 0x80800800
+	return k
+}()
+
+// rowScales returns the scales of blocks [first, first+n): the plain slice,
+// or double-quantized ones decoded into buf.
+func rowScales(s *Scales, first, n int, buf []float32) []float32 {
+	if !s.Double() {
+		return s.Absmax[first : first+n]
+	}
+	buf = buf[:n]
+	for i := range buf {
+		buf[i] = s.At(first + i)
+	}
+	return buf
+}

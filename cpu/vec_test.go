@@ -1,0 +1,360 @@
+package cpu
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// eachVariant runs f once with the pure-Go kernels and once with every
+// vector kernel set this CPU supports.
+func eachVariant(t *testing.T, f func(t *testing.T)) {
+	saved := active
+	defer func() { active = saved }()
+	sets := append([]*vecKernels{nil}, vecVariants()...)
+	for _, k := range sets {
+		active = k
+		t.Run(Kernels(), f)
+	}
+}
+
+// offsetCopy returns a copy of s starting off elements into a fresh
+// allocation, to run the kernels on unaligned data.
+func offsetCopy[T any](s []T, off int) []T {
+	buf := make([]T, len(s)+off)
+	copy(buf[off:], s)
+	return buf[off:]
+}
+
+func offsetWeights(w *Weights, off int) *Weights {
+	c := *w
+	c.Codes = offsetCopy(w.Codes, off)
+	if w.Scales.Double() {
+		c.Scales.Q = offsetCopy(w.Scales.Q, off)
+	} else {
+		c.Scales.Absmax = offsetCopy(w.Scales.Absmax, off)
+	}
+	return &c
+}
+
+func TestVariantsLinear(t *testing.T) {
+	all := make([]int, 70)
+	for i := range all {
+		all[i] = i + 1
+	}
+	some := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33, 70}
+	shapes := []struct {
+		n, k, b int
+		ms      []int
+	}{
+		{13, 160, 32, all}, {1, 32, 32, some}, {7, 96, 32, some}, {65, 640, 64, some},
+		{131, 384, 128, some}, {9, 4096, 4096, []int{1, 8, 17}}, {70, 2048, 1024, []int{1, 5, 16, 23}},
+	}
+	eachVariant(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for _, sh := range shapes {
+			for _, double := range []bool{false, true} {
+				w0, _ := randomWeights(t, r, sh.n, sh.k, sh.b, double)
+				for _, m := range sh.ms {
+					for _, backward := range []bool{false, true} {
+						off := m % 2 // odd batches run on unaligned data
+						w := w0
+						if off == 1 {
+							w = offsetWeights(w0, 1)
+						}
+						in, outLen := sh.k, sh.n
+						if backward {
+							in, outLen = sh.n, sh.k
+						}
+						x := offsetCopy(make([]float32, m*in), off)
+						x64 := make([]float64, len(x))
+						for i := range x {
+							x[i] = float32(r.NormFloat64())
+							x64[i] = float64(x[i])
+						}
+						out := offsetCopy(make([]float32, m*outLen), off)
+						for i := range out {
+							out[i] = float32(math.NaN())
+						}
+						var err error
+						if backward {
+							err = LinearBackward(out, x, m, w)
+						} else {
+							err = Linear(out, x, m, w)
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						if e := relErr(out, refLinear(w0, x64, m, backward)); !(e <= 1e-5) {
+							t.Errorf("N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e", sh.n, sh.k, sh.b, double, m, backward, e)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// quantizeWith runs Quantize under the given kernel set.
+func quantizeWith(k *vecKernels, src []float32, rows, cols, b int) ([]byte, []float32, error) {
+	saved := active
+	defer func() { active = saved }()
+	active = k
+	codes, absmax := make([]byte, len(src)/2), make([]float32, len(src)/b)
+	err := Quantize(codes, absmax, src, rows, cols, b)
+	return codes, absmax, err
+}
+
+// midpointBlocks builds blocks of 32 whose absmax is a, holding every
+// midpoint times a and its float32 neighbours.
+func midpointBlocks(a float32) []float32 {
+	var v []float32
+	for _, m := range Midpoints {
+		for _, x := range []float32{m, math.Nextafter32(m, -2), math.Nextafter32(m, 2)} {
+			v = append(v, x*a, -x*a)
+		}
+	}
+	v = append(v, 0, float32(math.Copysign(0, -1)), 1e-42*a, -1e-42*a)
+	var out []float32
+	for len(v) > 0 {
+		n := min(30, len(v))
+		out = append(out, a, -a)
+		out = append(out, v[:n]...)
+		for range 30 - n {
+			out = append(out, a/3)
+		}
+		v = v[n:]
+	}
+	return out
+}
+
+func TestVariantsQuantizeExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	var src []float32
+	for _, a := range []float32{1, 2, 0.5, 3, 1e-30, 7e30} {
+		src = append(src, midpointBlocks(a)...)
+	}
+	for range 64 * 32 {
+		src = append(src, float32(r.NormFloat64()))
+	}
+	for range 32 { // an all-zero block, then denormals
+		src = append(src, 0)
+	}
+	for range 32 {
+		src = append(src, float32(r.NormFloat64()*1e-40))
+	}
+	for len(src)%256 != 0 {
+		src = append(src, float32(r.Float64()*8-4))
+	}
+	wantCodes, wantMax, err := quantizeWith(nil, src, len(src)/256, 256, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range src { // the scalar path is the rule itself
+		code := wantCodes[i/2] >> (4 * (i % 2)) & 15
+		a := wantMax[i/32]
+		want := uint8(ZeroCode)
+		if a != 0 {
+			want = NearestCode(v / a)
+		}
+		if code != want {
+			t.Fatalf("scalar code %d for %v/%v, want %d", code, v, a, want)
+		}
+	}
+	for _, k := range vecVariants() {
+		for _, b := range []int{32, 64, 256} {
+			scodes, smax, _ := quantizeWith(nil, src, len(src)/256, 256, b)
+			codes, absmax, err := quantizeWith(k, offsetCopy(src, 1), len(src)/256, 256, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i := firstDiff(codes, scodes); i >= 0 {
+				t.Fatalf("%s B=%d: code byte %d is %#x, scalar %#x (values %v, %v)", k.name, b, i, codes[i], scodes[i], src[2*i], src[2*i+1])
+			}
+			if i := firstDiff(absmax, smax); i >= 0 {
+				t.Fatalf("%s B=%d: absmax %d is %v, scalar %v", k.name, b, i, absmax[i], smax[i])
+			}
+			// Quantize64 rounds to float32 first, so it must agree too.
+			src64 := make([]float64, len(src))
+			for i, v := range src {
+				src64[i] = float64(v)
+			}
+			saved := active
+			active = k
+			c64, m64 := make([]byte, len(codes)), make([]float32, len(absmax))
+			err = Quantize64(c64, m64, src64, len(src)/256, 256, b)
+			active = saved
+			if err != nil || firstDiff(c64, scodes) >= 0 || firstDiff(m64, smax) >= 0 {
+				t.Fatalf("%s B=%d: Quantize64 differs from the scalar Quantize (err %v)", k.name, b, err)
+			}
+		}
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			s := slices.Clone(src)
+			s[3*256+77] = bad
+			s[5*256+3] = bad
+			_, _, want := quantizeWith(nil, s, len(s)/256, 256, 64)
+			_, _, got := quantizeWith(k, s, len(s)/256, 256, 64)
+			var g, w *NonFiniteError
+			if !errors.As(got, &g) || !errors.As(want, &w) || g.Row != w.Row || g.Block != w.Block || g.Col != w.Col || math.Float64bits(g.Value) != math.Float64bits(w.Value) {
+				t.Fatalf("%s: %v: got %v, want %v", k.name, bad, got, want)
+			}
+		}
+	}
+}
+
+func firstDiff[T comparable](a, b []T) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestVariantsDequantizeExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, b := range []int{32, 64, 1024} {
+		for _, double := range []bool{false, true} {
+			w, _ := randomWeights(t, r, 37, 2048, b, double)
+			want := make([]float32, 37*2048)
+			saved := active
+			active = nil
+			err := Dequantize(want, w)
+			active = saved
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range vecVariants() {
+				saved := active
+				active = k
+				got := offsetCopy(make([]float32, len(want)), 1)
+				err := Dequantize(got, offsetWeights(w, 1))
+				active = saved
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("%s B=%d double=%v: element %d is %v, scalar %v", k.name, b, double, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// FuzzVecLinear checks the pure-Go and every vector kernel set against the
+// float64 reference on weights, scales and activations taken from the
+// fuzzer's bytes.
+func FuzzVecLinear(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(1), uint8(3), false)
+	f.Add(make([]byte, 300), uint8(20), uint8(0), true)
+	f.Fuzz(func(t *testing.T, raw []byte, mm, nn uint8, backward bool) {
+		if len(raw) == 0 {
+			return
+		}
+		m, n, b := 1+int(mm)%40, 1+int(nn)%24, 32
+		k := b * (1 + len(raw)%3)
+		at := func(i int) byte { return raw[i%len(raw)] ^ byte(i/len(raw)) }
+		w := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2), Scales: Scales{Absmax: make([]float32, n*k/b)}}
+		for i := range w.Codes {
+			w.Codes[i] = at(i)
+		}
+		for i := range w.Scales.Absmax {
+			w.Scales.Absmax[i] = float32(at(3*i)) / 16
+		}
+		in, outLen := k, n
+		if backward {
+			in, outLen = n, k
+		}
+		x := make([]float32, m*in)
+		x64 := make([]float64, m*in)
+		for i := range x {
+			x[i] = float32(int8(at(7*i+1))) / 32
+			x64[i] = float64(x[i])
+		}
+		want := refLinear(w, x64, m, backward)
+		// Fuzzed data can cancel, so each output is held to float32's
+		// dot-product bound, relative to Σ|w·x| rather than to the result.
+		absW := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, len(w.Codes)), Scales: w.Scales}
+		for i, c := range w.Codes {
+			absW.Codes[i] = absCode[c&15] | absCode[c>>4]<<4
+		}
+		for i := range x64 {
+			x64[i] = math.Abs(x64[i])
+		}
+		bound := refLinear(absW, x64, m, backward)
+		saved := active
+		defer func() { active = saved }()
+		for _, v := range append([]*vecKernels{nil}, vecVariants()...) {
+			active = v
+			out := make([]float32, m*outLen)
+			var err error
+			if backward {
+				err = LinearBackward(out, x, m, w)
+			} else {
+				err = Linear(out, x, m, w)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range out {
+				if d := math.Abs(float64(out[i]) - want[i]); d > 1e-5*bound[i]+1e-30 {
+					t.Fatalf("%s M=%d N=%d K=%d backward=%v: output %d is %v, want %v (bound %.2e)", Kernels(), m, n, k, backward, i, out[i], want[i], 1e-5*bound[i])
+				}
+			}
+		}
+	})
+}
+
+// absCode maps each code to the code of its absolute value (the codebook
+// is not symmetric, so only codes whose negation is a code are mapped; the
+// rest keep a value at least as large).
+var absCode = func() (t [16]byte) {
+	for i, v := range Codebook {
+		a := float32(math.Abs(float64(v)))
+		for j, u := range Codebook {
+			if u >= a {
+				t[i] = byte(j)
+				break
+			}
+		}
+	}
+	return t
+}()
+
+// FuzzVecQuantize checks that every vector quantizer gives the scalar
+// codes, scales and errors on arbitrary float32 bit patterns.
+func FuzzVecQuantize(f *testing.F) {
+	f.Add([]byte{0, 0, 128, 63, 0, 0, 0, 191})
+	f.Add(make([]byte, 4*64))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		vals := make([]float32, (len(raw)/4+31)/32*32)
+		if len(vals) == 0 {
+			return
+		}
+		for i := 0; i+4 <= len(raw); i += 4 {
+			vals[i/4] = math.Float32frombits(uint32(raw[i]) | uint32(raw[i+1])<<8 | uint32(raw[i+2])<<16 | uint32(raw[i+3])<<24)
+		}
+		wc, wm, werr := quantizeWith(nil, vals, 1, len(vals), 32)
+		for _, k := range vecVariants() {
+			c, m, err := quantizeWith(k, vals, 1, len(vals), 32)
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("%s: error %v, scalar %v", k.name, err, werr)
+			}
+			if err != nil {
+				var g, w *NonFiniteError
+				if !errors.As(err, &g) || !errors.As(werr, &w) || g.Row != w.Row || g.Col != w.Col || g.Block != w.Block {
+					t.Fatalf("%s: error %v, scalar %v", k.name, err, werr)
+				}
+				continue
+			}
+			if i := firstDiff(c, wc); i >= 0 {
+				t.Fatalf("%s: code byte %d %#x, scalar %#x", k.name, i, c[i], wc[i])
+			}
+			if i := firstDiff(m, wm); i >= 0 {
+				t.Fatalf("%s: absmax %d %v, scalar %v", k.name, i, m[i], wm[i])
+			}
+		}
+	})
+}
