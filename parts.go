@@ -35,3 +35,46 @@ func checkScales(w *cpu.Weights) error {
 	}
 	return nil
 }
+
+// FromDoubleQuantParts builds a Tensor whose scales are double-quantized:
+// scale[i] = qmap[q[i]]*nested[i/256] + offset, with qmap the 256-entry
+// 8-bit map (bitsandbytes' dynamic map, or one read from a file). The
+// slices are copied. Every part must be finite, nested scales ≥ 0, and
+// every decoded scale finite and ≥ 0.
+func FromDoubleQuantParts(rows, cols, blockSize int, codes []byte, q []uint8, nested []float32, offset float32, qmap []float32) (*Tensor, error) {
+	if len(qmap) != 256 {
+		return nil, errorf("from parts: the 8-bit map has %d values, want 256", len(qmap))
+	}
+	var m [256]float32
+	for i, v := range qmap {
+		if !finite(v) {
+			return nil, errorf("from parts: 8-bit map entry %d is %v, want a finite value", i, v)
+		}
+		m[i] = v
+	}
+	for i, v := range nested {
+		if !finite(v) || v < 0 {
+			return nil, errorf("from parts: nested scale %d is %v, want a finite value ≥ 0", i, v)
+		}
+	}
+	if !finite(offset) {
+		return nil, errorf("from parts: offset %v is not finite", offset)
+	}
+	w := cpu.Weights{Rows: rows, Cols: cols, BlockSize: blockSize, Codes: codes,
+		Scales: cpu.Scales{Q: q, Nested: nested, Offset: offset, Map: &m}}
+	if q == nil {
+		w.Scales.Q = []uint8{} // a nil Q would read as plain scales
+	}
+	if err := w.Check(); err != nil {
+		return nil, wrap("from parts", err)
+	}
+	if err := checkScales(&w); err != nil {
+		return nil, err
+	}
+	w.Codes = append([]byte(nil), codes...)
+	w.Scales.Q = append([]uint8(nil), q...)
+	w.Scales.Nested = append([]float32(nil), nested...)
+	return &Tensor{w: w}, nil
+}
+
+func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }

@@ -1,0 +1,65 @@
+package checkpoint
+
+import (
+	"context"
+	"io"
+)
+
+// DequantizeOptions controls DequantizeFile.
+type DequantizeOptions struct {
+	// DType of the float weights written: F32, F16 or BF16; empty means the
+	// dtype each weight had before quantization.
+	DType    DType
+	Progress Progress
+}
+
+// DequantizeFile writes the checkpoint in with every NF4 weight turned
+// back into a float tensor [out, in]; other tensors are copied.
+func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*Report, error) {
+	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
+		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
+	}
+	c, err := Open(in)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.notInput(out); err != nil {
+		return nil, err
+	}
+	items, err := c.Items()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{}
+	var es []Entry
+	for _, it := range items {
+		if !it.NF4 {
+			es = append(es, c.copyItem(it)...)
+			rep.Steps = append(rep.Steps, copyStep(it))
+			continue
+		}
+		dt := o.DType
+		if dt == "" {
+			dt = it.Orig
+		}
+		name := it.Name
+		e := Entry{Name: name, DType: dt, Shape: []int{it.Rows, it.Cols}, Size: int64(it.Rows*it.Cols) * int64(dt.Size()),
+			Fill: func(w io.Writer) error {
+				t, _, err := c.NF4(name)
+				if err != nil {
+					return err
+				}
+				f := make([]float32, it.Rows*it.Cols)
+				if err := t.DequantizeInto(f); err != nil {
+					return err
+				}
+				_, err = w.Write(EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt))
+				return err
+			}}
+		es = append(es, e)
+		rep.Steps = append(rep.Steps, &Step{Name: name, Action: "float", From: nf4Desc(it.BlockSize, it.Double),
+			To: string(dt), Shape: e.Shape, InBytes: it.Bytes, OutBytes: e.Size})
+	}
+	return rep, WriteFile(ctx, out, c.Metadata, es, o.Progress)
+}

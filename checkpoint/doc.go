@@ -1,0 +1,17 @@
+// Package checkpoint reads and writes safetensors files: float tensors,
+// NF4 weights in the bitsandbytes / Hugging Face 4-bit layout, and LoRA
+// adapters in the PEFT layout.
+//
+// Files are memory-mapped and checked strictly before any tensor is read:
+// the header must be one JSON object, offsets must tile the data section
+// exactly, and every byte length must match dtype×shape. Every error names
+// the file and, where there is one, the tensor.
+//
+// Outputs go to a temporary file in the target directory that is renamed
+// into place only once it is complete, so a failed or interrupted run never
+// leaves a partial file under the target name.
+//
+// The in-memory NF4 format keeps element 2i in the low nibble;
+// bitsandbytes keeps it in the high nibble. The swap happens here, at the
+// file boundary, and nowhere else.
+package checkpoint

@@ -1,0 +1,197 @@
+package checkpoint
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Entry is one tensor to write. Its bytes come from Data, or when Data is
+// nil from Fill, which must write exactly Size bytes: that way a tensor
+// can be produced just when it is written, and a large checkpoint never
+// has to be held in memory.
+type Entry struct {
+	Name  string
+	DType DType
+	Shape []int
+	Data  []byte
+	Size  int64
+	Fill  func(io.Writer) error
+}
+
+func (e *Entry) size() int64 {
+	if e.Data != nil || e.Fill == nil {
+		return int64(len(e.Data))
+	}
+	return e.Size
+}
+
+// Progress is told the bytes written so far and the total.
+type Progress func(done, total int64)
+
+// WriteFile writes a safetensors file: the entries in order, the
+// metadata as __metadata__. It writes to a temporary file next to path
+// and renames it into place only when everything is written and synced;
+// on any error, or when ctx is cancelled, nothing appears at path.
+func WriteFile(ctx context.Context, path string, metadata map[string]string, entries []Entry, progress Progress) error {
+	header, total, err := encodeHeader(path, metadata, entries)
+	if err != nil {
+		return err
+	}
+	return atomicWrite(path, func(f io.Writer) error {
+		w := &counter{w: f, total: int64(len(header)) + total, progress: progress}
+		if _, err := w.Write(header); err != nil {
+			return err
+		}
+		for i := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e := &entries[i]
+			start := w.n
+			if e.Data != nil || e.Fill == nil {
+				_, err = w.Write(e.Data)
+			} else {
+				err = e.Fill(w)
+			}
+			if err != nil {
+				return tensorErr(path, e.Name, "write: %w", err)
+			}
+			if got := w.n - start; got != e.size() {
+				return tensorErr(path, e.Name, "wrote %d bytes, the header promised %d", got, e.size())
+			}
+		}
+		return nil
+	})
+}
+
+// encodeHeader checks the entries and returns the length-prefixed header,
+// padded with spaces to a multiple of 8 bytes as the reference writer does.
+func encodeHeader(path string, metadata map[string]string, entries []Entry) ([]byte, int64, error) {
+	var js bytes.Buffer
+	js.WriteByte('{')
+	if len(metadata) > 0 {
+		m, err := json.Marshal(metadata)
+		if err != nil {
+			return nil, 0, err
+		}
+		js.WriteString(`"__metadata__":`)
+		js.Write(m)
+	}
+	seen := map[string]bool{"__metadata__": true}
+	var off int64
+	for i := range entries {
+		e := &entries[i]
+		if seen[e.Name] {
+			return nil, 0, tensorErr(path, e.Name, "name used twice, or reserved")
+		}
+		seen[e.Name] = true
+		if e.DType.Size() == 0 {
+			return nil, 0, tensorErr(path, e.Name, "unknown dtype %q", e.DType)
+		}
+		want := int64(e.DType.Size())
+		for _, d := range e.Shape {
+			if d < 0 {
+				return nil, 0, tensorErr(path, e.Name, "negative dimension in shape %v", e.Shape)
+			}
+			want *= int64(d)
+		}
+		if e.size() != want {
+			return nil, 0, tensorErr(path, e.Name, "%d bytes do not match dtype %s × shape %v (%d bytes)", e.size(), e.DType, e.Shape, want)
+		}
+		if js.Len() > 1 {
+			js.WriteByte(',')
+		}
+		name, _ := json.Marshal(e.Name)
+		js.Write(name)
+		fmt.Fprintf(&js, `:{"dtype":%q,"shape":[`, e.DType)
+		for j, d := range e.Shape {
+			if j > 0 {
+				js.WriteByte(',')
+			}
+			js.WriteString(strconv.Itoa(d))
+		}
+		fmt.Fprintf(&js, `],"data_offsets":[%d,%d]}`, off, off+want)
+		off += want
+	}
+	js.WriteByte('}')
+	for js.Len()%8 != 0 {
+		js.WriteByte(' ')
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(js.Len()))
+	return append(out, js.Bytes()...), off, nil
+}
+
+// atomicWrite runs fill on a temporary file in path's directory and
+// renames it to path only if fill and the sync succeed.
+func atomicWrite(path string, fill func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = fill(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: makes the rename durable where supported
+		d.Close()
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file and a
+// rename, like WriteFile.
+func WriteFileAtomic(path string, data []byte) error {
+	return atomicWrite(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+// counter counts bytes and reports progress about every 4 MiB.
+type counter struct {
+	w        io.Writer
+	n, last  int64
+	total    int64
+	progress Progress
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if c.progress != nil && (c.n-c.last >= 4<<20 || c.n == c.total) {
+		c.last = c.n
+		c.progress(c.n, c.total)
+	}
+	return n, err
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/nf4go/nf4/checkpoint"
+)
+
+const dequantizeUsage = `usage: nf4 dequantize [--dtype F32|F16|BF16] [--quiet] IN OUT
+
+Writes the checkpoint IN to OUT with every NF4 weight (bitsandbytes
+layout) turned back into a float tensor [out, in]. By default each weight
+gets the dtype recorded in its quant state (the dtype it had before
+quantization). Other tensors and the metadata are copied unchanged.
+
+Exit status: 0 success, 1 failure, 2 usage error.
+`
+
+func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dequantize", dequantizeUsage, stdout)
+	dt := fs.String("dtype", "", "dtype of the float weights: F32, F16 or BF16 (default: as recorded)")
+	quiet := fs.Bool("quiet", false, "no progress or summary output")
+	pos, err := parse(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	if err := checkDType(*dt); err != nil {
+		return err
+	}
+	p := newProgress(stderr, *quiet)
+	rep, err := checkpoint.DequantizeFile(ctx, pos[0], pos[1], checkpoint.DequantizeOptions{
+		DType: checkpoint.DType(*dt), Progress: p.update})
+	p.finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		printReport(stdout, rep, pos[1])
+	}
+	return nil
+}
+
+func checkDType(s string) error {
+	switch s {
+	case "", "F32", "F16", "BF16":
+		return nil
+	}
+	return usagef("--dtype %q: want F32, F16 or BF16", s)
+}

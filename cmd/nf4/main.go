@@ -1,0 +1,147 @@
+// Command nf4 converts and inspects safetensors checkpoints: it quantizes
+// float weights to NF4 in the bitsandbytes / Hugging Face 4-bit layout,
+// turns them back into floats, merges LoRA adapters, and lists what a
+// file holds.
+//
+// Exit status: 0 on success, 1 when the command fails (bad input, an I/O
+// error, an interrupt), 2 on a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: nf4 <command> [flags] [arguments]
+
+Commands:
+  quantize    quantize the float weights of a checkpoint to NF4
+  inspect     list the tensors of a checkpoint
+  dequantize  turn NF4 weights back into float tensors
+  merge       merge a PEFT LoRA adapter into a checkpoint
+
+Run "nf4 <command> --help" for the flags of a command.
+
+Files are safetensors files; a sharded checkpoint is read through its
+*.safetensors.index.json. Outputs are written to a temporary file in the
+output's directory and renamed into place when complete, so a failed or
+interrupted run leaves no partial output and never touches its input.
+
+Exit status: 0 success, 1 failure (bad input, I/O error, interrupted),
+2 usage error.
+`
+
+// exit codes scripts can rely on
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// usageError marks a mistake in the command line, as opposed to a failure
+// of the work itself.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+type command struct {
+	name string
+	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"quantize", runQuantize},
+	{"inspect", runInspect},
+	{"dequantize", runDequantize},
+	{"merge", runMerge},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		var ue *usageError
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "nf4 %s: %v\nRun \"nf4 %s --help\" for usage.\n", c.name, err, c.name)
+			return exitUsage
+		case errors.Is(err, context.Canceled):
+			fmt.Fprintf(stderr, "nf4 %s: interrupted; no output was written\n", c.name)
+			return exitFailed
+		default:
+			fmt.Fprintf(stderr, "nf4 %s: %v\n", c.name, err)
+			return exitFailed
+		}
+	}
+	fmt.Fprintf(stderr, "nf4: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// newFlags makes a flag set whose --help prints the command's usage text
+// and defaults to stdout.
+func newFlags(name, text string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, text)
+		fmt.Fprintln(stdout, "\nFlags:")
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags that may come before, between or after the
+// positional arguments, and checks their number.
+func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err // the flag set has printed the usage
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != want {
+		return nil, usagef("want %d arguments, have %d", want, len(pos))
+	}
+	return pos, nil
+}

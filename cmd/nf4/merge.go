@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/nf4go/nf4/checkpoint"
+)
+
+const mergeUsage = `usage: nf4 merge [--float] [--dtype F32|F16|BF16] [--quiet] BASE ADAPTER_DIR OUT
+
+Merges the PEFT LoRA adapter in ADAPTER_DIR (adapter_model.safetensors and
+adapter_config.json) into the checkpoint BASE and writes OUT: each adapted
+weight W becomes W + (lora_alpha/r)·B·A. An NF4 weight is dequantized,
+merged and requantized with its own block size and double quantization,
+and the requantization error is reported; with --float it is written as a
+float tensor instead. Float weights stay float. Every other tensor is
+copied unchanged. An adapter whose shapes do not match its base weight, or
+whose base weight is missing, is an error.
+
+Exit status: 0 success, 1 failure, 2 usage error.
+`
+
+func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("merge", mergeUsage, stdout)
+	float := fs.Bool("float", false, "write merged NF4 weights as float instead of requantizing")
+	dt := fs.String("dtype", "", "dtype of float outputs: F32, F16 or BF16 (default: as recorded)")
+	quiet := fs.Bool("quiet", false, "no progress or summary output")
+	pos, err := parse(fs, args, 3)
+	if err != nil {
+		return err
+	}
+	if err := checkDType(*dt); err != nil {
+		return err
+	}
+	p := newProgress(stderr, *quiet)
+	rep, err := checkpoint.MergeFile(ctx, pos[0], pos[1], pos[2], checkpoint.MergeOptions{
+		Float: *float, DType: checkpoint.DType(*dt), Progress: p.update})
+	p.finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		printReport(stdout, rep, pos[2])
+	}
+	return nil
+}

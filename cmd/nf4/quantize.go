@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+
+	"github.com/nf4go/nf4/checkpoint"
+)
+
+const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--include RE] [--exclude RE] [--quiet] IN OUT
+
+Quantizes the float weights of the checkpoint IN (a .safetensors file, or a
+sharded checkpoint's .safetensors.index.json) to NF4 in the bitsandbytes /
+Hugging Face 4-bit layout and writes the result to the single file OUT.
+Every other tensor, and the metadata, is copied unchanged. One weight is
+held in memory at a time.
+
+By default every 2-D float tensor whose name ends in ".weight" is
+quantized, except embeddings and lm_head. --include replaces that rule
+with a regular expression on tensor names (a matching tensor that cannot
+be quantized is then an error); --exclude removes names from the
+selection.
+
+Exit status: 0 success, 1 failure, 2 usage error.
+`
+
+func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("quantize", quantizeUsage, stdout)
+	bs := fs.Int("block-size", 64, "values per scale: a power of two from 32 to 4096")
+	dq := fs.Bool("double-quant", false, "double-quantize the scales (QLoRA)")
+	inc := fs.String("include", "", "quantize the tensors whose names match this regular expression")
+	exc := fs.String("exclude", "", "do not quantize the tensors whose names match this regular expression")
+	quiet := fs.Bool("quiet", false, "no progress or summary output")
+	pos, err := parse(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq}
+	if *bs < 32 || *bs > 4096 || *bs&(*bs-1) != 0 {
+		return usagef("--block-size %d: want a power of two from 32 to 4096", *bs)
+	}
+	if o.Include, err = optRegexp("include", *inc); err != nil {
+		return err
+	}
+	if o.Exclude, err = optRegexp("exclude", *exc); err != nil {
+		return err
+	}
+	p := newProgress(stderr, *quiet)
+	o.Progress = p.update
+	rep, err := checkpoint.QuantizeFile(ctx, pos[0], pos[1], o)
+	p.finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		printReport(stdout, rep, pos[1])
+	}
+	return nil
+}
+
+func optRegexp(flag, s string) (*regexp.Regexp, error) {
+	if s == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return nil, usagef("--%s: %v", flag, err)
+	}
+	return re, nil
+}
+
+// printReport summarises a conversion: what was done to how many tensors,
+// the notes worth reading, and the sizes.
+func printReport(w io.Writer, rep *checkpoint.Report, out string) {
+	counts := map[string]int{}
+	for _, s := range rep.Steps {
+		counts[s.Action]++
+		if s.Note != "" {
+			fmt.Fprintf(w, "%s: %s (%s)\n", s.Name, s.Action, s.Note)
+		}
+		if s.Merge != nil {
+			fmt.Fprintf(w, "%s: merged, requantized: %v\n", s.Name, *s.Merge)
+		}
+	}
+	in, outBytes := rep.Totals()
+	fmt.Fprintf(w, "wrote %s: %d tensors", out, len(rep.Steps))
+	for _, a := range []string{"nf4", "float", "merge", "copy", "skip"} {
+		if counts[a] > 0 {
+			fmt.Fprintf(w, ", %d %s", counts[a], actionWord(a))
+		}
+	}
+	fmt.Fprintf(w, "; %s in, %s out\n", human(in), human(outBytes))
+}
+
+func actionWord(a string) string {
+	switch a {
+	case "nf4":
+		return "quantized"
+	case "float":
+		return "dequantized"
+	case "merge":
+		return "merged"
+	case "copy":
+		return "copied"
+	}
+	return "skipped"
+}
