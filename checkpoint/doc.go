@@ -11,6 +11,12 @@
 // into place only once it is complete, so a failed or interrupted run never
 // leaves a partial file under the target name.
 //
+// The container code is our own, over github.com/edsrzf/mmap-go and
+// github.com/x448/float16: the Go safetensors libraries serialize from
+// tensors held whole in memory (a quantized checkpoint would need the whole
+// output in RAM, where this package streams one tensor at a time) and
+// report parse errors without the tensor's name.
+//
 // The in-memory NF4 format keeps element 2i in the low nibble;
 // bitsandbytes keeps it in the high nibble. The swap happens here, at the
 // file boundary, and nowhere else.
