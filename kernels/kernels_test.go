@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nf4go/nf4/cpu"
 	"github.com/nf4go/nf4/kernels/ptx"
 )
 
@@ -144,5 +145,12 @@ func TestMidpoints(t *testing.T) {
 	}
 	if m[7] < 0.0397 || m[7] > 0.0398 {
 		t.Errorf("midpoint 7 = %v", m[7])
+	}
+	// The GPU must draw the same lines as the CPU reference, bit for bit.
+	if m != cpu.Midpoints {
+		t.Errorf("midpoints %v, cpu has %v", m, cpu.Midpoints)
+	}
+	if Codebook != cpu.Codebook {
+		t.Errorf("codebook %v, cpu has %v", Codebook, cpu.Codebook)
 	}
 }
