@@ -20,6 +20,7 @@ type Step struct {
 	OutBytes int64
 	Note     string
 	Merge    *MergeStats // for merged weights written as NF4
+	Orig     DType       // for NF4 outputs: the dtype the weight had before quantization
 }
 
 // Report lists the steps of a conversion in output order.
@@ -128,7 +129,7 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 			return nil, err
 		}
 		step := &Step{Name: name, Action: "nf4", From: string(t.DType), To: nf4Desc(bs, o.Double),
-			Shape: t.Shape, InBytes: t.Size, OutBytes: entriesSize(ne)}
+			Shape: t.Shape, InBytes: t.Size, OutBytes: entriesSize(ne), Orig: t.DType}
 		es = append(es, ne...)
 		rep.Steps = append(rep.Steps, step)
 	}
@@ -181,7 +182,7 @@ func copyStep(it Item) *Step {
 		Shape: it.Info.Shape, InBytes: it.Bytes, OutBytes: it.Bytes}
 	if it.NF4 {
 		s.From = nf4Desc(it.BlockSize, it.Double)
-		s.To, s.Shape = s.From, []int{it.Rows, it.Cols}
+		s.To, s.Shape, s.Orig = s.From, []int{it.Rows, it.Cols}, it.Orig
 	}
 	return s
 }

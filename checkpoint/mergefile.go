@@ -117,7 +117,7 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			continue
 		}
 		step.From = nf4Desc(it.BlockSize, it.Double)
-		step.To = step.From
+		step.To, step.Orig = step.From, it.Orig
 		requant := func() (*nf4.Tensor, error) {
 			f, w, err := merged()
 			if err != nil {

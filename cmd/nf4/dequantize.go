@@ -7,13 +7,13 @@ import (
 	"github.com/nf4go/nf4/checkpoint"
 )
 
-const dequantizeUsage = `usage: nf4 dequantize [--dtype F32|F16|BF16] [--quiet] IN OUT
+const dequantizeUsage = `usage: nf4 dequantize [--dtype F32|F16|BF16] [--config PATH | --no-config] [--quiet] IN OUT
 
 Writes the checkpoint IN to OUT with every NF4 weight (bitsandbytes
 layout) turned back into a float tensor [out, in]. By default each weight
 gets the dtype recorded in its quant state (the dtype it had before
 quantization). Other tensors and the metadata are copied unchanged.
-
+` + configHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -21,8 +21,12 @@ func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlags("dequantize", dequantizeUsage, stdout)
 	dt := fs.String("dtype", "", "dtype of the float weights: F32, F16 or BF16 (default: as recorded)")
 	quiet := fs.Bool("quiet", false, "no progress or summary output")
+	cfg := addConfigFlags(fs)
 	pos, err := parse(fs, args, 2)
 	if err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
 		return err
 	}
 	if err := checkDType(*dt); err != nil {
@@ -38,7 +42,7 @@ func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !*quiet {
 		printReport(stdout, rep, pos[1])
 	}
-	return nil
+	return cfg.write(pos[0], pos[1], rep, stdout, *quiet)
 }
 
 func checkDType(s string) error {

@@ -7,7 +7,7 @@ import (
 	"github.com/nf4go/nf4/checkpoint"
 )
 
-const mergeUsage = `usage: nf4 merge [--float] [--dtype F32|F16|BF16] [--quiet] BASE ADAPTER_DIR OUT
+const mergeUsage = `usage: nf4 merge [--float] [--dtype F32|F16|BF16] [--config PATH | --no-config] [--quiet] BASE ADAPTER_DIR OUT
 
 Merges the PEFT LoRA adapter in ADAPTER_DIR (adapter_model.safetensors and
 adapter_config.json) into the checkpoint BASE and writes OUT: each adapted
@@ -17,7 +17,7 @@ and the requantization error is reported; with --float it is written as a
 float tensor instead. Float weights stay float. Every other tensor is
 copied unchanged. An adapter whose shapes do not match its base weight, or
 whose base weight is missing, is an error.
-
+` + configHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -26,8 +26,12 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	float := fs.Bool("float", false, "write merged NF4 weights as float instead of requantizing")
 	dt := fs.String("dtype", "", "dtype of float outputs: F32, F16 or BF16 (default: as recorded)")
 	quiet := fs.Bool("quiet", false, "no progress or summary output")
+	cfg := addConfigFlags(fs)
 	pos, err := parse(fs, args, 3)
 	if err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
 		return err
 	}
 	if err := checkDType(*dt); err != nil {
@@ -43,5 +47,5 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*quiet {
 		printReport(stdout, rep, pos[2])
 	}
-	return nil
+	return cfg.write(pos[0], pos[2], rep, stdout, *quiet)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/nf4go/nf4/checkpoint"
 )
 
-const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--include RE] [--exclude RE] [--quiet] IN OUT
+const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--include RE] [--exclude RE] [--config PATH | --no-config] [--quiet] IN OUT
 
 Quantizes the float weights of the checkpoint IN (a .safetensors file, or a
 sharded checkpoint's .safetensors.index.json) to NF4 in the bitsandbytes /
@@ -22,7 +22,7 @@ quantized, except embeddings and lm_head. --include replaces that rule
 with a regular expression on tensor names (a matching tensor that cannot
 be quantized is then an error); --exclude removes names from the
 selection.
-
+` + configHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -33,8 +33,12 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	inc := fs.String("include", "", "quantize the tensors whose names match this regular expression")
 	exc := fs.String("exclude", "", "do not quantize the tensors whose names match this regular expression")
 	quiet := fs.Bool("quiet", false, "no progress or summary output")
+	cfg := addConfigFlags(fs)
 	pos, err := parse(fs, args, 2)
 	if err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
 		return err
 	}
 	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq}
@@ -57,7 +61,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !*quiet {
 		printReport(stdout, rep, pos[1])
 	}
-	return nil
+	return cfg.write(pos[0], pos[1], rep, stdout, *quiet)
 }
 
 func optRegexp(flag, s string) (*regexp.Regexp, error) {

@@ -1,0 +1,101 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"sort"
+	"strings"
+)
+
+// ConfigFile is the name of a Hugging Face model's configuration, kept
+// beside its weights. transformers loads 4-bit weights only when this file
+// carries a "quantization_config".
+const ConfigFile = "config.json"
+
+// QuantizationConfig returns the "quantization_config" that transformers
+// (BitsAndBytesConfig) needs to load the NF4 weights of rep as they are:
+// bitsandbytes, 4-bit NF4, double quantization as written, computing in
+// the dtype most of the weights had. Every 2-D ".weight" left in float is
+// listed in llm_int8_skip_modules, so transformers does not expect it in
+// 4 bits. The block size is not part of it: each weight's quant state
+// records its own. It returns nil when rep quantized nothing.
+func QuantizationConfig(rep *Report) map[string]any {
+	dtypes := map[string]int{}
+	double := false
+	var skip []string
+	for _, s := range rep.Steps {
+		switch {
+		case strings.HasPrefix(s.To, "NF4"):
+			dtypes[s.Orig.torchName()]++
+			double = double || strings.HasSuffix(s.To, "+DQ")
+		case len(s.Shape) == 2 && strings.HasSuffix(s.Name, ".weight"):
+			skip = append(skip, strings.TrimSuffix(s.Name, ".weight"))
+		}
+	}
+	if len(dtypes) == 0 {
+		return nil
+	}
+	compute, most := "", 0
+	for _, d := range []string{"bfloat16", "float16", "float32"} {
+		if dtypes[d] > most {
+			compute, most = d, dtypes[d]
+		}
+	}
+	var skipModules any // null unless something stays float
+	if len(skip) > 0 {
+		sort.Strings(skip)
+		skipModules = skip
+	}
+	return map[string]any{
+		"quant_method":                     "bitsandbytes",
+		"load_in_4bit":                     true,
+		"load_in_8bit":                     false,
+		"_load_in_4bit":                    true,
+		"_load_in_8bit":                    false,
+		"bnb_4bit_quant_type":              "nf4",
+		"bnb_4bit_use_double_quant":        double,
+		"bnb_4bit_compute_dtype":           compute,
+		"bnb_4bit_quant_storage":           "uint8",
+		"llm_int8_threshold":               json.Number("6.0"),
+		"llm_int8_skip_modules":            skipModules,
+		"llm_int8_enable_fp32_cpu_offload": false,
+		"llm_int8_has_fp16_weight":         false,
+	}
+}
+
+// WriteModelConfig reads the Hugging Face config.json at in and writes it
+// to out with "quantization_config" set to qc, or removed when qc is nil.
+// Every other key is kept as it was; the file is written as transformers
+// writes it (keys sorted, two-space indent) and atomically.
+func WriteModelConfig(in, out string, qc map[string]any) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return fileErr(in, "%v", err)
+	}
+	var cfg map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&cfg); err != nil {
+		return fileErr(in, "not a JSON object: %v", err)
+	}
+	if cfg == nil {
+		return fileErr(in, "not a JSON object")
+	}
+	if dec.More() {
+		return fileErr(in, "data after the JSON object")
+	}
+	delete(cfg, "quantization_config")
+	if qc != nil {
+		raw, err := json.Marshal(qc)
+		if err != nil {
+			return fileErr(out, "%v", err)
+		}
+		cfg["quantization_config"] = raw
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fileErr(in, "%v", err)
+	}
+	return WriteFileAtomic(out, append(b, '\n'))
+}
