@@ -26,6 +26,7 @@ type Step struct {
 // Report lists the steps of a conversion in output order.
 type Report struct {
 	Steps []*Step
+	Files []string // the files written: one, or the shards and their index
 }
 
 // Totals returns the input and output bytes of all steps.
@@ -45,7 +46,10 @@ type QuantizeOptions struct {
 	// 2-D float tensor whose name ends in ".weight", except embeddings and
 	// lm_head. Exclude removes names from the selection.
 	Include, Exclude *regexp.Regexp
-	Progress         Progress
+	// ShardSize, when not 0, splits the output into Hugging Face shards of
+	// at most this many bytes of tensor data (see WriteSharded).
+	ShardSize int64
+	Progress  Progress
 }
 
 var notByDefault = regexp.MustCompile(`(^|\.)(embed[^.]*|wte|wpe|word_embeddings|position_embeddings|lm_head)(\.|$)`)
@@ -133,7 +137,8 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 		es = append(es, ne...)
 		rep.Steps = append(rep.Steps, step)
 	}
-	return rep, WriteFile(ctx, out, c.Metadata, es, o.Progress)
+	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
+	return rep, err
 }
 
 // planNF4 returns the lazily-filled entries of an NF4 weight. Under double
@@ -190,14 +195,30 @@ func copyStep(it Item) *Step {
 // notInput refuses an output path that is one of the input files: the
 // input is mapped while the output is written, and must stay untouched.
 func (c *Checkpoint) notInput(out string) error {
-	st, err := os.Stat(out)
-	if err != nil {
-		return nil
-	}
-	for f := range c.data {
-		if fs, err := os.Stat(f); err == nil && os.SameFile(st, fs) {
-			return fileErr(out, "is an input file; write to another path")
-		}
+	if c.isInput(out) {
+		return fileErr(out, "is an input file; write to another path")
 	}
 	return nil
+}
+
+// isInput reports whether path is the checkpoint's index or one of its files.
+func (c *Checkpoint) isInput(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	for _, f := range append(c.files(), c.Path) {
+		if fs, err := os.Stat(f); err == nil && os.SameFile(st, fs) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Checkpoint) files() []string {
+	fs := make([]string, 0, len(c.data))
+	for f := range c.data {
+		fs = append(fs, f)
+	}
+	return fs
 }

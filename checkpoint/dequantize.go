@@ -9,8 +9,9 @@ import (
 type DequantizeOptions struct {
 	// DType of the float weights written: F32, F16 or BF16; empty means the
 	// dtype each weight had before quantization.
-	DType    DType
-	Progress Progress
+	DType     DType
+	ShardSize int64 // as in QuantizeOptions
+	Progress  Progress
 }
 
 // DequantizeFile writes the checkpoint in with every NF4 weight turned
@@ -61,5 +62,6 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 		rep.Steps = append(rep.Steps, &Step{Name: name, Action: "float", From: nf4Desc(it.BlockSize, it.Double),
 			To: string(dt), Shape: e.Shape, InBytes: it.Bytes, OutBytes: e.Size})
 	}
-	return rep, WriteFile(ctx, out, c.Metadata, es, o.Progress)
+	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
+	return rep, err
 }

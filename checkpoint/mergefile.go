@@ -12,9 +12,10 @@ import (
 type MergeOptions struct {
 	// Float writes merged NF4 weights as float tensors (of the dtype they
 	// had before quantization, or DType) instead of requantizing them.
-	Float    bool
-	DType    DType
-	Progress Progress
+	Float     bool
+	DType     DType
+	ShardSize int64 // as in QuantizeOptions
+	Progress  Progress
 }
 
 // MergeFile merges the PEFT adapter in adapterDir into the checkpoint
@@ -142,5 +143,6 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			return nil, tensorErr(adPath, peftPrefix+l.Module+".lora_A.weight", "no base weight %s in %s", l.Module+".weight", base)
 		}
 	}
-	return rep, WriteFile(ctx, out, c.Metadata, es, o.Progress)
+	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
+	return rep, err
 }

@@ -7,13 +7,13 @@ import (
 	"github.com/nf4go/nf4/checkpoint"
 )
 
-const dequantizeUsage = `usage: nf4 dequantize [--dtype F32|F16|BF16] [--config PATH | --no-config] [--quiet] IN OUT
+const dequantizeUsage = `usage: nf4 dequantize [--dtype F32|F16|BF16] [--shard-size SIZE] [--config PATH | --no-config] [--quiet] IN OUT
 
 Writes the checkpoint IN to OUT with every NF4 weight (bitsandbytes
 layout) turned back into a float tensor [out, in]. By default each weight
 gets the dtype recorded in its quant state (the dtype it had before
 quantization). Other tensors and the metadata are copied unchanged.
-` + configHelp + `
+` + shardHelp + configHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -22,6 +22,7 @@ func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	dt := fs.String("dtype", "", "dtype of the float weights: F32, F16 or BF16 (default: as recorded)")
 	quiet := fs.Bool("quiet", false, "no progress or summary output")
 	cfg := addConfigFlags(fs)
+	shard := fs.String("shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
 	pos, err := parse(fs, args, 2)
 	if err != nil {
 		return err
@@ -29,12 +30,16 @@ func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := cfg.check(); err != nil {
 		return err
 	}
+	shardSize, err := parseSize("shard-size", *shard)
+	if err != nil {
+		return err
+	}
 	if err := checkDType(*dt); err != nil {
 		return err
 	}
 	p := newProgress(stderr, *quiet)
 	rep, err := checkpoint.DequantizeFile(ctx, pos[0], pos[1], checkpoint.DequantizeOptions{
-		DType: checkpoint.DType(*dt), Progress: p.update})
+		DType: checkpoint.DType(*dt), ShardSize: shardSize, Progress: p.update})
 	p.finish()
 	if err != nil {
 		return err

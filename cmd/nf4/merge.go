@@ -7,7 +7,7 @@ import (
 	"github.com/nf4go/nf4/checkpoint"
 )
 
-const mergeUsage = `usage: nf4 merge [--float] [--dtype F32|F16|BF16] [--config PATH | --no-config] [--quiet] BASE ADAPTER_DIR OUT
+const mergeUsage = `usage: nf4 merge [--float] [--dtype F32|F16|BF16] [--shard-size SIZE] [--config PATH | --no-config] [--quiet] BASE ADAPTER_DIR OUT
 
 Merges the PEFT LoRA adapter in ADAPTER_DIR (adapter_model.safetensors and
 adapter_config.json) into the checkpoint BASE and writes OUT: each adapted
@@ -17,7 +17,7 @@ and the requantization error is reported; with --float it is written as a
 float tensor instead. Float weights stay float. Every other tensor is
 copied unchanged. An adapter whose shapes do not match its base weight, or
 whose base weight is missing, is an error.
-` + configHelp + `
+` + shardHelp + configHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -27,6 +27,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dt := fs.String("dtype", "", "dtype of float outputs: F32, F16 or BF16 (default: as recorded)")
 	quiet := fs.Bool("quiet", false, "no progress or summary output")
 	cfg := addConfigFlags(fs)
+	shard := fs.String("shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
 	pos, err := parse(fs, args, 3)
 	if err != nil {
 		return err
@@ -34,12 +35,16 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.check(); err != nil {
 		return err
 	}
+	shardSize, err := parseSize("shard-size", *shard)
+	if err != nil {
+		return err
+	}
 	if err := checkDType(*dt); err != nil {
 		return err
 	}
 	p := newProgress(stderr, *quiet)
 	rep, err := checkpoint.MergeFile(ctx, pos[0], pos[1], pos[2], checkpoint.MergeOptions{
-		Float: *float, DType: checkpoint.DType(*dt), Progress: p.update})
+		Float: *float, DType: checkpoint.DType(*dt), ShardSize: shardSize, Progress: p.update})
 	p.finish()
 	if err != nil {
 		return err

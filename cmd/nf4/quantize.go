@@ -9,11 +9,12 @@ import (
 	"github.com/nf4go/nf4/checkpoint"
 )
 
-const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--include RE] [--exclude RE] [--config PATH | --no-config] [--quiet] IN OUT
+const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--include RE] [--exclude RE] [--shard-size SIZE] [--config PATH | --no-config] [--quiet] IN OUT
 
 Quantizes the float weights of the checkpoint IN (a .safetensors file, or a
 sharded checkpoint's .safetensors.index.json) to NF4 in the bitsandbytes /
-Hugging Face 4-bit layout and writes the result to the single file OUT.
+Hugging Face 4-bit layout and writes the result to OUT (one file, or
+shards with --shard-size).
 Every other tensor, and the metadata, is copied unchanged. One weight is
 held in memory at a time.
 
@@ -22,7 +23,7 @@ quantized, except embeddings and lm_head. --include replaces that rule
 with a regular expression on tensor names (a matching tensor that cannot
 be quantized is then an error); --exclude removes names from the
 selection.
-` + configHelp + `
+` + shardHelp + configHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -34,6 +35,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	exc := fs.String("exclude", "", "do not quantize the tensors whose names match this regular expression")
 	quiet := fs.Bool("quiet", false, "no progress or summary output")
 	cfg := addConfigFlags(fs)
+	shard := fs.String("shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
 	pos, err := parse(fs, args, 2)
 	if err != nil {
 		return err
@@ -41,7 +43,11 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := cfg.check(); err != nil {
 		return err
 	}
-	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq}
+	shardSize, err := parseSize("shard-size", *shard)
+	if err != nil {
+		return err
+	}
+	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, ShardSize: shardSize}
 	if *bs < 32 || *bs > 4096 || *bs&(*bs-1) != 0 {
 		return usagef("--block-size %d: want a power of two from 32 to 4096", *bs)
 	}
@@ -89,6 +95,9 @@ func printReport(w io.Writer, rep *checkpoint.Report, out string) {
 		}
 	}
 	in, outBytes := rep.Totals()
+	if n := len(rep.Files); n > 1 {
+		out = fmt.Sprintf("%d shards and %s", n-1, rep.Files[n-1])
+	}
 	fmt.Fprintf(w, "wrote %s: %d tensors", out, len(rep.Steps))
 	for _, a := range []string{"nf4", "float", "merge", "copy", "skip"} {
 		if counts[a] > 0 {
