@@ -1,9 +1,12 @@
 package nf4
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/nf4go/nf4/cpu"
+	"github.com/nf4go/nf4/internal/cudaplan"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -14,8 +17,13 @@ import (
 // operation behaves exactly as it would without it. Plug it in with
 //
 //	gorgonia.NewTapeMachine(g, gorgonia.WithEngine(e))
+//
+// With WithDevice (in a build with the nf4cuda tag) float32 NF4 work runs
+// on a CUDA device; an Engine is safe for concurrent use either way.
 type Engine struct {
 	gorgonia.StandardEngine
+	cfg engineConfig
+	dev accelerator // nil: CPU only
 }
 
 var _ tensor.Engine = (*Engine)(nil)
@@ -23,9 +31,10 @@ var _ tensor.Engine = (*Engine)(nil)
 // EngineOption configures an Engine.
 type EngineOption func(*Engine) error
 
-// NewEngine returns an Engine running NF4 operations on the CPU.
+// NewEngine returns an Engine running NF4 operations on the CPU, or on a
+// CUDA device with WithDevice; an Engine with a device should be closed.
 func NewEngine(opts ...EngineOption) (*Engine, error) {
-	e := &Engine{}
+	e := &Engine{cfg: defaultConfig()}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -34,11 +43,20 @@ func NewEngine(opts ...EngineOption) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if e.cfg.device >= 0 {
+		dev, err := openDevice(e.cfg)
+		if err != nil {
+			return nil, err
+		}
+		e.dev = dev
+		// An engine dropped without Close still hands its device back.
+		runtime.AddCleanup(e, func(d accelerator) { _ = d.close() }, dev)
+	}
 	return e, nil
 }
 
 // defaultEngine serves values that carry no nf4 Engine.
-var defaultEngine = &Engine{}
+var defaultEngine = &Engine{cfg: defaultConfig()}
 
 // EngineOf returns the Engine stamped on v by a VM, or a CPU Engine when v
 // carries none, so ops run wherever their activations' engine says.
@@ -51,8 +69,14 @@ func EngineOf(v gorgonia.Value) *Engine {
 	return defaultEngine
 }
 
-// Backend describes where NF4 operations run, e.g. "cpu (2 cores)".
-func (e *Engine) Backend() string { return fmt.Sprintf("cpu (%d cores)", cpu.Threads()) }
+// Backend describes where NF4 operations run, e.g. "cpu (2 cores)" or
+// "cuda:0 NVIDIA H100 80GB HBM3 (sm_90)".
+func (e *Engine) Backend() string {
+	if e.dev != nil {
+		return e.dev.name()
+	}
+	return fmt.Sprintf("cpu (%d cores)", cpu.Threads())
+}
 
 // String describes the engine.
 func (e *Engine) String() string { return "nf4 engine on " + e.Backend() }
@@ -89,6 +113,15 @@ func (e *Engine) LinearBackwardInto(dx, dy *tensor.Dense, w *Tensor) error {
 
 // Dequantize returns W as a float32 tensor [N K] on this engine.
 func (e *Engine) Dequantize(w *Tensor) (*tensor.Dense, error) {
+	if w != nil && e.useDevice(int64(w.Size())) {
+		out := make([]float32, w.Size())
+		switch err := e.dev.dequantize(out, w); {
+		case err == nil:
+			return tensor.New(tensor.WithShape(w.w.Rows, w.w.Cols), tensor.WithBacking(out), tensor.WithEngine(e)), nil
+		case !errors.Is(err, errNotOnDevice):
+			return nil, wrap("dequantize", err)
+		}
+	}
 	d, err := w.Dequantize()
 	if err != nil {
 		return nil, err
@@ -128,8 +161,14 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 	var err error
 	switch xs := x.Data().(type) {
 	case []float32:
+		if m > 0 && e.useDevice(int64(m)*int64(w.w.Rows)*int64(w.w.Cols)) {
+			if err = e.runDevice(out, xs, m, w, backward); !errors.Is(err, errNotOnDevice) {
+				break
+			}
+		}
 		err = run(out, xs, m, w, backward, cpu.Linear, cpu.LinearBackward)
 	case []float64:
+		// float64 stays on the CPU: the device kernels accumulate in float32.
 		err = run(out, xs, m, w, backward, cpu.Linear64, cpu.LinearBackward64)
 	default:
 		return nil, errorf("%s: activation dtype %v not supported: want float32 or float64", op, x.Dtype())
@@ -138,6 +177,19 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 		return nil, wrap(op, err)
 	}
 	return out, nil
+}
+
+// runDevice sends a float32 product to the device.
+func (e *Engine) runDevice(out *tensor.Dense, x []float32, m int, w *Tensor, backward bool) error {
+	op, in, outCols := cudaplan.Forward, w.w.Cols, w.w.Rows
+	if backward {
+		op, in, outCols = cudaplan.Backward, w.w.Rows, w.w.Cols
+	}
+	o, ok := out.Data().([]float32)
+	if !ok || len(o) < m*outCols || len(x) < m*in {
+		return fmt.Errorf("backing of %v activation or output is shorter than its shape", out.Dtype())
+	}
+	return e.dev.linear(op, o[:m*outCols], x[:m*in], m, w)
 }
 
 type kernel[T float32 | float64] func(out, in []T, m int, w *cpu.Weights) error

@@ -65,10 +65,11 @@ func run(c config) error {
 		return fmt.Errorf("sizes and step counts must be positive (and classes ≥ 2)")
 	}
 	r := rand.New(rand.NewPCG(c.seed, 0x9e3779b97f4a7c15))
-	engine, err := nf4.NewEngine()
+	engine, err := nf4.NewEngine(engineOptions()...)
 	if err != nil {
 		return err
 	}
+	defer engine.Close()
 	fmt.Printf("nf4 QLoRA example, engine: %v\n\n", engine)
 
 	sizes := []int{c.in}

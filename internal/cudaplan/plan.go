@@ -1,0 +1,256 @@
+// Package cudaplan is the host side of the CUDA backend: which kernel runs a
+// shape, its launch geometry, the 8-byte argument list a launch passes, the
+// PTX target for a device and the on-disk key of a compiled kernel. None of
+// it needs cgo or a GPU, so all of it is tested in the ordinary build, the
+// launches against the PTX simulator.
+package cudaplan
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/nf4go/nf4/kernels"
+	"github.com/nf4go/nf4/kernels/ptx"
+)
+
+// Op is the operation a plan runs.
+type Op int
+
+// The operations the device runs.
+const (
+	Forward    Op = iota // y[M,N] = x[M,K]·Wᵀ
+	Backward             // dx[M,K] = dy[M,N]·W
+	Dequantize           // out[N,K] = W as float32
+)
+
+func (o Op) String() string {
+	switch o {
+	case Forward:
+		return "linear"
+	case Backward:
+		return "linear backward"
+	case Dequantize:
+		return "dequantize"
+	}
+	return fmt.Sprintf("Op(%d)", int(o))
+}
+
+// Mode is how a forward GEMM (M > MaxGemvM) multiplies.
+type Mode int
+
+// Compute modes.
+const (
+	// Float32 multiplies with float32 FMAs: the result matches the CPU path
+	// to float32 rounding.
+	Float32 Mode = iota
+	// BF16 rounds x and the decoded weights to bf16 and multiplies on tensor
+	// cores with float32 accumulation: several times faster, about three
+	// significant digits.
+	BF16
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Float32:
+		return "float32"
+	case BF16:
+		return "bf16 tensor cores"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Problem is one operation on one weight: W is [N, K] with block size B.
+// M is the number of activation rows (unused by Dequantize).
+type Problem struct {
+	Op          Op
+	Mode        Mode
+	M, N, K     int
+	BlockSize   int
+	DoubleQuant bool
+}
+
+func (p Problem) String() string {
+	dq := ""
+	if p.DoubleQuant {
+		dq = ", double-quantized"
+	}
+	if p.Op == Dequantize {
+		return fmt.Sprintf("%v of W[%d %d] (block %d%s)", p.Op, p.N, p.K, p.BlockSize, dq)
+	}
+	return fmt.Sprintf("%v M=%d N=%d K=%d (block %d%s)", p.Op, p.M, p.N, p.K, p.BlockSize, dq)
+}
+
+// Plan is the kernel that runs a Problem and how to launch it.
+type Plan struct {
+	Problem Problem
+	Kernel  kernels.Kernel
+	Launch  kernels.Launch
+}
+
+// ErrShape reports a problem no kernel can run.
+var ErrShape = errors.New("shape not supported by the device kernels")
+
+// Choose picks the kernel for p: gemv for a forward pass with M ≤
+// kernels.MaxGemvM (memory-bound: one warp streams each weight row, whatever
+// the mode), the GEMM of the chosen mode above that, the transposed float32
+// GEMM for every backward pass, and the float32 dequantize kernel.
+func Choose(p Problem) (Plan, error) {
+	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
+		return Plan{}, fmt.Errorf("%w: %v", ErrShape, p)
+	}
+	var (
+		k   kernels.Kernel
+		err error
+	)
+	s := kernels.Shape{M: p.M, N: p.N, K: p.K, BlockSize: p.BlockSize}
+	switch p.Op {
+	case Forward:
+		switch {
+		case p.M <= kernels.MaxGemvM:
+			k, err = kernels.NewGemv(p.M, p.BlockSize, p.DoubleQuant)
+		case p.Mode == BF16:
+			k, err = kernels.NewGemmTC(p.BlockSize, p.DoubleQuant)
+		case p.Mode == Float32:
+			k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, false)
+		default:
+			err = fmt.Errorf("unknown compute mode %v", p.Mode)
+		}
+	case Backward:
+		k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, true)
+	case Dequantize:
+		s.M = 1
+		k, err = kernels.NewDequantize(kernels.OutF32, p.BlockSize, p.DoubleQuant)
+	default:
+		err = fmt.Errorf("unknown op %v", p.Op)
+	}
+	if err != nil {
+		return Plan{}, fmt.Errorf("%w: %v: %v", ErrShape, p, err)
+	}
+	l, err := k.Launch(s)
+	if err != nil {
+		return Plan{}, fmt.Errorf("%w: %v: %v", ErrShape, p, err)
+	}
+	return Plan{Problem: p, Kernel: k, Launch: l}, nil
+}
+
+// InLen and OutLen are the float32 lengths of the activation read and the
+// result written.
+func (p Problem) InLen() int {
+	switch p.Op {
+	case Forward:
+		return p.M * p.K
+	case Backward:
+		return p.M * p.N
+	}
+	return 0
+}
+
+// OutLen is the float32 length of the result.
+func (p Problem) OutLen() int {
+	switch p.Op {
+	case Forward:
+		return p.M * p.N
+	case Backward:
+		return p.M * p.K
+	}
+	return p.N * p.K
+}
+
+// MACs is the number of multiply-adds of a matrix product (0 for
+// Dequantize).
+func (p Problem) MACs() int64 {
+	if p.Op == Dequantize {
+		return 0
+	}
+	return int64(p.M) * int64(p.N) * int64(p.K)
+}
+
+// Buffers are the device addresses and the scalar a launch reads.
+type Buffers struct {
+	In, Out uint64 // activation (x or dy) and result (y, dx or the dequantized W)
+	Codes   uint64 // packed codes, N·K/2 bytes
+	// Absmax holds one float32 per block when the scales are plain.
+	Absmax uint64
+	// Q, Map and Nested hold the double-quantized scales: one byte per
+	// block, the 256-entry float32 map and one float32 per 256 blocks.
+	Q, Map, Nested uint64
+	Offset         float32
+}
+
+// Args returns the kernel's parameters in launch order, each as the 8 bytes
+// gorgonia.org/cu copies: device addresses as they are, sizes as uint64,
+// the float32 offset as its IEEE bits in the low half. It goes by the
+// parameter names the kernel declares, so a kernel whose parameter list
+// changes is an error here rather than a launch reading the wrong slot.
+func (pl Plan) Args(b Buffers) ([]uint64, error) {
+	p := pl.Problem
+	names := pl.Kernel.Params()
+	args := make([]uint64, len(names))
+	for i, name := range names {
+		var v uint64
+		switch name {
+		case "x", "dy":
+			v = b.In
+		case "y", "dx", "out":
+			v = b.Out
+		case "codes":
+			v = b.Codes
+		case "absmax":
+			v = b.Absmax
+		case "absmax_q":
+			v = b.Q
+		case "nested_map":
+			v = b.Map
+		case "nested_absmax":
+			v = b.Nested
+		case "nested_offset":
+			v = uint64(math.Float32bits(b.Offset))
+		case "m":
+			v = uint64(p.M)
+		case "n":
+			v = uint64(p.N)
+			if p.Op == Dequantize { // the number of values
+				v = uint64(p.N) * uint64(p.K)
+			}
+		case "k":
+			v = uint64(p.K)
+		default:
+			return nil, fmt.Errorf("kernel %s: unknown parameter %q", pl.Kernel.Name(), name)
+		}
+		if v == 0 && name != "nested_offset" {
+			return nil, fmt.Errorf("kernel %s: parameter %q is zero", pl.Kernel.Name(), name)
+		}
+		args[i] = v
+	}
+	return args, nil
+}
+
+// UseDevice reports whether a product of macs multiply-adds goes to the
+// device: below threshold, launch latency and the activation round trip
+// cost more than the CPU takes. A threshold ≤ 0 sends everything.
+func UseDevice(macs, threshold int64) bool { return threshold <= 0 || macs >= threshold }
+
+// DefaultThreshold is the default UseDevice threshold in multiply-adds:
+// about 30 µs of a multi-core CPU, the order of one launch plus two small
+// copies and a synchronisation.
+const DefaultThreshold int64 = 1 << 19
+
+// Target picks the PTX target for a device of compute capability
+// major.minor: the newest target the kernels print that the device runs,
+// the driver JIT-compiling it for the device's own architecture (PTX runs on
+// every later architecture). Devices before sm_80 lack the instructions the
+// kernels use.
+func Target(major, minor int) (ptx.Target, error) {
+	sm := 10*major + minor
+	var best ptx.Target
+	for _, t := range ptx.Targets() {
+		if t.SM <= sm && t.SM > best.SM {
+			best = t
+		}
+	}
+	if best.SM == 0 {
+		return ptx.Target{}, fmt.Errorf("compute capability %d.%d: the NF4 kernels need sm_80 or newer", major, minor)
+	}
+	return best, nil
+}

@@ -1,0 +1,290 @@
+package cudaplan
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/nf4go/nf4/cpu"
+	"github.com/nf4go/nf4/kernels"
+	"github.com/nf4go/nf4/kernels/ptx"
+	"github.com/nf4go/nf4/kernels/ptxsim"
+)
+
+func TestChoose(t *testing.T) {
+	cases := []struct {
+		p    Problem
+		name string
+		grid [3]int
+	}{
+		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{1024, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{3, 1, 1}},
+		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
+		{Problem{Op: Backward, M: 1, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
+		{Problem{Op: Backward, Mode: BF16, M: 512, N: 100, K: 256, BlockSize: 64, DoubleQuant: true}, "nf4_gemm_t_f32_b64_dq", [3]int{4, 8, 1}},
+		{Problem{Op: Dequantize, N: 3, K: 64, BlockSize: 64}, "nf4_dequantize_f32_b64", [3]int{1, 1, 1}},
+		{Problem{Op: Dequantize, N: 4096, K: 4096, BlockSize: 128}, "nf4_dequantize_f32_b128", [3]int{2048, 1, 1}},
+	}
+	for _, c := range cases {
+		pl, err := Choose(c.p)
+		if err != nil {
+			t.Fatalf("%v: %v", c.p, err)
+		}
+		if got := pl.Kernel.Name(); got != c.name || pl.Launch.Grid != c.grid {
+			t.Errorf("%v: kernel %s grid %v, want %s grid %v", c.p, got, pl.Launch.Grid, c.name, c.grid)
+		}
+		if pl.Launch.Block[0] < 32 || pl.Launch.Block[0]%32 != 0 {
+			t.Errorf("%v: block %v is not whole warps", c.p, pl.Launch.Block)
+		}
+	}
+}
+
+func TestChooseRejects(t *testing.T) {
+	for _, p := range []Problem{
+		{Op: Forward, M: 0, N: 1, K: 64, BlockSize: 64},
+		{Op: Forward, M: 1, N: 0, K: 64, BlockSize: 64},
+		{Op: Forward, M: 1, N: 1, K: 96, BlockSize: 64},  // K not a multiple of B
+		{Op: Backward, M: 1, N: 1, K: 96, BlockSize: 48}, // not a block size
+		{Op: Forward, M: 1, N: 1 << 20, K: 1 << 14, BlockSize: 64},
+		{Op: Forward, Mode: Mode(7), M: 100, N: 1, K: 64, BlockSize: 64},
+		{Op: Op(9), M: 1, N: 1, K: 64, BlockSize: 64},
+	} {
+		if _, err := Choose(p); !errors.Is(err, ErrShape) {
+			t.Errorf("%v: error %v, want ErrShape", p, err)
+		}
+	}
+}
+
+func TestTarget(t *testing.T) {
+	for _, c := range []struct{ major, minor, want int }{
+		{8, 0, 80}, {8, 6, 86}, {8, 7, 87}, {8, 9, 89}, {9, 0, 90}, {10, 0, 90}, {12, 1, 90},
+	} {
+		tg, err := Target(c.major, c.minor)
+		if err != nil || tg.SM != c.want {
+			t.Errorf("Target(%d, %d) = %v, %v; want sm_%d", c.major, c.minor, tg, err, c.want)
+		}
+	}
+	for _, c := range [][2]int{{7, 5}, {6, 1}, {0, 0}} {
+		if tg, err := Target(c[0], c[1]); err == nil {
+			t.Errorf("Target(%d, %d) = %v, want an error", c[0], c[1], tg)
+		}
+	}
+}
+
+func TestUseDevice(t *testing.T) {
+	if !UseDevice(1, 0) || !UseDevice(DefaultThreshold, DefaultThreshold) || UseDevice(DefaultThreshold-1, DefaultThreshold) {
+		t.Error("UseDevice does not split at the threshold")
+	}
+}
+
+func TestProblemSizes(t *testing.T) {
+	p := Problem{Op: Forward, M: 3, N: 5, K: 64}
+	if p.InLen() != 192 || p.OutLen() != 15 || p.MACs() != 960 {
+		t.Errorf("forward sizes %d %d %d", p.InLen(), p.OutLen(), p.MACs())
+	}
+	p.Op = Backward
+	if p.InLen() != 15 || p.OutLen() != 192 || p.MACs() != 960 {
+		t.Errorf("backward sizes %d %d %d", p.InLen(), p.OutLen(), p.MACs())
+	}
+	p.Op = Dequantize
+	if p.InLen() != 0 || p.OutLen() != 320 || p.MACs() != 0 {
+		t.Errorf("dequantize sizes %d %d %d", p.InLen(), p.OutLen(), p.MACs())
+	}
+	for _, s := range []string{p.String(), Problem{Op: Backward, M: 2, N: 3, K: 64, BlockSize: 64, DoubleQuant: true}.String()} {
+		if !strings.Contains(s, "64") {
+			t.Errorf("Problem.String() = %q", s)
+		}
+	}
+}
+
+// renamed wraps a kernel to change its parameter list.
+type renamed struct {
+	kernels.Kernel
+	params []string
+}
+
+func (r renamed) Params() []string { return r.params }
+
+func TestArgsErrors(t *testing.T) {
+	pl, err := Choose(Problem{Op: Forward, M: 1, N: 1, K: 64, BlockSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Buffers{In: 1 << 20, Out: 2 << 20, Codes: 3 << 20, Absmax: 4 << 20}
+	if _, err := pl.Args(b); err != nil {
+		t.Fatal(err)
+	}
+	bad := pl
+	bad.Kernel = renamed{pl.Kernel, append(pl.Kernel.Params(), "stride")}
+	if _, err := bad.Args(b); err == nil || !strings.Contains(err.Error(), "stride") {
+		t.Errorf("unknown parameter: error %v", err)
+	}
+	b.Absmax = 0
+	if _, err := pl.Args(b); err == nil || !strings.Contains(err.Error(), "absmax") {
+		t.Errorf("missing scales: error %v", err)
+	}
+}
+
+func upload(t *testing.T, dev *ptxsim.Device, w cpu.Weights) Buffers {
+	t.Helper()
+	put := func(b []byte) uint64 {
+		p := dev.Alloc(len(b))
+		if err := dev.Write(p, b); err != nil {
+			t.Fatal(err)
+		}
+		return uint64(p)
+	}
+	b := Buffers{Codes: put(w.Codes)}
+	if s := w.Scales; s.Double() {
+		b.Q = put(s.Q)
+		b.Map = put(f32bytes(s.Map[:]))
+		b.Nested = put(f32bytes(s.Nested))
+		b.Offset = s.Offset
+	} else {
+		b.Absmax = put(f32bytes(s.Absmax))
+	}
+	return b
+}
+
+func f32bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		u := math.Float32bits(f)
+		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	}
+	return b
+}
+
+func randn(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func quantized(t *testing.T, r *rand.Rand, n, k, b int, dq bool) cpu.Weights {
+	t.Helper()
+	src := randn(r, n*k)
+	w := cpu.Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2)}
+	absmax := make([]float32, n*k/b)
+	if err := cpu.Quantize(w.Codes, absmax, src, n, k, b); err != nil {
+		t.Fatal(err)
+	}
+	w.Scales = cpu.Scales{Absmax: absmax}
+	if dq {
+		w.Scales = cpu.DoubleQuantize(absmax)
+	}
+	return w
+}
+
+// TestLaunchMatchesCPU packs each launch exactly as the device engine does
+// (Choose, then Args), runs it in the PTX simulator with the plan's
+// geometry on NaN-poisoned outputs, and compares with the CPU kernels.
+// A parameter in the wrong slot, a size in the wrong unit or a grid that
+// misses a tile fails here.
+func TestLaunchMatchesCPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	shapes := []struct{ M, N, K, B int }{
+		{1, 1, 64, 64},
+		{3, 7, 96, 32},
+		{8, 5, 128, 64},
+		{9, 70, 128, 64},
+		{17, 3, 256, 128},
+		{130, 65, 64, 64},
+	}
+	for _, s := range shapes {
+		for _, dq := range []bool{false, true} {
+			w := quantized(t, r, s.N, s.K, s.B, dq)
+			for _, op := range []Op{Forward, Backward, Dequantize} {
+				modes := []Mode{Float32}
+				if op == Forward && s.M > kernels.MaxGemvM {
+					modes = append(modes, BF16)
+				}
+				for _, mode := range modes {
+					p := Problem{Op: op, Mode: mode, M: s.M, N: s.N, K: s.K, BlockSize: s.B, DoubleQuant: dq}
+					checkLaunch(t, r, p, w)
+				}
+			}
+		}
+	}
+}
+
+func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
+	t.Helper()
+	pl, err := Choose(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := ptxsim.NewDevice()
+	b := upload(t, dev, w)
+	in := randn(r, p.InLen())
+	if len(in) > 0 {
+		b.In = uint64(dev.Alloc(4 * len(in)))
+		if err := dev.WriteFloat32s(ptxsim.Ptr(b.In), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poison := make([]float32, p.OutLen())
+	for i := range poison {
+		poison[i] = float32(math.NaN())
+	}
+	b.Out = uint64(dev.Alloc(4 * len(poison)))
+	if err := dev.WriteFloat32s(ptxsim.Ptr(b.Out), poison); err != nil {
+		t.Fatal(err)
+	}
+	args, err := pl.Args(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := pl.Kernel.PTX(ptx.SM80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := ptxsim.Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := mod.Kernel(pl.Kernel.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Launch(k, pl.Launch.Grid, pl.Launch.Block, 0, args...); err != nil {
+		t.Fatalf("%v: %v", p, err)
+	}
+	got, err := dev.ReadFloat32s(ptxsim.Ptr(b.Out), p.OutLen())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, p.OutLen())
+	switch p.Op {
+	case Forward:
+		err = cpu.Linear(want, in, p.M, &w)
+	case Backward:
+		err = cpu.LinearBackward(want, in, p.M, &w)
+	case Dequantize:
+		err = cpu.Dequantize(want, &w)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tol := 1e-5
+	if p.Op == Forward && p.Mode == BF16 && p.M > kernels.MaxGemvM {
+		tol = 1e-2
+	}
+	var num, den float64
+	for i := range got {
+		if math.IsNaN(float64(got[i])) {
+			t.Fatalf("%v (%s): output %d never written", p, pl.Kernel.Name(), i)
+		}
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	if e := math.Sqrt(num / den); e > tol {
+		t.Errorf("%v (%s): relative error %.3g > %g", p, pl.Kernel.Name(), e, tol)
+	}
+}
