@@ -1,32 +1,99 @@
 package cpu
 
+import "math"
+
 // gemvL1 bounds the activations one pass of the decode-dot reads (all M
 // rows of one K chunk), so they stay in L1 while a band of W streams by.
 const (
 	gemvL1   = 16 << 10
 	gemvBand = 64
+	// gemvUnit is the number of codes the kernels decode at once: 32
+	// bytes, one vector register.
+	gemvUnit = 64
+	// gemvAhead is the prefetch distance, in code bytes, when whole rows
+	// stream by: a page, so that each page's translation and first miss
+	// are under way well before the kernel reaches it (the hardware
+	// prefetcher stops at page boundaries).
+	gemvAhead = 4096
 )
+
+// planeTables feeds the decode-dot kernels: row j holds byte j of each
+// codebook value (the 16 entries repeated for both 128-bit lanes, as
+// VPSHUFB looks up within lanes), row 4 the nibble mask.
+var planeTables = func() (t [5][32]byte) {
+	for v, f := range Codebook {
+		bits := math.Float32bits(f)
+		for j := range 4 {
+			t[j][v] = byte(bits >> (8 * j))
+			t[j][16+v] = t[j][v]
+		}
+	}
+	for i := range t[4] {
+		t[4][i] = 0x0f
+	}
+	return t
+}()
+
+// unitOrder[p] is the position, within a 64-code unit, of the p-th value
+// the kernels decode: the low nibbles (even positions) first, then the
+// high ones; within each half, vector q, lane l, element e comes from code
+// byte 16l+4q+e (the order of VPUNPCKL/H within 128-bit lanes).
+var unitOrder = func() (o [gemvUnit]int) {
+	for p := range o {
+		h, q, l, e := p/32, p/8%4, p/4%2, p%4
+		o[p] = 2*(16*l+4*q+e) + h
+	}
+	return o
+}()
 
 // gemvVec computes out[M, N] = x·Wᵀ for M ≤ GEMVMaxRows with the fused
 // decode-dot kernel, bands of W's rows split across workers.
 func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
-	perRow := K / B
-	// The kernel decodes each group of 16 codes as evens then odds; x is
-	// reordered once to match, so the inner loop needs no shuffles. Rows
-	// are padded by one cache line: at a power-of-two stride they would
-	// all map to the same L1 set.
-	ld := K + 16
-	xp := make([]float32, m*ld)
-	for i := range m {
-		splitGroups(xp[i*ld:i*ld+K], x[i*K:(i+1)*K])
+	// The kernels cover whole 64-code units; with 32-code blocks a row
+	// can end in one more block, done here in Go.
+	ku := K / gemvUnit * gemvUnit
+	if ku == 0 {
+		parallelFor(N, 16, func(lo, hi int) { gemvRows(out, x, m, w, lo, hi) })
+		return
 	}
-	kc := max(B, min(K, gemvL1/(4*m))/B*B)
-	pf := streamAhead
-	if kc < K {
-		pf = kc / 2 // the same row's next chunk
+	perRow := K / B
+	step := max(B, gemvUnit) // codes per scale step of the kernel
+	sstep := 4
+	if B < gemvUnit {
+		sstep = 8 // a step is two blocks, one per 128-bit lane
+	}
+	// x is put once in the order the kernels decode in, unit by unit with
+	// the m rows of a unit side by side, so the inner loop needs no
+	// shuffles for it and reads it at fixed offsets.
+	xp := make([]float32, m*ku)
+	for u := 0; u < ku; u += gemvUnit {
+		for i := range m {
+			d, src := xp[u*m+i*gemvUnit:][:gemvUnit], x[i*K+u:][:gemvUnit]
+			for p, o := range unitOrder {
+				d[p] = src[o]
+			}
+		}
+	}
+	kc := max(step, min(ku, gemvL1/(4*m))/step*step)
+	if m == 1 {
+		// One row reads 256 bytes of x per 32 bytes of codes, which L2
+		// serves as fast as the kernel decodes, so whole rows go at once
+		// and W streams in order.
+		kc = ku
+	}
+	pf := gemvAhead
+	if kc < ku {
+		// A band is swept chunk by chunk, one row after another, which
+		// the hardware prefetcher does not follow: fetch the next band
+		// instead, each code the kernel reads pulling in the same
+		// position one band further on.
+		pf = gemvBand * K / 2
 	}
 	fn := k.gemv[m]
+	if m == 1 && step == gemvUnit && k.gemv1s != nil {
+		fn = k.gemv1s
+	}
 	bands := (N + gemvBand - 1) / gemvBand
 	parallelFor(bands, 1, func(lo, hi int) {
 		acc := make([]float32, gemvBand*m*8)
@@ -37,8 +104,9 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 		for band := lo; band < hi; band++ {
 			n0 := band * gemvBand
 			rows := min(gemvBand, N-n0)
-			for k0 := 0; k0 < K; k0 += kc {
-				kt := min(kc, K-k0)
+			clear(acc)
+			for k0 := 0; k0 < ku; k0 += kc {
+				kt := min(kc, ku-k0)
 				nb := kt / B
 				first := n0*perRow + k0/B
 				var sc []float32
@@ -52,31 +120,24 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 				} else {
 					sc = w.Scales.Absmax[first : first+(rows-1)*perRow+nb]
 				}
-				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, &xp[k0], ld, nb, B, rows, pf, &Codebook, &acc[0])
-				for r := range rows {
-					n := n0 + r
+				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, &planeTables, &acc[0])
+			}
+			for r := range rows {
+				n := n0 + r
+				for i := range m {
+					out[i*N+n] = sum8(acc[(r*m+i)*8:])
+				}
+				if ku < K {
+					b := n*perRow + perRow - 1
+					s := w.Scales.At(b)
+					codes := w.Codes[b*B/2 : (b+1)*B/2]
 					for i := range m {
-						v := sum8(acc[(r*m+i)*8:])
-						if k0 > 0 {
-							v += out[i*N+n]
-						}
-						out[i*N+n] = v
+						out[i*N+n] += s * decodeDot(codes, x[i*K+ku:(i+1)*K], &pairTable)
 					}
 				}
 			}
 		}
 	})
-}
-
-// splitGroups copies src into dst with each group of 16 values reordered
-// as its 8 even-indexed values, then its 8 odd ones.
-func splitGroups(dst, src []float32) {
-	for g := 0; g+16 <= len(src); g += 16 {
-		s, d := src[g:g+16], dst[g:g+16]
-		for j := range 8 {
-			d[j], d[8+j] = s[2*j], s[2*j+1]
-		}
-	}
 }
 
 func sum8(a []float32) float32 {

@@ -5,28 +5,31 @@
 package cpu
 
 // gemvAVX2x1 is the fused decode-dot over weight rows for a batch of 1.
-func gemvAVX2x1(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x2 is the fused decode-dot over weight rows for a batch of 2.
-func gemvAVX2x2(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x3 is the fused decode-dot over weight rows for a batch of 3.
-func gemvAVX2x3(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x4 is the fused decode-dot over weight rows for a batch of 4.
-func gemvAVX2x4(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x5 is the fused decode-dot over weight rows for a batch of 5.
-func gemvAVX2x5(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x6 is the fused decode-dot over weight rows for a batch of 6.
-func gemvAVX2x6(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x7 is the fused decode-dot over weight rows for a batch of 7.
-func gemvAVX2x7(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // gemvAVX2x8 is the fused decode-dot over weight rows for a batch of 8.
-func gemvAVX2x8(codes *byte, cskip int, scales *float32, sskip int, x *float32, ldx int, blocks int, blockSize int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX2x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
+
+// gemvAVX2x1s is the fused decode-dot for a batch of 1 over blocks of at most 64 codes.
+func gemvAVX2x1s(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[5][32]byte, acc *float32)
 
 // decodeAVX2 writes blocks·blockSize scaled values to dst.
 func decodeAVX2(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)

@@ -8,9 +8,10 @@ import "golang.org/x/sys/cpu"
 
 var avx2 = &vecKernels{
 	name: "avx2",
-	gemv: [...]func(*byte, int, *float32, int, *float32, int, int, int, int, int, *[16]float32, *float32){
+	gemv: [...]gemvFunc{
 		nil, gemvAVX2x1, gemvAVX2x2, gemvAVX2x3, gemvAVX2x4, gemvAVX2x5, gemvAVX2x6, gemvAVX2x7, gemvAVX2x8,
 	},
+	gemv1s: gemvAVX2x1s,
 	gemm: tile{16, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX2x1x16, gemmAVX2x2x16, gemmAVX2x3x16, gemmAVX2x4x16, gemmAVX2x5x16, gemmAVX2x6x16,
 	}},

@@ -97,6 +97,35 @@ func TestVariantsLinear(t *testing.T) {
 	})
 }
 
+// TestGEMVPlanes checks the decode-dot kernels' inputs: the four byte
+// planes put back together give every codebook value bit for bit, in both
+// 128-bit lanes, and unitOrder visits each position of a unit once.
+func TestGEMVPlanes(t *testing.T) {
+	for v, want := range Codebook {
+		for lane := range 2 {
+			var bits uint32
+			for j := range 4 {
+				bits |= uint32(planeTables[j][16*lane+v]) << (8 * j)
+			}
+			if got := math.Float32frombits(bits); math.Float32bits(got) != math.Float32bits(want) {
+				t.Errorf("code %d lane %d: planes give %v, want %v", v, lane, got, want)
+			}
+		}
+	}
+	for i, b := range planeTables[4] {
+		if b != 0x0f {
+			t.Errorf("mask byte %d is %#x", i, b)
+		}
+	}
+	var seen [gemvUnit]bool
+	for p, o := range unitOrder {
+		if o < 0 || o >= gemvUnit || seen[o] {
+			t.Fatalf("unitOrder[%d] = %d: not a permutation", p, o)
+		}
+		seen[o] = true
+	}
+}
+
 // quantizeWith runs Quantize under the given kernel set.
 func quantizeWith(k *vecKernels, src []float32, rows, cols, b int) ([]byte, []float32, error) {
 	saved := active

@@ -3,6 +3,7 @@ package main
 import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
 )
 
 // decode writes the kernel that expands whole blocks into float32 values
@@ -51,4 +52,40 @@ func decode() {
 	JB(LabelRef("decode_block"))
 	VZEROUPPER()
 	RET()
+}
+
+// codebook holds the two halves of the NF4 table in registers. VPERMPS
+// reads only the low three bits of each index, so one lookup per half and
+// a blend on bit 3 give the 16-entry lookup.
+type codebook struct{ lo, hi reg.VecVirtual }
+
+func loadCodebook(tab reg.Register) codebook {
+	c := codebook{YMM(), YMM()}
+	VMOVUPS(Mem{Base: tab}, c.lo)
+	VMOVUPS(Mem{Base: tab, Disp: 32}, c.hi)
+	return c
+}
+
+// lookup sets dst to table[idx & 15] per lane; sel must hold bit 3 of the
+// index in its sign bit. tmp is clobbered.
+func (c codebook) lookup(idx, sel, tmp, dst reg.VecVirtual) {
+	VPERMPS(c.lo, idx, dst)
+	VPERMPS(c.hi, idx, tmp)
+	VBLENDVPS(sel, tmp, dst, dst)
+}
+
+// decodeLow sign-extends 8 code bytes at src to dwords in idx and decodes
+// their low nibbles (the even elements) into dst. Sign extension puts bit 3
+// of the high nibble in each dword's sign bit, where decodeHigh's blend
+// reads it without a shift.
+func (c codebook) decodeLow(src Mem, idx, sel, tmp, dst reg.VecVirtual) {
+	VPMOVSXBD(src, idx)
+	VPSLLD(U8(28), idx, sel)
+	c.lookup(idx, sel, tmp, dst)
+}
+
+// decodeHigh decodes the high nibbles (odd elements) of idx into dst.
+func (c codebook) decodeHigh(idx, sel, tmp, dst reg.VecVirtual) {
+	VPSRLD(U8(4), idx, sel)
+	c.lookup(sel, idx, tmp, dst)
 }

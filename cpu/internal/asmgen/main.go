@@ -11,6 +11,7 @@ func main() {
 	for m := 1; m <= 8; m++ {
 		gemv(m)
 	}
+	gemvShort()
 	decode()
 	for r := 1; r <= 6; r++ {
 		gemm(r, 16)
