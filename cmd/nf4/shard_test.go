@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,4 +53,28 @@ func TestQuantizeIntoShards(t *testing.T) {
 	if _, _, code := nf4cmd(t, "quantize", "--shard-size", "lots", in, out); code != 2 {
 		t.Errorf("--shard-size lots exited %d, want 2", code)
 	}
+}
+
+// FuzzParseSize: any text gives a positive size or a usage error, never a
+// panic, and a plain byte count reads back as itself.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"5GB", "2GiB", "1048576", "1.5 MB", "", "-1", "1e400GB", "GiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseSize("shard-size", s)
+		switch {
+		case err != nil:
+			if _, ok := err.(*usageError); !ok {
+				t.Fatalf("parseSize(%q): %v is not a usage error", s, err)
+			}
+		case s == "" && n != 0, s != "" && n <= 0:
+			t.Fatalf("parseSize(%q) = %d", s, n)
+		}
+		if err == nil && s != "" {
+			if m, err := parseSize("shard-size", strconv.FormatInt(n, 10)); err != nil || m != n {
+				t.Fatalf("%d read back as %d, %v", n, m, err)
+			}
+		}
+	})
 }

@@ -34,5 +34,9 @@ func parseSize(flag, s string) (int64, error) {
 	if err != nil || !(v > 0) || v*float64(mult) > 1<<62 {
 		return 0, usagef("--%s %q: want a positive size such as 5GB, 2GiB or 1048576", flag, s)
 	}
-	return int64(v * float64(mult)), nil
+	n := int64(v * float64(mult))
+	if n < 1 {
+		return 0, usagef("--%s %q: less than one byte", flag, s)
+	}
+	return n, nil
 }
