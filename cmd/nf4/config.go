@@ -22,42 +22,70 @@ NF4 weight is left); a config.json already in OUT's folder is updated
 instead. --config PATH writes it to PATH; --no-config writes none.
 `
 
-// configFlags are the flags every converting command shares.
-type configFlags struct {
-	path string
-	none bool
+// outputFlags are the flags of every command that writes a checkpoint,
+// and what they set up: progress, shards, the summary and config.json.
+type outputFlags struct {
+	quiet      bool
+	configPath string
+	noConfig   bool
+	shard      string
+	shardSize  int64
+	progress   *progress
 }
 
-func addConfigFlags(fs *flag.FlagSet) *configFlags {
-	c := &configFlags{}
-	fs.StringVar(&c.path, "config", "", "write the Hugging Face config.json here (default: beside OUT, see above)")
-	fs.BoolVar(&c.none, "no-config", false, "do not write a config.json")
-	return c
+func addOutputFlags(fs *flag.FlagSet) *outputFlags {
+	o := &outputFlags{}
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress or summary output")
+	fs.StringVar(&o.shard, "shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
+	fs.StringVar(&o.configPath, "config", "", "write the Hugging Face config.json here (default: beside OUT, see above)")
+	fs.BoolVar(&o.noConfig, "no-config", false, "do not write a config.json")
+	return o
 }
 
-func (c *configFlags) check() error {
-	if c.none && c.path != "" {
+// check validates the flags once they are parsed.
+func (o *outputFlags) check() (err error) {
+	if o.noConfig && o.configPath != "" {
 		return usagef("--config and --no-config exclude each other")
 	}
-	return nil
+	o.shardSize, err = parseSize("shard-size", o.shard)
+	return err
+}
+
+// start returns the progress callback for the conversion.
+func (o *outputFlags) start(stderr io.Writer) checkpoint.Progress {
+	o.progress = newProgress(stderr, o.quiet)
+	return o.progress.update
+}
+
+// finish ends the progress display and, when the conversion of in to out
+// succeeded, prints its summary and writes the model's config.json.
+func (o *outputFlags) finish(in, out string, rep *checkpoint.Report, err error, stdout io.Writer) error {
+	o.progress.finish()
+	if err != nil {
+		return err
+	}
+	if !o.quiet {
+		printReport(stdout, rep, out)
+	}
+	return o.writeConfig(in, out, rep, stdout)
 }
 
 // write brings the model's config.json in line with the checkpoint just
 // written to out from in. It never touches the config.json beside the
 // input unless --config names it.
-func (c *configFlags) write(in, out string, rep *checkpoint.Report, stdout io.Writer, quiet bool) error {
-	if c.none {
+func (o *outputFlags) writeConfig(in, out string, rep *checkpoint.Report, stdout io.Writer) error {
+	if o.noConfig {
 		return nil
 	}
 	inCfg := filepath.Join(filepath.Dir(in), checkpoint.ConfigFile)
-	target := c.path
+	target := o.configPath
 	if target == "" {
 		target = filepath.Join(filepath.Dir(out), checkpoint.ConfigFile)
 		if !exists(inCfg) {
 			return nil
 		}
 		if sameFile(inCfg, target) {
-			if !quiet {
+			if !o.quiet {
 				fmt.Fprintf(stdout, "%s left alone: OUT is in the input's folder (use --config PATH)\n", inCfg)
 			}
 			return nil
@@ -68,12 +96,12 @@ func (c *configFlags) write(in, out string, rep *checkpoint.Report, stdout io.Wr
 		src = inCfg
 	}
 	if !exists(src) {
-		return fmt.Errorf("--config %s: no config.json beside %s to start from", c.path, in)
+		return fmt.Errorf("--config %s: no config.json beside %s to start from", o.configPath, in)
 	}
 	if err := checkpoint.WriteModelConfig(src, target, checkpoint.QuantizationConfig(rep)); err != nil {
 		return err
 	}
-	if !quiet {
+	if !o.quiet {
 		fmt.Fprintf(stdout, "wrote %s\n", target)
 	}
 	return nil

@@ -20,34 +20,20 @@ Exit status: 0 success, 1 failure, 2 usage error.
 func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dequantize", dequantizeUsage, stdout)
 	dt := fs.String("dtype", "", "dtype of the float weights: F32, F16 or BF16 (default: as recorded)")
-	quiet := fs.Bool("quiet", false, "no progress or summary output")
-	cfg := addConfigFlags(fs)
-	shard := fs.String("shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
+	out := addOutputFlags(fs)
 	pos, err := parse(fs, args, 2)
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
-	shardSize, err := parseSize("shard-size", *shard)
-	if err != nil {
+	if err := out.check(); err != nil {
 		return err
 	}
 	if err := checkDType(*dt); err != nil {
 		return err
 	}
-	p := newProgress(stderr, *quiet)
 	rep, err := checkpoint.DequantizeFile(ctx, pos[0], pos[1], checkpoint.DequantizeOptions{
-		DType: checkpoint.DType(*dt), ShardSize: shardSize, Progress: p.update})
-	p.finish()
-	if err != nil {
-		return err
-	}
-	if !*quiet {
-		printReport(stdout, rep, pos[1])
-	}
-	return cfg.write(pos[0], pos[1], rep, stdout, *quiet)
+		DType: checkpoint.DType(*dt), ShardSize: out.shardSize, Progress: out.start(stderr)})
+	return out.finish(pos[0], pos[1], rep, err, stdout)
 }
 
 func checkDType(s string) error {

@@ -25,32 +25,18 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("merge", mergeUsage, stdout)
 	float := fs.Bool("float", false, "write merged NF4 weights as float instead of requantizing")
 	dt := fs.String("dtype", "", "dtype of float outputs: F32, F16 or BF16 (default: as recorded)")
-	quiet := fs.Bool("quiet", false, "no progress or summary output")
-	cfg := addConfigFlags(fs)
-	shard := fs.String("shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
+	out := addOutputFlags(fs)
 	pos, err := parse(fs, args, 3)
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
-	shardSize, err := parseSize("shard-size", *shard)
-	if err != nil {
+	if err := out.check(); err != nil {
 		return err
 	}
 	if err := checkDType(*dt); err != nil {
 		return err
 	}
-	p := newProgress(stderr, *quiet)
 	rep, err := checkpoint.MergeFile(ctx, pos[0], pos[1], pos[2], checkpoint.MergeOptions{
-		Float: *float, DType: checkpoint.DType(*dt), ShardSize: shardSize, Progress: p.update})
-	p.finish()
-	if err != nil {
-		return err
-	}
-	if !*quiet {
-		printReport(stdout, rep, pos[2])
-	}
-	return cfg.write(pos[0], pos[2], rep, stdout, *quiet)
+		Float: *float, DType: checkpoint.DType(*dt), ShardSize: out.shardSize, Progress: out.start(stderr)})
+	return out.finish(pos[0], pos[2], rep, err, stdout)
 }

@@ -33,21 +33,15 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dq := fs.Bool("double-quant", false, "double-quantize the scales (QLoRA)")
 	inc := fs.String("include", "", "quantize the tensors whose names match this regular expression")
 	exc := fs.String("exclude", "", "do not quantize the tensors whose names match this regular expression")
-	quiet := fs.Bool("quiet", false, "no progress or summary output")
-	cfg := addConfigFlags(fs)
-	shard := fs.String("shard-size", "", "split OUT into Hugging Face shards of at most this size (e.g. 5GB, 2GiB)")
+	out := addOutputFlags(fs)
 	pos, err := parse(fs, args, 2)
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(); err != nil {
+	if err := out.check(); err != nil {
 		return err
 	}
-	shardSize, err := parseSize("shard-size", *shard)
-	if err != nil {
-		return err
-	}
-	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, ShardSize: shardSize}
+	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, ShardSize: out.shardSize}
 	if *bs < 32 || *bs > 4096 || *bs&(*bs-1) != 0 {
 		return usagef("--block-size %d: want a power of two from 32 to 4096", *bs)
 	}
@@ -57,17 +51,9 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if o.Exclude, err = optRegexp("exclude", *exc); err != nil {
 		return err
 	}
-	p := newProgress(stderr, *quiet)
-	o.Progress = p.update
+	o.Progress = out.start(stderr)
 	rep, err := checkpoint.QuantizeFile(ctx, pos[0], pos[1], o)
-	p.finish()
-	if err != nil {
-		return err
-	}
-	if !*quiet {
-		printReport(stdout, rep, pos[1])
-	}
-	return cfg.write(pos[0], pos[1], rep, stdout, *quiet)
+	return out.finish(pos[0], pos[1], rep, err, stdout)
 }
 
 func optRegexp(flag, s string) (*regexp.Regexp, error) {
