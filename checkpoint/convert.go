@@ -57,21 +57,15 @@ var weightName = regexp.MustCompile(`\.weight$`)
 
 // QuantizeFile quantizes the selected float tensors of the checkpoint in
 // to NF4 in the bitsandbytes layout and writes the result, with every
-// other tensor and the metadata unchanged, to out (one file, also for a
-// sharded input). Only one weight is held in memory at a time.
+// other tensor and the metadata unchanged, to out (one file, or shards
+// with o.ShardSize; the input may be sharded too). Only one weight is held
+// in memory at a time.
 func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Report, error) {
-	c, err := Open(in)
+	c, items, err := openConversion(in, out)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.notInput(out); err != nil {
-		return nil, err
-	}
-	items, err := c.Items()
-	if err != nil {
-		return nil, err
-	}
 	bs := o.BlockSize
 	if bs == 0 {
 		bs = nf4.DefaultBlockSize
@@ -190,6 +184,25 @@ func copyStep(it Item) *Step {
 		s.To, s.Shape, s.Orig = s.From, []int{it.Rows, it.Cols}, it.Orig
 	}
 	return s
+}
+
+// openConversion opens the input of a conversion and lists its items,
+// after making sure that out is not one of its files.
+func openConversion(in, out string) (*Checkpoint, []Item, error) {
+	c, err := Open(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.notInput(out); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	items, err := c.Items()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, items, nil
 }
 
 // notInput refuses an output path that is one of the input files: the

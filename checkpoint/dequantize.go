@@ -20,18 +20,11 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
 		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
 	}
-	c, err := Open(in)
+	c, items, err := openConversion(in, out)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.notInput(out); err != nil {
-		return nil, err
-	}
-	items, err := c.Items()
-	if err != nil {
-		return nil, err
-	}
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {

@@ -31,18 +31,11 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 	if err != nil {
 		return nil, err
 	}
-	c, err := Open(base)
+	c, items, err := openConversion(base, out)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.notInput(out); err != nil {
-		return nil, err
-	}
-	items, err := c.Items()
-	if err != nil {
-		return nil, err
-	}
 	adPath := filepath.Join(adapterDir, AdapterWeightsFile)
 	byWeight := map[string]*LoRALayer{}
 	for i := range ad.Layers {
