@@ -12,9 +12,6 @@
 set -euo pipefail
 
 cache="${NF4_CUDA_DEV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nf4/cuda-dev}"
-mirror="${NF4_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-suite="${NF4_DEBIAN_SUITE:-bookworm}"
-keyring="${NF4_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}"
 inc="$cache/include"
 lib="$cache/lib"
 
@@ -24,48 +21,15 @@ if [[ -s "$inc/cuda.h" && -s "$lib/libcuda.so" ]]; then
 	exit 0
 fi
 
-command -v apt-get >/dev/null || { echo "install-cuda-dev: apt-get is required" >&2; exit 1; }
 command -v dpkg >/dev/null || { echo "install-cuda-dev: dpkg is required" >&2; exit 1; }
 
 apt_dir="$cache/apt"
 root="$cache/root"
-rm -rf "$root"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc/preferences.d" \
-	"$apt_dir/etc/sources.list.d" "$apt_dir/debs" "$root" "$inc" "$lib"
-touch "$apt_dir/status"
-
-# A private source list with the non-free component; the system's is left alone.
-signed=""
-[[ -r "$keyring" ]] && signed=" [signed-by=$keyring]"
-echo "deb$signed $mirror $suite main non-free" >"$apt_dir/etc/sources.list"
-
-apt_opts=(
-	-o "Dir::Etc::SourceList=$apt_dir/etc/sources.list"
-	-o "Dir::Etc::SourceParts=$apt_dir/etc/sources.list.d"
-	-o "Dir::Etc::Preferences=$apt_dir/etc/preferences"
-	-o "Dir::Etc::PreferencesParts=$apt_dir/etc/preferences.d"
-	-o "Dir::State=$apt_dir"
-	-o "Dir::State::Lists=$apt_dir/lists"
-	-o "Dir::State::status=$apt_dir/status"
-	-o "Dir::Cache=$apt_dir"
-	-o "Dir::Cache::Archives=$apt_dir/archives"
-	-o "Debug::NoLocking=1"
-	-o "APT::Architecture=amd64"
-	-o "APT::Architectures=amd64"
-	-o "APT::Sandbox::User=root"
-)
-
-echo "install-cuda-dev: updating private package lists in $apt_dir" >&2
-apt-get "${apt_opts[@]}" -qq update >&2
-
+rm -rf "$root" "$apt_dir/debs"
+mkdir -p "$root" "$inc" "$lib"
 # Only these two packages are downloaded, never their dependencies: cuda.h
 # lives in nvidia-cuda-dev (usr/include), the driver library in libcuda1.
-pkgs=(nvidia-cuda-dev libcuda1)
-(
-	cd "$apt_dir/debs"
-	rm -f ./*.deb
-	apt-get "${apt_opts[@]}" -qq download "${pkgs[@]}" >&2
-)
+"$(dirname "$0")/debian-nonfree-download.sh" "$apt_dir" "$apt_dir/debs" nvidia-cuda-dev libcuda1
 
 for deb in "$apt_dir"/debs/*.deb; do
 	echo "install-cuda-dev: extracting $(basename "$deb")" >&2
