@@ -99,6 +99,17 @@ func (d *decoder) done(m mods) error {
 	return nil
 }
 
+// finalType sets in's one type, the last of its modifiers m: any
+// modifier left after it is an error.
+func (d *decoder) finalType(in *inst, m mods) error {
+	t, err := oneType(d, m.takeTypes())
+	if err != nil {
+		return err
+	}
+	in.t = t
+	return d.done(m)
+}
+
 func (d *decoder) nops(ops []rawOperand, n ...int) error {
 	for _, k := range n {
 		if len(ops) == k {
@@ -254,14 +265,11 @@ func (d *decoder) decodeLdSt(in *inst, base string, m mods, ops []rawOperand) er
 }
 
 func (d *decoder) decodeMov(in *inst, m mods, ops []rawOperand) error {
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	if err := d.nops(ops, 2); err != nil {
 		return err
 	}

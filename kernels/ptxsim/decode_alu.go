@@ -16,14 +16,11 @@ func (d *decoder) decodeArith(in *inst, base string, m mods, ops []rawOperand) e
 		in.flags |= fApprox
 	}
 	wide, hi, lo := m.take(".wide"), m.take(".hi"), m.take(".lo")
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	if t == tyPred || t == tyF16 || t == tyBF16 || t == tyF16x2 || t == tyBF16x2 || t == tyTF32 {
 		return d.errf("%s on %v is not supported", base, t)
 	}
@@ -128,14 +125,11 @@ func (d *decoder) decodeUnary(in *inst, base string, m mods, ops []rawOperand) e
 	if m.take(".ftz") {
 		in.flags |= fFtz
 	}
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	switch in.op {
 	case opRcp, opSqrt, opRsqrt, opEx2, opLg2:
 		if t != tyF32 && t != tyF64 {
@@ -177,14 +171,11 @@ func (d *decoder) decodeUnary(in *inst, base string, m mods, ops []rawOperand) e
 
 func (d *decoder) decodeLogic(in *inst, base string, m mods, ops []rawOperand) error {
 	in.op = map[string]opcode{"and": opAnd, "or": opOr, "xor": opXor, "shl": opShl, "shr": opShr}[base]
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	switch {
 	case in.op == opShr:
 		if !t.isInt() || t.size() < 2 {
@@ -229,14 +220,11 @@ func (d *decoder) decodeLogic(in *inst, base string, m mods, ops []rawOperand) e
 }
 
 func (d *decoder) decodeBits(in *inst, base string, m mods, ops []rawOperand) error {
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	var types []ptype
 	switch base {
 	case "bfe":
@@ -293,14 +281,11 @@ func (d *decoder) decodeSetp(in *inst, m mods, ops []rawOperand) error {
 	if m.take(".ftz") {
 		in.flags |= fFtz
 	}
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	if t == tyPred || t.size() < 2 || t == tyF16x2 || t == tyBF16x2 || t == tyTF32 || t == tyF16 || t == tyBF16 {
 		return d.errf("setp on %v is not supported", t)
 	}
@@ -343,14 +328,11 @@ func (d *decoder) decodeSetp(in *inst, m mods, ops []rawOperand) error {
 
 func (d *decoder) decodeSelp(in *inst, m mods, ops []rawOperand) error {
 	in.op = opSelp
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	if err := d.nops(ops, 4); err != nil {
 		return err
 	}

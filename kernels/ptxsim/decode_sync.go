@@ -139,14 +139,11 @@ func (d *decoder) decodeAtom(in *inst, base string, m mods, ops []rawOperand) er
 		return d.errf("unsupported atomic operation")
 	}
 	in.sub = op
-	t, err := oneType(d, m.takeTypes())
+	err := d.finalType(in, m)
 	if err != nil {
 		return err
 	}
-	in.t = t
-	if err := d.done(m); err != nil {
-		return err
-	}
+	t := in.t
 	if t.size() < 4 || t == tyF16x2 || t == tyBF16x2 || t == tyTF32 {
 		return d.errf("atomics on %v are not supported", t)
 	}
