@@ -101,18 +101,20 @@ func TestVariantsLinear(t *testing.T) {
 // planes put back together give every codebook value bit for bit, in both
 // 128-bit lanes, and unitOrder visits each position of a unit once.
 func TestGEMVPlanes(t *testing.T) {
-	for v, want := range Codebook {
-		for lane := range 2 {
-			var bits uint32
-			for j := range 4 {
-				bits |= uint32(planeTables[j][16*lane+v]) << (8 * j)
-			}
-			if got := math.Float32frombits(bits); math.Float32bits(got) != math.Float32bits(want) {
-				t.Errorf("code %d lane %d: planes give %v, want %v", v, lane, got, want)
+	for _, q := range QuantTypes() {
+		for v, want := range q.Values() {
+			for lane := range 2 {
+				var bits uint32
+				for j := range 4 {
+					bits |= uint32(q.table().planes[j][16*lane+v]) << (8 * j)
+				}
+				if got := math.Float32frombits(bits); math.Float32bits(got) != math.Float32bits(want) {
+					t.Errorf("%v code %d lane %d: planes give %v, want %v", q, v, lane, got, want)
+				}
 			}
 		}
 	}
-	for i, b := range planeTables[4] {
+	for i, b := range tables[FP4].planes[4] {
 		if b != 0x0f {
 			t.Errorf("mask byte %d is %#x", i, b)
 		}
@@ -131,7 +133,7 @@ func quantizeWith(k *vecKernels, src []float32, rows, cols, b int) ([]byte, []fl
 	saved := active
 	defer func() { active = saved }()
 	active = k
-	codes, absmax := make([]byte, len(src)/2), make([]float32, len(src)/b)
+	codes, absmax := make([]byte, (len(src)+1)/2), make([]float32, (len(src)+b-1)/b)
 	err := Quantize(codes, absmax, src, rows, cols, b)
 	return codes, absmax, err
 }
@@ -184,10 +186,7 @@ func TestVariantsQuantizeExact(t *testing.T) {
 	for i, v := range src { // the scalar path is the rule itself
 		code := wantCodes[i/2] >> (4 * (i % 2)) & 15
 		a := wantMax[i/32]
-		want := uint8(ZeroCode)
-		if a != 0 {
-			want = NearestCode(v / a)
-		}
+		want := NearestCode(v * (1 / max(a, MinScale)))
 		if code != want {
 			t.Fatalf("scalar code %d for %v/%v, want %d", code, v, a, want)
 		}

@@ -1,7 +1,5 @@
 package kernels
 
-import "math"
-
 // Codebook is the NF4 code table: code c decodes to Codebook[c]·absmax.
 var Codebook = [16]float32{
 	-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
@@ -10,20 +8,14 @@ var Codebook = [16]float32{
 	0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 }
 
-// Midpoints returns the 15 decision thresholds between neighbouring codes:
-// the exact midpoint (c[i]+c[i+1])/2 rounded down to float32, as cpu does.
-// The code of v = x/absmax is the number of midpoints strictly less than v;
-// rounding down makes v > m[i] hold exactly when v lies above the true
-// midpoint, so a tie goes to the lower index with float32 compares only.
+// Midpoints returns the 15 decision thresholds between neighbouring codes
+// as bitsandbytes computes them, (c[i]+c[i+1])/2 in float32. The code of
+// v = x·(1/max(absmax, 1e-38)) is the number of midpoints strictly less
+// than v (torch.bucketize), so a value on a midpoint takes the lower code.
 func Midpoints() [15]float32 {
 	var m [15]float32
 	for i := range m {
-		exact := (float64(Codebook[i]) + float64(Codebook[i+1])) / 2
-		t := float32(exact)
-		if float64(t) > exact {
-			t = math.Nextafter32(t, float32(math.Inf(-1)))
-		}
-		m[i] = t
+		m[i] = (Codebook[i] + Codebook[i+1]) / 2
 	}
 	return m
 }

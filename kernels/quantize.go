@@ -7,16 +7,22 @@ import (
 )
 
 // Quantize turns float32 values into NF4 codes and one float32 absmax per
-// block. One warp owns one block: lanes read 8 values at a time (two 128-bit
-// loads), the block's absmax comes from a butterfly max-reduction, and each
-// value's code is the number of float32 midpoints strictly below x/absmax
-// (div.rn, so identical to the CPU rule; ties go to the lower code). An
-// all-zero block gets absmax 0 and code 7 everywhere.
+// block with bitsandbytes' CPU rule, as the cpu package does. One warp owns
+// one block: lanes read 8 values at a time (two 128-bit loads), the block's
+// absmax comes from a butterfly max-reduction, r = 1/max(absmax, 1e-38)
+// (div.rn), and each value's code is the number of float32 midpoints
+// strictly below x·r (mul.rn; ties go to the lower code). An all-zero
+// block stores absmax 0 and gets code 7 everywhere. Subnormals are kept
+// (no .ftz), as on the CPU.
 //
 // Params: x, codes, absmax, n (number of values, a multiple of B).
 type Quantize struct {
 	BlockSize int
 }
+
+// minScale is the floor bitsandbytes puts under absmax before taking its
+// reciprocal (absmax.clamp(min=1e-38)), rounded to float32.
+const minScale float32 = 1e-38
 
 const (
 	quantThreads = 256
@@ -99,12 +105,13 @@ func (q *Quantize) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.St("global", ptx.F32, ptx.Addr{Base: index(k, absmax, blk, 4)}, m)
 	})
 
-	zero := k.Setp("eq", ptx.F32, m, ptx.F32Imm(0))
+	// The floor keeps the reciprocal finite for an all-zero block.
+	r := k.Op("div.rn", ptx.F32, ptx.F32Imm(1), k.Op("max", ptx.F32, m, ptx.F32Imm(minScale)))
 	mids := Midpoints()
 	k.For(lane, groups, ptx.Imm(32), func(g ptx.Reg) {
 		word := k.Mov(ptx.B32, ptx.Imm(0))
 		for j, xv := range load(g) {
-			v := k.Selp(ptx.F32, ptx.F32Imm(0), k.Op("div.rn", ptx.F32, xv, m), zero)
+			v := k.Op("mul.rn", ptx.F32, xv, r)
 			code := k.Mov(ptx.U32, ptx.Imm(0))
 			for _, mid := range mids {
 				gt := k.Setp("gt", ptx.F32, v, ptx.F32Imm(mid))

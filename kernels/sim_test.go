@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/nf4go/nf4/cpu"
 	"github.com/nf4go/nf4/kernels"
 	"github.com/nf4go/nf4/kernels/ptx"
 	"github.com/nf4go/nf4/kernels/ptxsim"
@@ -15,7 +16,7 @@ import (
 // with references computed here from the canonical rules.
 
 // quantRef applies the quantize rule: code = number of float32 midpoints
-// strictly below x/absmax; an all-zero block gets code 7.
+// strictly below x·(1/max(absmax, 1e-38)); an all-zero block gets code 7.
 func quantRef(x []float32, b int) (codes []byte, absmax []float32) {
 	mids := kernels.Midpoints()
 	codes = make([]byte, len(x)/2)
@@ -25,11 +26,9 @@ func quantRef(x []float32, b int) (codes []byte, absmax []float32) {
 			m = max(m, float32(math.Abs(float64(v))))
 		}
 		absmax = append(absmax, m)
+		r := 1 / max(m, 1e-38)
 		for i := blk * b; i < (blk+1)*b; i++ {
-			var v float32
-			if m != 0 {
-				v = x[i] / m
-			}
+			v := x[i] * r
 			c := 0
 			for _, md := range mids {
 				if v > md {
@@ -249,6 +248,70 @@ func TestSimQuantizeTies(t *testing.T) {
 	}
 	if want[0]&15 != 0 || want[3]>>4 != 7 || want[7]>>4 != 15 || want[8]&15 != 0 {
 		t.Fatalf("reference tie rule broken: %x", want)
+	}
+}
+
+// TestSimQuantizeMatchesCPU holds the GPU quantizer to the cpu package's
+// bitsandbytes rule, byte for byte, on the corners of that rule: block
+// maxima with values on and beside every midpoint, for ordinary, tiny,
+// subnormal and huge maxima (where 1/absmax is subnormal), all-zero and
+// negative-zero blocks and blocks of subnormals.
+func TestSimQuantizeMatchesCPU(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	const b = 32
+	var x []float32
+	block := func(a float32, vals []float32) {
+		for len(vals) > 0 {
+			n := min(b-1, len(vals))
+			x = append(x, a)
+			x = append(x, vals[:n]...)
+			for range b - 1 - n {
+				x = append(x, float32(r.Float64()*2-1)*a)
+			}
+			vals = vals[n:]
+		}
+	}
+	for _, a := range []float32{1, 3, 1e-20, 2e-38, 8e-39, 1e-40, 8.6e37, 3e38, math.MaxFloat32} {
+		var vals []float32
+		for _, m := range kernels.Midpoints() {
+			v := m * a
+			for _, u := range []float32{v, math.Nextafter32(v, 0), math.Nextafter32(v, 2*v)} {
+				if math.Abs(float64(u)) <= float64(a) {
+					vals = append(vals, u, -u)
+				}
+			}
+		}
+		block(a, vals)
+		block(-a, vals)
+	}
+	for range b {
+		x = append(x, 0)
+	}
+	for range b {
+		x = append(x, float32(math.Copysign(0, -1)))
+	}
+	for range b {
+		x = append(x, float32(r.NormFloat64()*1e-41))
+	}
+	wantC, wantA := make([]byte, len(x)/2), make([]float32, len(x)/b)
+	if err := cpu.Quantize(wantC, wantA, x, len(x)/b, b, b); err != nil {
+		t.Fatal(err)
+	}
+	p := &problem{s: kernels.Shape{N: len(x) / b, K: b, BlockSize: b}, dev: ptxsim.NewDevice()}
+	px := p.put(t, f32bytes(x))
+	q, _ := kernels.NewQuantize(b)
+	qc, qa := p.dev.Alloc(len(wantC)), p.dev.Alloc(4*len(wantA))
+	launch(t, q, p, []uint64{uint64(px), uint64(qc), uint64(qa), uint64(len(x))})
+	got, _ := p.dev.Read(qc, len(wantC))
+	for i := range got {
+		if got[i] != wantC[i] {
+			t.Fatalf("code byte %d = %#02x, cpu %#02x (values %v %v, absmax %v)", i, got[i], wantC[i], x[2*i], x[2*i+1], wantA[2*i/b])
+		}
+	}
+	for i, a := range p.read(t, qa, len(wantA)) {
+		if math.Float32bits(a) != math.Float32bits(wantA[i]) {
+			t.Fatalf("absmax %d = %v, cpu %v", i, a, wantA[i])
+		}
 	}
 }
 

@@ -1,0 +1,176 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nf4go/nf4"
+	"github.com/nf4go/nf4/cpu"
+)
+
+// The files in testdata/bnb were written by bitsandbytes' own code; their
+// README (testdata/bnb/README.md in the shared reference set) says how. Each
+// holds the quantized weight in the bitsandbytes layout beside the float32
+// input it came from ("input") and what bitsandbytes' dequantize_4bit gives
+// for it ("dequantized").
+
+const goldenDir = "testdata/bnb"
+
+type golden struct {
+	file   string
+	c      *Checkpoint
+	weight string // the name of the 4-bit weight
+	state  map[string]any
+}
+
+func openGolden(t *testing.T, name string) *golden {
+	t.Helper()
+	path := filepath.Join(goldenDir, name)
+	c, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	g := &golden{file: name, c: c, weight: c.Metadata["weight"]}
+	js, ok := g.tensor(".quant_state.bitsandbytes__nf4")
+	if !ok {
+		js, _ = g.tensor(".quant_state.bitsandbytes__fp4")
+	}
+	if err := json.Unmarshal(js, &g.state); err != nil {
+		t.Fatalf("%s: quant state: %v", name, err)
+	}
+	return g
+}
+
+// goldenFiles lists the golden files whose names start with prefix.
+func goldenFiles(t *testing.T, prefix string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) && strings.HasSuffix(e.Name(), ".safetensors") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("no golden files %s* in %s", prefix, goldenDir)
+	}
+	return names
+}
+
+// tensor returns the bytes of the weight's companion with that suffix
+// ("" for the packed weight itself).
+func (g *golden) tensor(suffix string) ([]byte, bool) {
+	b, _, err := g.c.Raw(g.weight + suffix)
+	return b, err == nil
+}
+
+func (g *golden) floats(t *testing.T, name string) []float32 {
+	t.Helper()
+	f, _, err := g.c.Float32s(name)
+	if err != nil {
+		t.Fatalf("%s: %v", g.file, err)
+	}
+	return f
+}
+
+func (g *golden) blockSize() int { return int(g.state["blocksize"].(float64)) }
+
+func (g *golden) shape() []int {
+	var s []int
+	for _, d := range g.state["shape"].([]any) {
+		s = append(s, int(d.(float64)))
+	}
+	return s
+}
+
+// eachKernelSet runs f under every CPU kernel set this machine has.
+func eachKernelSet(t *testing.T, f func(t *testing.T)) {
+	saved := cpu.Kernels()
+	defer cpu.UseKernels(saved)
+	for _, k := range cpu.KernelSets() {
+		if err := cpu.UseKernels(k); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(k, f)
+	}
+}
+
+// sameBits reports the first index where two float32 slices differ in
+// their bits (the sign of zero included), or -1.
+func sameBits(a, b []float32) int {
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestGoldenQuantizePlain: quantizing each plain file's input gives the
+// packed weight, absmax, quant_map and quant-state JSON bitsandbytes wrote,
+// byte for byte, under every kernel set.
+func TestGoldenQuantizePlain(t *testing.T) {
+	eachKernelSet(t, func(t *testing.T) {
+		for _, name := range goldenFiles(t, "quantize4bit_") {
+			g := openGolden(t, name)
+			shape := g.shape()
+			in := g.floats(t, "input")
+			w, err := nf4.QuantizeFloat32s(in, shape[0], shape[1], nf4.WithBlockSize(g.blockSize()))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for _, e := range NF4Entries(g.weight, w, F32) {
+				want, ok := g.tensor(strings.TrimPrefix(e.Name, g.weight))
+				if !ok {
+					t.Fatalf("%s: the file has no %s", name, e.Name)
+				}
+				if !bytes.Equal(e.Data, want) {
+					t.Errorf("%s: %s differs from bitsandbytes' (%d bytes, want %d; first difference at byte %d)", name, e.Name, len(e.Data), len(want), firstByteDiff(e.Data, want))
+				}
+			}
+		}
+	})
+}
+
+func firstByteDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestGoldenDequantize: reading each file and dequantizing its weight gives
+// bitsandbytes' dequantize_4bit bit for bit, the sign of zero included.
+func TestGoldenDequantize(t *testing.T) {
+	eachKernelSet(t, func(t *testing.T) {
+		for _, name := range goldenFiles(t, "quantize4bit_") {
+			g := openGolden(t, name)
+			w, _, err := g.c.NF4(g.weight)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got := make([]float32, w.Rows()*w.Cols())
+			if err := w.DequantizeInto(got); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			want := g.floats(t, "dequantized")
+			if i := sameBits(got, want); i >= 0 {
+				t.Errorf("%s: value %d is %v, bitsandbytes %v", name, i, got[i], want[i])
+			}
+		}
+	})
+}
