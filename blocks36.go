@@ -35,8 +35,8 @@ func (t *Tensor) PackedBlocks() ([]byte, error) {
 }
 
 // FromPackedBlocks imports a rows×cols matrix stored as 36-byte blocks.
-// The length must match the shape exactly, and every scale must be a finite
-// absmax ≥ 0; errors name the offending block.
+// The length must match the shape exactly, and every scale must be finite;
+// errors name the offending block.
 func FromPackedBlocks(data []byte, rows, cols int) (*Tensor, error) {
 	if err := cpu.CheckShape(rows, cols, PackedBlockValues); err != nil {
 		return nil, wrap("packed blocks", err)

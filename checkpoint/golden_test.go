@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,7 +158,7 @@ func firstByteDiff(a, b []byte) int {
 // bitsandbytes' dequantize_4bit bit for bit, the sign of zero included.
 func TestGoldenDequantize(t *testing.T) {
 	eachKernelSet(t, func(t *testing.T) {
-		for _, name := range goldenFiles(t, "quantize4bit_") {
+		for _, name := range slices.Concat(goldenFiles(t, "quantize4bit_"), goldenFiles(t, "doublequant_")) {
 			g := openGolden(t, name)
 			w, _, err := g.c.NF4(g.weight)
 			if err != nil {
@@ -170,6 +171,11 @@ func TestGoldenDequantize(t *testing.T) {
 			want := g.floats(t, "dequantized")
 			if i := sameBits(got, want); i >= 0 {
 				t.Errorf("%s: value %d is %v, bitsandbytes %v", name, i, got[i], want[i])
+			}
+			if g.c.Has("decoded_absmax") {
+				if i := sameBits(w.Absmax(), g.floats(t, "decoded_absmax")); i >= 0 {
+					t.Errorf("%s: decoded scale %d is %v, bitsandbytes %v", name, i, w.Absmax()[i], g.floats(t, "decoded_absmax")[i])
+				}
 			}
 		}
 	})

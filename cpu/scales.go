@@ -33,12 +33,16 @@ func (s *Scales) Len() int {
 	return len(s.Absmax)
 }
 
-// At decodes the scale of block i.
+// At decodes the scale of block i. A double-quantized scale is the
+// float32 product, rounded, plus the offset, rounded again, as bitsandbytes
+// computes it (dequantize_blockwise, then += offset): the explicit
+// conversion keeps the compiler from fusing the two into one multiply-add
+// on builds that have FMA, which would change the bits.
 func (s *Scales) At(i int) float32 {
 	if s.Q == nil {
 		return s.Absmax[i]
 	}
-	return s.Map[s.Q[i]]*s.Nested[i/NestedBlockSize] + s.Offset
+	return float32(s.Map[s.Q[i]]*s.Nested[i/NestedBlockSize]) + s.Offset
 }
 
 // Expand writes every scale into dst, which must hold Len() values.

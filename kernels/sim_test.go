@@ -89,16 +89,23 @@ func newProblem(t *testing.T, r *rand.Rand, m, n, k, b int, dq bool) *problem {
 		}
 		nmap := make([]float32, 256)
 		for i := range nmap {
-			nmap[i] = float32(i)/255 - 0.3
+			nmap[i] = float32(i)/255 - 0.5
 		}
 		nested := make([]float32, (nb+255)/256)
 		for i := range nested {
-			nested[i] = 0.5 + r.Float32()
+			nested[i] = 1 + r.Float32()
 		}
-		off := float32(0.75)
+		// The offset leaves some decoded scales negative, as double
+		// quantization does for a near-zero block beside large ones.
+		off := float32(0.25)
+		negative := false
 		for i := range p.absmax {
 			prod := nmap[q[i]] * nested[i/256]
 			p.absmax[i] = prod + off
+			negative = negative || p.absmax[i] < 0
+		}
+		if !negative && nb > 8 {
+			t.Fatal("no negative decoded scale among the test's")
 		}
 		p.scaleArgs = []uint64{
 			uint64(p.put(t, q)), uint64(p.put(t, f32bytes(nmap))), uint64(p.put(t, f32bytes(nested))),
