@@ -26,7 +26,11 @@ func WithBlockSize(b int) Option { return func(o *options) { o.blockSize = b } }
 
 // WithDoubleQuant compresses the scales too (QLoRA's double quantization):
 // 8-bit codes of absmax minus its mean, in nested blocks of 256, for 4.127
-// bits per weight instead of 4.5 at block size 64.
+// bits per weight instead of 4.5 at block size 64, exactly as bitsandbytes'
+// CPU install writes them. A weight that is itself an exact dequantization
+// of a 4-bit one is re-encoded so that quantize → dequantize → quantize
+// gives the same bytes from the second round on (see
+// cpu.QuantType.DoubleQuantizeFrom).
 func WithDoubleQuant() Option { return func(o *options) { o.double = true } }
 
 func collect(opts []Option) options {
@@ -91,7 +95,14 @@ func quantize(f32 []float32, f64 []float64, rows, cols int, o options) (*Tensor,
 	}
 	w.Scales = cpu.Scales{Absmax: absmax}
 	if o.double {
-		w.Scales = cpu.DoubleQuantize(absmax)
+		if f32 != nil {
+			w.Scales, err = cpu.NF4.DoubleQuantizeFrom(w.Codes, absmax, f32, o.blockSize)
+		} else {
+			w.Scales, err = cpu.NF4.DoubleQuantizeFrom64(w.Codes, absmax, f64, o.blockSize)
+		}
+		if err != nil {
+			return nil, wrap("quantize", err)
+		}
 	}
 	return &Tensor{w: w}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -176,6 +177,94 @@ func TestGoldenDequantize(t *testing.T) {
 				if i := sameBits(w.Absmax(), g.floats(t, "decoded_absmax")); i >= 0 {
 					t.Errorf("%s: decoded scale %d is %v, bitsandbytes %v", name, i, w.Absmax()[i], g.floats(t, "decoded_absmax")[i])
 				}
+			}
+		}
+	})
+}
+
+// goldenMaps reads the dynamic 8-bit maps of testdata/bnb/dynamic_map.json
+// by name (torch_1_13_1, linspace_plain, linspace_fma, ...).
+func goldenMaps(t *testing.T) map[string][256]float32 {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(goldenDir, "dynamic_map.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Maps map[string]struct{ Hex []string } `json:"maps"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][256]float32{}
+	for name, m := range doc.Maps {
+		var v [256]float32
+		if len(m.Hex) != 256 {
+			t.Fatalf("map %s has %d entries", name, len(m.Hex))
+		}
+		for i, h := range m.Hex {
+			u, err := strconv.ParseUint(h, 16, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v[i] = math.Float32frombits(uint32(u))
+		}
+		out[name] = v
+	}
+	return out
+}
+
+func float32sOf(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	decodeFloats(out, b, F32)
+	return out
+}
+
+// TestGoldenQuantizeDouble: quantizing each double-quantized file's input
+// gives bitsandbytes' packed weight, 8-bit codes (its CPU install's
+// lookup-table codes), nested absmax and quant state (the offset is
+// torch's float32 mean) byte for byte. The nested map is the one build-
+// dependent part: nf4 writes the fused-linspace map, and given the file's
+// own map the codes, nested absmax and offset are bitsandbytes' too.
+func TestGoldenQuantizeDouble(t *testing.T) {
+	maps := goldenMaps(t)
+	if got := *cpu.DynamicMap(); got != maps["linspace_fma"] {
+		t.Errorf("nf4's dynamic map differs from linspace_fma")
+	}
+	eachKernelSet(t, func(t *testing.T) {
+		for _, name := range goldenFiles(t, "doublequant_") {
+			g := openGolden(t, name)
+			shape := g.shape()
+			in := g.floats(t, "input")
+			w, err := nf4.QuantizeFloat32s(in, shape[0], shape[1], nf4.WithBlockSize(g.blockSize()), nf4.WithDoubleQuant())
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for _, e := range NF4Entries(g.weight, w, F32) {
+				suffix := strings.TrimPrefix(e.Name, g.weight)
+				want, _ := g.tensor(suffix)
+				if suffix == SuffixNestedQuantMap {
+					if file := float32sOf(want); [256]float32(file) != maps["torch_1_13_1"] {
+						t.Errorf("%s: the file's map is not torch 1.13's", name)
+					}
+					continue
+				}
+				if !bytes.Equal(e.Data, want) {
+					t.Errorf("%s: %s differs from bitsandbytes' (first difference at byte %d)", name, e.Name, firstByteDiff(e.Data, want))
+				}
+			}
+			// The same scales with the file's own map.
+			fileMap, _ := g.tensor(SuffixNestedQuantMap)
+			m := [256]float32(float32sOf(fileMap))
+			absmax := make([]float32, len(in)/g.blockSize())
+			if err := cpu.Quantize(make([]byte, len(in)/2), absmax, in, shape[0], shape[1], g.blockSize()); err != nil {
+				t.Fatal(err)
+			}
+			s := cpu.DoubleQuantizeWithMap(absmax, &m)
+			q, _ := g.tensor(SuffixAbsmax)
+			nested, _ := g.tensor(SuffixNestedAbsmax)
+			if !bytes.Equal(s.Q, q) || sameBits(s.Nested, float32sOf(nested)) >= 0 || float64(s.Offset) != g.state["nested_offset"].(float64) {
+				t.Errorf("%s: with the file's map the double quantization differs from bitsandbytes'", name)
 			}
 		}
 	})

@@ -43,7 +43,9 @@ func MergeFloat(w *nf4.Tensor, l *LoRALayer, scale float64) ([]float32, error) {
 }
 
 // addUpdate adds scale·B·A to the row-major weight dst [out, in],
-// accumulating each row in float64.
+// accumulating each row in float64. Every product is converted on its own
+// so that no build fuses it with the sum (the merged bytes must not depend
+// on GOAMD64).
 func addUpdate(dst []float32, l *LoRALayer, scale float64) {
 	a, b := denseFloat32s(l.A), denseFloat32s(l.B)
 	r, in := l.A.Shape()[0], l.A.Shape()[1]
@@ -57,12 +59,12 @@ func addUpdate(dst []float32, l *LoRALayer, scale float64) {
 				continue
 			}
 			for k, v := range a[j*in : (j+1)*in] {
-				row[k] += s * float64(v)
+				row[k] += float64(s * float64(v))
 			}
 		}
 		d := dst[n*in : (n+1)*in]
 		for k := range d {
-			d[k] = float32(float64(d[k]) + scale*row[k])
+			d[k] = float32(float64(d[k]) + float64(scale*row[k]))
 		}
 	}
 }

@@ -1,9 +1,12 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -109,5 +112,37 @@ func TestQuantizedFileWithNegativeScaleReadsBack(t *testing.T) {
 		if v != 0 || math.IsNaN(float64(v)) {
 			t.Fatalf("value %d of the all-zero block read back as %v", i, v)
 		}
+	}
+}
+
+// TestDoubleQuantRoundTripStable: quantize → dequantize → quantize through
+// the file API (what nf4 quantize --double-quant and nf4 dequantize run)
+// writes the same file from the second round on.
+func TestDoubleQuantRoundTripStable(t *testing.T) {
+	dir := t.TempDir()
+	rows, cols, b := 24, 1024, 64
+	vals := readBackWeight([]byte{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5}, rows, cols, b)
+	path := writeEntries(t, dir, "r0.safetensors", nil, floatEntry("m.weight", F32, []int{rows, cols}, vals))
+	var files [][]byte
+	for round := 1; round <= 3; round++ {
+		q := filepath.Join(dir, fmt.Sprintf("q%d.safetensors", round))
+		if _, err := QuantizeFile(context.Background(), path, q, QuantizeOptions{BlockSize: b, Double: true}); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, data)
+		path = filepath.Join(dir, fmt.Sprintf("f%d.safetensors", round))
+		if _, err := DequantizeFile(context.Background(), q, path, DequantizeOptions{DType: F32}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bytes.Equal(files[0], files[1]) {
+		t.Log("the first round is already stable")
+	}
+	if !bytes.Equal(files[1], files[2]) {
+		t.Fatalf("the third round's file differs from the second's (first difference at byte %d)", firstByteDiff(files[1], files[2]))
 	}
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# check-build-independence.sh — the bytes nf4 writes must not depend on how
+# it was built. Builds the nf4 command four ways (default; GOAMD64=v3, where
+# Go may fuse a*b+c into one FMA; that with the pure-Go kernels), quantizes the
+# inputs of bitsandbytes' golden files with every build (plain and with
+# double quantization) and dequantizes the results, and requires every
+# build's files to be identical byte for byte.
+#
+#   .ci/check-build-independence.sh
+#
+# Needs only Go and bash. Exits non-zero on the first difference.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+say() { echo "check-build-independence: $*" >&2; }
+
+builds=(default v3 v3-purego)
+for b in "${builds[@]}"; do
+	env=() tags=()
+	case $b in
+	v3 | v3-purego) env=(GOAMD64=v3) ;;
+	esac
+	case $b in
+	*purego) tags=(-tags purego) ;;
+	esac
+	say "building nf4 ($b)"
+	env "${env[@]}" go build "${tags[@]}" -o "$tmp/nf4-$b" ./cmd/nf4
+done
+
+golden=checkpoint/testdata/bnb
+# (double quantization refuses scales near float32's limit, so the large
+# magnitudes go in plain only)
+inputs=(doublequant_random_normal_b64:plain,dq doublequant_negative_scale_b64:plain,dq
+	doublequant_partial_nested_b64:plain,dq quantize4bit_midpoints_posmax_b64:plain,dq
+	quantize4bit_subnormal_absmax_b64:plain,dq quantize4bit_large_magnitudes_b128:plain)
+for b in "${builds[@]}"; do
+	nf4="$tmp/nf4-$b"
+	mkdir "$tmp/$b"
+	for spec in "${inputs[@]}"; do
+		f=${spec%%:*} modes=${spec#*:}
+		for mode in ${modes//,/ }; do
+			flags=(--quiet --no-config --include '^input$')
+			[[ $mode == dq ]] && flags+=(--double-quant)
+			"$nf4" quantize "${flags[@]}" "$golden/$f.safetensors" "$tmp/$b/$f-$mode.safetensors"
+			"$nf4" dequantize --quiet --no-config --dtype F32 "$tmp/$b/$f-$mode.safetensors" "$tmp/$b/$f-$mode-f32.safetensors"
+		done
+	done
+done
+
+for b in "${builds[@]:1}"; do
+	for f in "$tmp/default"/*.safetensors; do
+		name=$(basename "$f")
+		cmp "$f" "$tmp/$b/$name" || {
+			say "FAIL: $name differs between the default build and $b"
+			exit 1
+		}
+	done
+done
+say "ok: $(ls "$tmp/default" | wc -l) files identical across ${builds[*]}"
