@@ -24,6 +24,9 @@ func (t *Tensor) PackedBlocks() ([]byte, error) {
 	if t.w.BlockSize != PackedBlockValues {
 		return nil, errorf("packed blocks hold %d values, tensor has block size %d", PackedBlockValues, t.w.BlockSize)
 	}
+	if t.w.Type != NF4 || !t.w.RowAligned() {
+		return nil, errorf("packed blocks hold NF4 rows of whole blocks; tensor is %v", t)
+	}
 	nb := t.w.Blocks()
 	out := make([]byte, nb*PackedBlockBytes)
 	for b := range nb {
@@ -56,5 +59,5 @@ func FromPackedBlocks(data []byte, rows, cols int) (*Tensor, error) {
 	if err := checkScales(&w); err != nil {
 		return nil, wrap("packed blocks", err)
 	}
-	return &Tensor{w: w}, nil
+	return &Tensor{w: w, shape: []int{rows, cols}}, nil
 }

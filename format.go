@@ -2,20 +2,30 @@ package nf4
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // String summarises the tensor, e.g.
-// "NF4[4096×4096] block 64: 8.50 MiB, 7.53× smaller than float32".
+// "NF4[4096×4096] block 64: 9.00 MiB, 7.11× smaller than float32", or
+// "FP4[64×96] block 64 (blocks span rows), double-quantized: …".
 func (t *Tensor) String() string {
 	if t == nil {
 		return "NF4<nil>"
 	}
-	dq := ""
-	if t.DoubleQuant() {
-		dq = ", double-quantized"
+	dims := make([]string, len(t.shape))
+	for i, d := range t.shape {
+		dims[i] = strconv.Itoa(d)
 	}
-	return fmt.Sprintf("NF4[%d×%d] block %d%s: %s, %.2f× smaller than float32",
-		t.w.Rows, t.w.Cols, t.w.BlockSize, dq, HumanBytes(t.Bytes()), t.CompressionRatio())
+	extra := ""
+	if !t.w.RowAligned() {
+		extra = " (blocks span rows)"
+	}
+	if t.DoubleQuant() {
+		extra += ", double-quantized"
+	}
+	return fmt.Sprintf("%s[%s] block %d%s: %s, %.2f× smaller than float32",
+		strings.ToUpper(t.w.Type.String()), strings.Join(dims, "×"), t.w.BlockSize, extra, HumanBytes(t.Bytes()), t.CompressionRatio())
 }
 
 // Format prints String for every verb, so %v of a large weight is a line,

@@ -1,6 +1,7 @@
 package nf4
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -9,7 +10,8 @@ import (
 )
 
 // The methods below make *Tensor a gorgonia.Value of type
-// TensorType{Dims: 2, Of: Dtype}, so it binds to a named input node:
+// TensorType{Dims: 2, Of: Dtype} (a weight; other ranks report theirs), so
+// it binds to a named input node:
 //
 //	gorgonia.NewTensor(g, nf4.Dtype, 2, gorgonia.WithName("w"), gorgonia.WithValue(w))
 
@@ -19,8 +21,8 @@ var (
 	_ gorgonia.ZeroValuer = (*Tensor)(nil)
 )
 
-// Shape returns [N K].
-func (t *Tensor) Shape() tensor.Shape { return tensor.Shape{t.w.Rows, t.w.Cols} }
+// Shape returns [N K] for a weight, or the shape a file recorded.
+func (t *Tensor) Shape() tensor.Shape { return tensor.Shape(slices.Clone(t.shape)) }
 
 // Size returns N*K, the number of weights.
 func (t *Tensor) Size() int { return t.w.Rows * t.w.Cols }
@@ -37,8 +39,8 @@ func (t *Tensor) Uintptr() uintptr { return uintptr(unsafe.Pointer(unsafe.SliceD
 // MemSize returns Bytes.
 func (t *Tensor) MemSize() uintptr { return uintptr(t.Bytes()) }
 
-// Type returns the gorgonia type "Matrix nf4".
-func (t *Tensor) Type() hm.Type { return gorgonia.TensorType{Dims: 2, Of: Dtype} }
+// Type returns the gorgonia type "Matrix nf4" (for a weight).
+func (t *Tensor) Type() hm.Type { return gorgonia.TensorType{Dims: len(t.shape), Of: Dtype} }
 
 // Clone returns a Tensor sharing this one's storage: a Tensor is never
 // modified, so sharing is as good as a copy and costs nothing.

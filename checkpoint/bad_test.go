@@ -113,17 +113,17 @@ func TestBadNF4(t *testing.T) {
 		tensor string
 		want   string
 	}{
-		{"quant type fp4", false, state(`{"quant_type": "fp4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, `quant type "fp4" not supported`},
-		{"block size not a power of two", false, state(`{"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "block size 48 not supported"},
-		{"block size too large", false, state(`{"quant_type": "nf4", "blocksize": 8192, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "block size 8192 not supported"},
-		{"block size inconsistent with absmax", false, state(`{"quant_type": "nf4", "blocksize": 128, "dtype": "float32", "shape": [4, 128]}`), SuffixAbsmax, "want 4 for quant state [4 128] block 128"},
+		{"quant type fp4", false, state(`{"quant_type": "fp4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, `quant_type "fp4", but the tensor is named for "nf4"`},
+		{"block size not a power of two", false, state(`{"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "blocksize 48 not supported"},
+		{"block size too large", false, state(`{"quant_type": "nf4", "blocksize": 8192, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "blocksize 8192 not supported"},
+		{"block size inconsistent with absmax", false, state(`{"quant_type": "nf4", "blocksize": 128, "dtype": "float32", "shape": [4, 128]}`), SuffixAbsmax, "want 4 (the absmax (one per block)) for quant state NF4 [4 128] block 128"},
 		{"shape inconsistent with packed weight", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [8, 128]}`), "", "want 512"},
-		{"3-D shape", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [2, 2, 128]}`), SuffixQuantState, "want a 2-D weight"},
-		{"K not a multiple of the block size", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [16, 32]}`), SuffixQuantState, "not a multiple of the block size"},
+		{"shape with no values", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 0, 128]}`), SuffixQuantState, "dimensions must be positive"},
+		{"unknown quant type", false, state(`{"quant_type": "int4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, `quant_type: quant type "int4" not supported`},
 		{"unsupported dtype", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "int8", "shape": [4, 128]}`), SuffixQuantState, `dtype "int8" not supported`},
 		{"malformed JSON", false, state(`{"quant_type": "nf4", `), SuffixQuantState, "malformed JSON"},
 		{"missing fields", false, state(`{"quant_type": "nf4"}`), SuffixQuantState, "needs quant_type, blocksize, dtype and shape"},
-		{"nested block size", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_blocksize": 128, "nested_dtype": "float32", "nested_offset": 0.5}`), SuffixQuantState, "nested block size 128 not supported"},
+		{"nested block size", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_blocksize": 128, "nested_dtype": "float32", "nested_offset": 0.5}`), SuffixQuantState, "nested_blocksize 128 not supported"},
 		{"partial nested fields", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_offset": 0.5}`), SuffixQuantState, "needs nested_blocksize"},
 		{"double-quantized absmax, plain state", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixAbsmax, "dtype U8, want F32"},
 		{"missing quant_map", false, drop(SuffixQuantMap), SuffixQuantMap, "missing"},
@@ -134,7 +134,7 @@ func TestBadNF4(t *testing.T) {
 		{"quant_map not the NF4 codebook", false, func(m map[string]*Entry) []Entry {
 			m[SuffixQuantMap].Data = EncodeFloats(nil, make([]float32, 16), F32)
 			return nil
-		}, SuffixQuantMap, "not the NF4 codebook"},
+		}, SuffixQuantMap, "not the NF4 code table"},
 		{"NaN absmax", false, func(m map[string]*Entry) []Entry {
 			m[SuffixAbsmax].Data = EncodeFloats(nil, []float32{1, 1, 1, float32(math.NaN()), 1, 1, 1, 1}, F32)
 			return nil

@@ -120,32 +120,6 @@ func sameBits(a, b []float32) int {
 	return -1
 }
 
-// TestGoldenQuantizePlain: quantizing each plain file's input gives the
-// packed weight, absmax, quant_map and quant-state JSON bitsandbytes wrote,
-// byte for byte, under every kernel set.
-func TestGoldenQuantizePlain(t *testing.T) {
-	eachKernelSet(t, func(t *testing.T) {
-		for _, name := range goldenFiles(t, "quantize4bit_") {
-			g := openGolden(t, name)
-			shape := g.shape()
-			in := g.floats(t, "input")
-			w, err := nf4.QuantizeFloat32s(in, shape[0], shape[1], nf4.WithBlockSize(g.blockSize()))
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			for _, e := range NF4Entries(g.weight, w, F32) {
-				want, ok := g.tensor(strings.TrimPrefix(e.Name, g.weight))
-				if !ok {
-					t.Fatalf("%s: the file has no %s", name, e.Name)
-				}
-				if !bytes.Equal(e.Data, want) {
-					t.Errorf("%s: %s differs from bitsandbytes' (%d bytes, want %d; first difference at byte %d)", name, e.Name, len(e.Data), len(want), firstByteDiff(e.Data, want))
-				}
-			}
-		}
-	})
-}
-
 func firstByteDiff(a, b []byte) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
@@ -156,22 +130,32 @@ func firstByteDiff(a, b []byte) int {
 }
 
 // TestGoldenDequantize: reading each file and dequantizing its weight gives
-// bitsandbytes' dequantize_4bit bit for bit, the sign of zero included.
+// bitsandbytes' dequantize_4bit bit for bit, the sign of zero included:
+// NF4 and FP4, plain and double-quantized scales (negative decoded ones
+// too), codes stored as U8, BF16 or F32, blocks spanning rows, a partial
+// last block, and 1-D and 3-D weights.
 func TestGoldenDequantize(t *testing.T) {
 	eachKernelSet(t, func(t *testing.T) {
-		for _, name := range slices.Concat(goldenFiles(t, "quantize4bit_"), goldenFiles(t, "doublequant_")) {
+		for _, name := range goldenFiles(t, "") {
 			g := openGolden(t, name)
 			w, _, err := g.c.NF4(g.weight)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			got := make([]float32, w.Rows()*w.Cols())
-			if err := w.DequantizeInto(got); err != nil {
+			if !slices.Equal(w.Shape(), g.shape()) {
+				t.Errorf("%s: shape %v, want %v", name, w.Shape(), g.shape())
+			}
+			d, err := w.Dequantize()
+			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
+			got := d.Data().([]float32)
 			want := g.floats(t, "dequantized")
 			if i := sameBits(got, want); i >= 0 {
 				t.Errorf("%s: value %d is %v, bitsandbytes %v", name, i, got[i], want[i])
+			}
+			if !slices.Equal(d.Shape(), g.shape()) {
+				t.Errorf("%s: dequantized shape %v, want %v", name, d.Shape(), g.shape())
 			}
 			if g.c.Has("decoded_absmax") {
 				if i := sameBits(w.Absmax(), g.floats(t, "decoded_absmax")); i >= 0 {
@@ -220,29 +204,43 @@ func float32sOf(b []byte) []float32 {
 	return out
 }
 
-// TestGoldenQuantizeDouble: quantizing each double-quantized file's input
-// gives bitsandbytes' packed weight, 8-bit codes (its CPU install's
-// lookup-table codes), nested absmax and quant state (the offset is
-// torch's float32 mean) byte for byte. The nested map is the one build-
-// dependent part: nf4 writes the fused-linspace map, and given the file's
-// own map the codes, nested absmax and offset are bitsandbytes' too.
-func TestGoldenQuantizeDouble(t *testing.T) {
+// TestGoldenQuantize: quantizing each file's input as bitsandbytes did
+// (its quant type, block size, shape and double quantization) gives the
+// bytes bitsandbytes wrote: the packed codes (whatever dtype the file
+// stores them in), absmax or the 8-bit codes (bitsandbytes' CPU install's
+// lookup-table codes), nested absmax, code table and quant-state JSON (its
+// offset torch's float32 mean). The nested 8-bit map is the one part that
+// depends on bitsandbytes' torch build: nf4 writes the fused-linspace map,
+// the files hold torch 1.13's; given the file's own map, the codes, nested
+// absmax and offset are bitsandbytes' too.
+func TestGoldenQuantize(t *testing.T) {
 	maps := goldenMaps(t)
 	if got := *cpu.DynamicMap(); got != maps["linspace_fma"] {
 		t.Errorf("nf4's dynamic map differs from linspace_fma")
 	}
 	eachKernelSet(t, func(t *testing.T) {
-		for _, name := range goldenFiles(t, "doublequant_") {
+		for _, name := range goldenFiles(t, "") {
 			g := openGolden(t, name)
-			shape := g.shape()
+			q, err := cpu.ParseQuantType(g.state["quant_type"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, double := g.state["nested_offset"]
+			opts := []nf4.Option{nf4.WithBlockSize(g.blockSize()), nf4.WithQuantType(q)}
+			if double {
+				opts = append(opts, nf4.WithDoubleQuant())
+			}
 			in := g.floats(t, "input")
-			w, err := nf4.QuantizeFloat32s(in, shape[0], shape[1], nf4.WithBlockSize(g.blockSize()), nf4.WithDoubleQuant())
+			w, err := nf4.QuantizeFlat(in, g.shape(), opts...)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			for _, e := range NF4Entries(g.weight, w, F32) {
 				suffix := strings.TrimPrefix(e.Name, g.weight)
-				want, _ := g.tensor(suffix)
+				want, ok := g.tensor(suffix)
+				if !ok {
+					t.Fatalf("%s: the file has no %s", name, e.Name)
+				}
 				if suffix == SuffixNestedQuantMap {
 					if file := float32sOf(want); [256]float32(file) != maps["torch_1_13_1"] {
 						t.Errorf("%s: the file's map is not torch 1.13's", name)
@@ -250,20 +248,23 @@ func TestGoldenQuantizeDouble(t *testing.T) {
 					continue
 				}
 				if !bytes.Equal(e.Data, want) {
-					t.Errorf("%s: %s differs from bitsandbytes' (first difference at byte %d)", name, e.Name, firstByteDiff(e.Data, want))
+					t.Errorf("%s: %s differs from bitsandbytes' (%d bytes, want %d; first difference at byte %d)", name, e.Name, len(e.Data), len(want), firstByteDiff(e.Data, want))
 				}
+			}
+			if !double {
+				continue
 			}
 			// The same scales with the file's own map.
 			fileMap, _ := g.tensor(SuffixNestedQuantMap)
 			m := [256]float32(float32sOf(fileMap))
-			absmax := make([]float32, len(in)/g.blockSize())
-			if err := cpu.Quantize(make([]byte, len(in)/2), absmax, in, shape[0], shape[1], g.blockSize()); err != nil {
+			absmax := make([]float32, (len(in)+g.blockSize()-1)/g.blockSize())
+			if err := q.Quantize(make([]byte, (len(in)+1)/2), absmax, in, 1, len(in), g.blockSize()); err != nil {
 				t.Fatal(err)
 			}
 			s := cpu.DoubleQuantizeWithMap(absmax, &m)
-			q, _ := g.tensor(SuffixAbsmax)
+			codes, _ := g.tensor(SuffixAbsmax)
 			nested, _ := g.tensor(SuffixNestedAbsmax)
-			if !bytes.Equal(s.Q, q) || sameBits(s.Nested, float32sOf(nested)) >= 0 || float64(s.Offset) != g.state["nested_offset"].(float64) {
+			if !bytes.Equal(s.Q, codes) || sameBits(s.Nested, float32sOf(nested)) >= 0 || float64(s.Offset) != g.state["nested_offset"].(float64) {
 				t.Errorf("%s: with the file's map the double quantization differs from bitsandbytes'", name)
 			}
 		}

@@ -69,14 +69,14 @@ func addUpdate(dst []float32, l *LoRALayer, scale float64) {
 	}
 }
 
-// Requantize quantizes merged like base (same block size and double
-// quantization) and measures the error against merged.
+// Requantize quantizes merged like base (same shape, block size, code
+// table and double quantization) and measures the error against merged.
 func Requantize(merged []float32, base *nf4.Tensor) (*nf4.Tensor, MergeStats, error) {
-	opts := []nf4.Option{nf4.WithBlockSize(base.BlockSize())}
+	opts := []nf4.Option{nf4.WithBlockSize(base.BlockSize()), nf4.WithQuantType(base.QuantType())}
 	if base.DoubleQuant() {
 		opts = append(opts, nf4.WithDoubleQuant())
 	}
-	q, err := nf4.QuantizeFloat32s(merged, base.Rows(), base.Cols(), opts...)
+	q, err := nf4.QuantizeFlat(merged, base.Shape(), opts...)
 	if err != nil {
 		return nil, MergeStats{}, err
 	}

@@ -61,7 +61,7 @@ func LinearBackward64(dx, dy []float64, m int, w *Weights) error {
 type float interface{ float32 | float64 }
 
 func checkOperands(w *Weights, m int, in, out, inCols, outCols int) error {
-	if err := w.checkProduct(); err != nil {
+	if err := w.CheckProduct(); err != nil {
 		return err
 	}
 	switch {

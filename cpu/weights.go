@@ -76,8 +76,9 @@ func (w *Weights) Check() error {
 	return w.Scales.check(w.Blocks())
 }
 
-// checkProduct is Check plus the row alignment the products need.
-func (w *Weights) checkProduct() error {
+// CheckProduct is Check plus the row alignment the products need; the
+// error for a weight whose blocks span rows says how to re-block it.
+func (w *Weights) CheckProduct() error {
 	if err := w.Check(); err != nil {
 		return err
 	}
