@@ -115,7 +115,7 @@ func (e *Engine) LinearBackwardInto(dx, dy *tensor.Dense, w *Tensor) error {
 // weight) on this engine. A tensor whose blocks span rows is dequantized
 // on the CPU.
 func (e *Engine) Dequantize(w *Tensor) (*tensor.Dense, error) {
-	if w != nil && w.w.RowAligned() && w.w.Type == NF4 && e.useDevice(int64(w.Size())) {
+	if w != nil && w.w.RowAligned() && e.useDevice(int64(w.Size())) {
 		out := make([]float32, w.Size())
 		switch err := e.dev.dequantize(out, w); {
 		case err == nil:
@@ -166,8 +166,7 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 	var err error
 	switch xs := x.Data().(type) {
 	case []float32:
-		// (FP4 weights run on the CPU until the device kernels take them.)
-		if m > 0 && w.w.Type == NF4 && e.useDevice(int64(m)*int64(w.w.Rows)*int64(w.w.Cols)) {
+		if m > 0 && e.useDevice(int64(m)*int64(w.w.Rows)*int64(w.w.Cols)) {
 			if err = e.runDevice(out, xs, m, w, backward); !errors.Is(err, errNotOnDevice) {
 				break
 			}

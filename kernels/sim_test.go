@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sort"
 	"testing"
 
 	"github.com/nf4go/nf4/cpu"
@@ -259,65 +260,77 @@ func TestSimQuantizeTies(t *testing.T) {
 }
 
 // TestSimQuantizeMatchesCPU holds the GPU quantizer to the cpu package's
-// bitsandbytes rule, byte for byte, on the corners of that rule: block
-// maxima with values on and beside every midpoint, for ordinary, tiny,
-// subnormal and huge maxima (where 1/absmax is subnormal), all-zero and
-// negative-zero blocks and blocks of subnormals.
+// bitsandbytes rule, byte for byte, for both code tables, on the corners
+// of that rule: block maxima with values on and beside every midpoint, for
+// ordinary, tiny, subnormal and huge maxima (where 1/absmax is subnormal),
+// all-zero and negative-zero blocks and blocks of subnormals.
 func TestSimQuantizeMatchesCPU(t *testing.T) {
-	r := rand.New(rand.NewSource(4))
-	const b = 32
-	var x []float32
-	block := func(a float32, vals []float32) {
-		for len(vals) > 0 {
-			n := min(b-1, len(vals))
-			x = append(x, a)
-			x = append(x, vals[:n]...)
-			for range b - 1 - n {
-				x = append(x, float32(r.Float64()*2-1)*a)
+	for _, c := range []struct {
+		q  kernels.QuantType
+		cq cpu.QuantType
+	}{{kernels.NF4, cpu.NF4}, {kernels.FP4, cpu.FP4}} {
+		r := rand.New(rand.NewSource(4))
+		const b = 32
+		vals := c.q.Values()
+		sorted := append([]float32(nil), vals[:]...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		var x []float32
+		block := func(a float32, vs []float32) {
+			for len(vs) > 0 {
+				n := min(b-1, len(vs))
+				x = append(x, a)
+				x = append(x, vs[:n]...)
+				for range b - 1 - n {
+					x = append(x, float32(r.Float64()*2-1)*a)
+				}
+				vs = vs[n:]
 			}
-			vals = vals[n:]
 		}
-	}
-	for _, a := range []float32{1, 3, 1e-20, 2e-38, 8e-39, 1e-40, 8.6e37, 3e38, math.MaxFloat32} {
-		var vals []float32
-		for _, m := range kernels.Midpoints() {
-			v := m * a
-			for _, u := range []float32{v, math.Nextafter32(v, 0), math.Nextafter32(v, 2*v)} {
-				if math.Abs(float64(u)) <= float64(a) {
-					vals = append(vals, u, -u)
+		for _, a := range []float32{1, 3, 1e-20, 2e-38, 8e-39, 1e-40, 8.6e37, 3e38, math.MaxFloat32} {
+			var vs []float32
+			for i := 0; i+1 < len(sorted); i++ {
+				v := (sorted[i] + sorted[i+1]) / 2 * a
+				for _, u := range []float32{v, math.Nextafter32(v, 0), math.Nextafter32(v, 2*v)} {
+					if math.Abs(float64(u)) <= float64(a) {
+						vs = append(vs, u, -u)
+					}
 				}
 			}
+			block(a, vs)
+			block(-a, vs)
 		}
-		block(a, vals)
-		block(-a, vals)
-	}
-	for range b {
-		x = append(x, 0)
-	}
-	for range b {
-		x = append(x, float32(math.Copysign(0, -1)))
-	}
-	for range b {
-		x = append(x, float32(r.NormFloat64()*1e-41))
-	}
-	wantC, wantA := make([]byte, len(x)/2), make([]float32, len(x)/b)
-	if err := cpu.Quantize(wantC, wantA, x, len(x)/b, b, b); err != nil {
-		t.Fatal(err)
-	}
-	p := &problem{s: kernels.Shape{N: len(x) / b, K: b, BlockSize: b}, dev: ptxsim.NewDevice()}
-	px := p.put(t, f32bytes(x))
-	q, _ := kernels.NewQuantize(b)
-	qc, qa := p.dev.Alloc(len(wantC)), p.dev.Alloc(4*len(wantA))
-	launch(t, q, p, []uint64{uint64(px), uint64(qc), uint64(qa), uint64(len(x))})
-	got, _ := p.dev.Read(qc, len(wantC))
-	for i := range got {
-		if got[i] != wantC[i] {
-			t.Fatalf("code byte %d = %#02x, cpu %#02x (values %v %v, absmax %v)", i, got[i], wantC[i], x[2*i], x[2*i+1], wantA[2*i/b])
+		for range b {
+			x = append(x, 0)
 		}
-	}
-	for i, a := range p.read(t, qa, len(wantA)) {
-		if math.Float32bits(a) != math.Float32bits(wantA[i]) {
-			t.Fatalf("absmax %d = %v, cpu %v", i, a, wantA[i])
+		for range b {
+			x = append(x, float32(math.Copysign(0, -1)))
+		}
+		for range b {
+			x = append(x, float32(r.NormFloat64()*1e-41))
+		}
+		wantC, wantA := make([]byte, len(x)/2), make([]float32, len(x)/b)
+		if err := c.cq.Quantize(wantC, wantA, x, len(x)/b, b, b); err != nil {
+			t.Fatal(err)
+		}
+		p := &problem{s: kernels.Shape{N: len(x) / b, K: b, BlockSize: b}, dev: ptxsim.NewDevice()}
+		px := p.put(t, f32bytes(x))
+		q0, _ := kernels.NewQuantize(b)
+		q, err := kernels.ForQuant(q0, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qc, qa := p.dev.Alloc(len(wantC)), p.dev.Alloc(4*len(wantA))
+		launch(t, q, p, []uint64{uint64(px), uint64(qc), uint64(qa), uint64(len(x))})
+		got, _ := p.dev.Read(qc, len(wantC))
+		for i := range got {
+			if got[i] != wantC[i] {
+				t.Fatalf("%v: code byte %d = %#02x, cpu %#02x (values %v %v, absmax %v)", c.q, i, got[i], wantC[i], x[2*i], x[2*i+1], wantA[2*i/b])
+			}
+		}
+		for i, a := range p.read(t, qa, len(wantA)) {
+			if math.Float32bits(a) != math.Float32bits(wantA[i]) {
+				t.Fatalf("%v: absmax %d = %v, cpu %v", c.q, i, a, wantA[i])
+			}
 		}
 	}
 }
