@@ -40,21 +40,25 @@ func readBackWeight(raw []byte, rows, cols, b int) []float32 {
 }
 
 // FuzzQuantizedFileReadsBack: every file QuantizeFile writes (what
-// `nf4 quantize` runs), plain or double-quantized, is read back by
+// `nf4 quantize` runs), NF4 or FP4, plain or double-quantized, is read back by
 // DequantizeFile (`nf4 dequantize`) to exactly the values of the weight
 // quantized in memory, whatever zero and tiny blocks it holds.
 func FuzzQuantizedFileReadsBack(f *testing.F) {
-	f.Add([]byte{0, 1, 2, 3, 4}, uint8(0), true)
-	f.Add([]byte{0, 0, 0, 0, 7, 3}, uint8(1), false)
-	f.Add([]byte{5, 10, 15, 20, 25, 30, 0}, uint8(2), true)
-	f.Fuzz(func(t *testing.T, raw []byte, shape uint8, double bool) {
+	f.Add([]byte{0, 1, 2, 3, 4}, uint8(0), true, false)
+	f.Add([]byte{0, 0, 0, 0, 7, 3}, uint8(1), false, true)
+	f.Add([]byte{5, 10, 15, 20, 25, 30, 0}, uint8(2), true, true)
+	f.Fuzz(func(t *testing.T, raw []byte, shape uint8, double, fp4 bool) {
 		b := 32 << (shape % 2)
 		rows, cols := 3+int(shape/2)%9, b*(1+int(shape/32)%3)
 		vals := readBackWeight(raw, rows, cols, b)
 		dir := t.TempDir()
 		in := writeEntries(t, dir, "in.safetensors", nil, floatEntry("m.weight", F32, []int{rows, cols}, vals))
 		out := filepath.Join(dir, "q.safetensors")
-		if _, err := QuantizeFile(context.Background(), in, out, QuantizeOptions{BlockSize: b, Double: double}); err != nil {
+		q := nf4.NF4
+		if fp4 {
+			q = nf4.FP4
+		}
+		if _, err := QuantizeFile(context.Background(), in, out, QuantizeOptions{BlockSize: b, Double: double, QuantType: q}); err != nil {
 			t.Fatal(err)
 		}
 		back := filepath.Join(dir, "f.safetensors")
@@ -65,7 +69,7 @@ func FuzzQuantizedFileReadsBack(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts := []nf4.Option{nf4.WithBlockSize(b)}
+		opts := []nf4.Option{nf4.WithBlockSize(b), nf4.WithQuantType(q)}
 		if double {
 			opts = append(opts, nf4.WithDoubleQuant())
 		}

@@ -82,13 +82,17 @@ func TestQuantizeRejects(t *testing.T) {
 }
 
 func randomWeights(t testing.TB, r *rand.Rand, rows, cols, b int, double bool) (*Weights, []float32) {
+	return randomWeightsOf(t, NF4, r, rows, cols, b, double)
+}
+
+func randomWeightsOf(t testing.TB, q QuantType, r *rand.Rand, rows, cols, b int, double bool) (*Weights, []float32) {
 	src := make([]float32, rows*cols)
 	for i := range src {
 		src[i] = float32(r.NormFloat64())
 	}
-	w := &Weights{Rows: rows, Cols: cols, BlockSize: b, Codes: make([]byte, rows*cols/2)}
-	absmax := make([]float32, rows*cols/b)
-	if err := Quantize(w.Codes, absmax, src, rows, cols, b); err != nil {
+	w := &Weights{Rows: rows, Cols: cols, BlockSize: b, Codes: make([]byte, (rows*cols+1)/2), Type: q}
+	absmax := make([]float32, (rows*cols+b-1)/b)
+	if err := q.Quantize(w.Codes, absmax, src, rows, cols, b); err != nil {
 		t.Fatal(err)
 	}
 	w.Scales = Scales{Absmax: absmax}

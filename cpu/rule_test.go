@@ -288,3 +288,49 @@ func FuzzQuantizeRule(f *testing.F) {
 		}
 	})
 }
+
+// TestDequantizeFlatLayouts: with blocks spanning rows, a partial last
+// block and an odd count, every kernel set decodes each value as
+// table[code]·scale of its flat block.
+func TestDequantizeFlatLayouts(t *testing.T) {
+	eachVariant(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(25, 26))
+		for _, q := range QuantTypes() {
+			for _, sh := range []struct{ rows, cols, b int }{{64, 96, 64}, {10, 100, 64}, {1, 4097, 32}, {7, 33, 256}} {
+				n := sh.rows * sh.cols
+				src := make([]float32, n)
+				for i := range src {
+					src[i] = float32(r.NormFloat64())
+				}
+				w := &Weights{Rows: sh.rows, Cols: sh.cols, BlockSize: sh.b, Type: q, Codes: make([]byte, (n+1)/2)}
+				absmax := make([]float32, (n+sh.b-1)/sh.b)
+				if err := q.Quantize(w.Codes, absmax, src, sh.rows, sh.cols, sh.b); err != nil {
+					t.Fatal(err)
+				}
+				for _, double := range []bool{false, true} {
+					w.Scales = Scales{Absmax: absmax}
+					if double {
+						w.Scales = DoubleQuantize(absmax)
+					}
+					got := make([]float32, n)
+					if err := Dequantize(got, w); err != nil {
+						t.Fatal(err)
+					}
+					got64 := make([]float64, n)
+					if err := Dequantize64(got64, w); err != nil {
+						t.Fatal(err)
+					}
+					for i := range got {
+						want := q.Values()[code(w.Codes, i)] * w.Scales.At(i/sh.b)
+						if math.Float32bits(got[i]) != math.Float32bits(want) || got64[i] != float64(want) {
+							t.Fatalf("%v %+v double=%v: value %d is %v (%v), want %v", q, sh, double, i, got[i], got64[i], want)
+						}
+					}
+					if err := Linear(make([]float32, sh.rows), make([]float32, sh.cols), 1, w); (err == nil) != (sh.cols%sh.b == 0) {
+						t.Errorf("%+v: Linear error %v", sh, err)
+					}
+				}
+			}
+		}
+	})
+}

@@ -55,9 +55,17 @@ func TestVariantsLinear(t *testing.T) {
 	eachVariant(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, 12))
 		for _, sh := range shapes {
-			for _, double := range []bool{false, true} {
-				w0, _ := randomWeights(t, r, sh.n, sh.k, sh.b, double)
-				for _, m := range sh.ms {
+			for _, c := range []struct {
+				q      QuantType
+				double bool
+			}{{NF4, false}, {NF4, true}, {FP4, false}, {FP4, true}} {
+				double := c.double
+				ms := sh.ms
+				if c.q == FP4 && len(ms) > 6 {
+					ms = some[:6] // the table is a pointer argument: a few batches show it is used
+				}
+				w0, _ := randomWeightsOf(t, c.q, r, sh.n, sh.k, sh.b, double)
+				for _, m := range ms {
 					for _, backward := range []bool{false, true} {
 						off := m % 2 // odd batches run on unaligned data
 						w := w0
@@ -88,7 +96,7 @@ func TestVariantsLinear(t *testing.T) {
 							t.Fatal(err)
 						}
 						if e := relErr(out, refLinear(w0, x64, m, backward)); !(e <= 1e-5) {
-							t.Errorf("N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e", sh.n, sh.k, sh.b, double, m, backward, e)
+							t.Errorf("%v N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e", c.q, sh.n, sh.k, sh.b, double, m, backward, e)
 						}
 					}
 				}
@@ -244,8 +252,12 @@ func firstDiff[T comparable](a, b []T) int {
 func TestVariantsDequantizeExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, b := range []int{32, 64, 1024} {
-		for _, double := range []bool{false, true} {
-			w, _ := randomWeights(t, r, 37, 2048, b, double)
+		for _, c := range []struct {
+			q      QuantType
+			double bool
+		}{{NF4, false}, {NF4, true}, {FP4, false}, {FP4, true}} {
+			double := c.double
+			w, _ := randomWeightsOf(t, c.q, r, 37, 2048, b, double)
 			want := make([]float32, 37*2048)
 			saved := active
 			active = nil
