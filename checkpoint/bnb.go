@@ -231,12 +231,15 @@ func parseQuantState(file, name string, js []byte, want nf4.QuantType) (quantSta
 		return bad("shape []: want at least one dimension")
 	}
 	q := quantState{shape: raw.Shape, blockSize: *raw.BlockSize, quant: want}
-	n := 1
-	for _, d := range q.shape {
-		if d <= 0 || n > math.MaxInt32/d {
-			return bad("shape %v: dimensions must be positive and hold at most %d values", q.shape, math.MaxInt32)
+	rows := 1
+	for _, d := range q.shape[:len(q.shape)-1] {
+		if d <= 0 || rows > math.MaxInt32/d {
+			return bad("shape %v: dimensions must be positive, and all but the last hold at most %d values", q.shape, math.MaxInt32)
 		}
-		n *= d
+		rows *= d
+	}
+	if err := cpu.CheckLayout(rows, q.shape[len(q.shape)-1], q.blockSize); err != nil {
+		return bad("shape %v: %v", q.shape, err)
 	}
 	dt, ok := dtypeFromTorch(*raw.DType)
 	if !ok {
