@@ -2,9 +2,9 @@
 # check-build-independence.sh — the bytes nf4 writes must not depend on how
 # it was built. Builds the nf4 command four ways (default; GOAMD64=v3, where
 # Go may fuse a*b+c into one FMA; that with the pure-Go kernels), quantizes the
-# inputs of bitsandbytes' golden files with every build (plain and with
-# double quantization) and dequantizes the results, and requires every
-# build's files to be identical byte for byte.
+# inputs of bitsandbytes' golden files with every build (NF4 and FP4, plain
+# and with double quantization, flat layouts) and dequantizes the results,
+# and requires every build's files to be identical byte for byte.
 #
 #   .ci/check-build-independence.sh
 #
@@ -31,11 +31,13 @@ for b in "${builds[@]}"; do
 done
 
 golden=checkpoint/testdata/bnb
-# (double quantization refuses scales near float32's limit, so the large
-# magnitudes go in plain only)
-inputs=(doublequant_random_normal_b64:plain,dq doublequant_negative_scale_b64:plain,dq
-	doublequant_partial_nested_b64:plain,dq quantize4bit_midpoints_posmax_b64:plain,dq
-	quantize4bit_subnormal_absmax_b64:plain,dq quantize4bit_large_magnitudes_b128:plain)
+# Modes: plain, dq (double quantization), fp4, fp4dq, flat (blocks over the
+# flattened values). Double quantization refuses scales near float32's
+# limit, so the large magnitudes go in plain only.
+inputs=(doublequant_random_normal_b64:plain,dq,fp4,fp4dq doublequant_negative_scale_b64:plain,dq
+	doublequant_partial_nested_b64:plain,dq quantize4bit_midpoints_posmax_b64:plain,dq,fp4
+	quantize4bit_subnormal_absmax_b64:plain,dq,fp4dq quantize4bit_large_magnitudes_b128:plain,fp4
+	partial_10x100_b64:flat shape3d_4x32x64_b64:flat rowspan_64x96_b64:flat)
 for b in "${builds[@]}"; do
 	nf4="$tmp/nf4-$b"
 	mkdir "$tmp/$b"
@@ -43,7 +45,12 @@ for b in "${builds[@]}"; do
 		f=${spec%%:*} modes=${spec#*:}
 		for mode in ${modes//,/ }; do
 			flags=(--quiet --no-config --include '^input$')
-			[[ $mode == dq ]] && flags+=(--double-quant)
+			case $mode in
+			dq) flags+=(--double-quant) ;;
+			fp4) flags+=(--quant-type fp4) ;;
+			fp4dq) flags+=(--quant-type fp4 --double-quant) ;;
+			flat) flags+=(--flat --double-quant) ;;
+			esac
 			"$nf4" quantize "${flags[@]}" "$golden/$f.safetensors" "$tmp/$b/$f-$mode.safetensors"
 			"$nf4" dequantize --quiet --no-config --dtype F32 "$tmp/$b/$f-$mode.safetensors" "$tmp/$b/$f-$mode-f32.safetensors"
 		done
