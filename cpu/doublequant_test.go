@@ -200,7 +200,7 @@ func TestDoubleQuantRoundTripStable(t *testing.T) {
 		r := rand.New(rand.NewPCG(43, 44))
 		for _, q := range QuantTypes() {
 			for _, b := range []int{32, 64, 256} {
-				for _, n := range []int{b, 7 * b, 300 * b, 1000*b + 40} {
+				for _, n := range []int{b, 7 * b, 300*b + 40} {
 					checkStable(t, q, roundTripWeight(r, n, b), b)
 				}
 			}
