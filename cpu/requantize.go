@@ -65,18 +65,19 @@ func checkedScales(s Scales) (Scales, error) {
 func finite32(v float32) bool { return v-v == 0 }
 
 func doubleQuantizeFrom[T float32 | float64](t *codeTable, codes []byte, absmax []float32, src []T, blockSize int) Scales {
-	signed, grid, ok := gridScales(t, codes, src, blockSize)
+	signed, ok := gridScales(t, codes, src, blockSize)
 	if !ok {
 		return DoubleQuantize(absmax)
 	}
 	s := requantScales(signed)
 	n := len(src)
-	for b := range signed {
+	for b, sb := range signed {
 		d := s.At(b)
 		for i := b * blockSize; i < min((b+1)*blockSize, n); i++ {
 			c := t.zero
-			if d != 0 {
-				c = t.lowestCode(grid[i], d)
+			if d != 0 && sb != 0 {
+				g, _ := t.gridCode(code(codes, i), sb, float32(src[i])) // found by gridScales
+				c = t.lowestCode(g, d)
 			}
 			setCode(codes, i, c)
 		}
@@ -92,47 +93,29 @@ func setCode(codes []byte, i int, c uint8) {
 }
 
 // gridScales reports whether every block of src is exactly table[c]·s for
-// one s per block, s = ±max|x| (a block of zeros has s = 0); it returns
-// those signed scales and each value's code (the lowest code that gives
-// it), or ok = false. s = +max|x| is preferred where both signs fit.
-func gridScales[T float32 | float64](t *codeTable, codes []byte, src []T, b int) (signed []float32, grid []uint8, ok bool) {
+// one s per block, s = ±max|x| (a block of zeros has s = 0), and returns
+// those signed scales. s = +max|x| is preferred where both signs fit.
+func gridScales[T float32 | float64](t *codeTable, codes []byte, src []T, b int) ([]float32, bool) {
 	n := len(src)
-	signed = make([]float32, (n+b-1)/b)
-	grid = make([]uint8, n)
+	signed := make([]float32, (n+b-1)/b)
 	for blk := range signed {
 		lo, hi := blk*b, min((blk+1)*b, n)
 		var am float32
 		for _, v := range src[lo:hi] {
 			f := float32(v)
 			if float64(f) != float64(v) {
-				return nil, nil, false // not even a float32
+				return nil, false // not even a float32
 			}
 			am = max(am, abs32(f))
 		}
 		if am == 0 {
-			for i := lo; i < hi; i++ {
-				grid[i] = t.zero
-			}
 			continue
 		}
 		found := false
 		for _, s := range []float32{am, -am} {
 			found = true
 			for i := lo; i < hi && found; i++ {
-				x := float32(src[i])
-				// The code quantize chose is almost always the one; the
-				// others are tried for blocks where rounding collides.
-				if c := code(codes, i); float32(t.values[c]*s) == x {
-					grid[i] = t.lowestCode(c, s)
-					continue
-				}
-				found = false
-				for c := range uint8(16) {
-					if float32(t.values[c]*s) == x {
-						grid[i], found = c, true
-						break
-					}
-				}
+				_, found = t.gridCode(code(codes, i), s, float32(src[i]))
 			}
 			if found {
 				signed[blk] = s
@@ -140,10 +123,25 @@ func gridScales[T float32 | float64](t *codeTable, codes []byte, src []T, b int)
 			}
 		}
 		if !found {
-			return nil, nil, false
+			return nil, false
 		}
 	}
-	return signed, grid, true
+	return signed, true
+}
+
+// gridCode returns the lowest code c with table[c]·s == x (rounded to
+// float32), trying hint, the code quantize chose, first: it is almost
+// always the one.
+func (t *codeTable) gridCode(hint uint8, s, x float32) (uint8, bool) {
+	if float32(t.values[hint]*s) == x {
+		return t.lowestCode(hint, s), true
+	}
+	for c := range uint8(16) {
+		if float32(t.values[c]*s) == x {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // lowestCode returns the lowest code whose value times s equals that of c.
