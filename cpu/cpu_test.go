@@ -270,8 +270,8 @@ func TestLinearRejects(t *testing.T) {
 	}
 }
 
-// FuzzQuantize checks the round-trip bound (C-NF4-001) and the error
-// location on fuzzed values in full blocks.
+// FuzzQuantize checks the round-trip bound (C-NF4-001, for scales of at
+// least 1e-38) and the error location on fuzzed values in full blocks.
 func FuzzQuantize(f *testing.F) {
 	f.Add([]byte{0, 0, 128, 63, 0, 0, 0, 0}, uint8(0))
 	f.Add(make([]byte, 4*64), uint8(1))
@@ -313,7 +313,14 @@ func FuzzQuantize(f *testing.F) {
 		}
 		for i, v := range vals {
 			a := float64(absmax[i/b])
-			if e := math.Abs(float64(out[i]) - float64(v)); e > 0.152*a*(1+1e-6) {
+			// C-NF4-001 holds for normal scales. Below 1e-38 bitsandbytes'
+			// clamp scales by 1e38 instead of 1/absmax, so values round
+			// toward zero, but never past it.
+			bound := 0.152 * a * (1 + 1e-6)
+			if absmax[i/b] < MinScale {
+				bound = a
+			}
+			if e := math.Abs(float64(out[i]) - float64(v)); e > bound {
 				t.Fatalf("element %d: %v came back as %v (absmax %v)", i, v, out[i], a)
 			}
 		}
