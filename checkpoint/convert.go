@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 
 	"github.com/nf4go/nf4"
@@ -61,7 +60,7 @@ var weightName = regexp.MustCompile(`\.weight$`)
 // with o.ShardSize; the input may be sharded too). Only one weight is held
 // in memory at a time.
 func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Report, error) {
-	c, items, err := openConversion(in, out)
+	c, items, err := openConversion(in, out, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -187,12 +186,15 @@ func copyStep(it Item) *Step {
 }
 
 // openConversion opens the input of a conversion and lists its items,
-// after making sure that out is not one of its files.
-func openConversion(in, out string) (*Checkpoint, []Item, error) {
+// after making sure that out is not one of the files read: the
+// checkpoint's and the others the conversion read before (an adapter's),
+// which join the checkpoint's inputs.
+func openConversion(in, out string, others inputFiles) (*Checkpoint, []Item, error) {
 	c, err := Open(in)
 	if err != nil {
 		return nil, nil, err
 	}
+	c.inputs = append(c.inputs, others...)
 	if err := c.notInput(out); err != nil {
 		c.Close()
 		return nil, nil, err
@@ -205,33 +207,14 @@ func openConversion(in, out string) (*Checkpoint, []Item, error) {
 	return c, items, nil
 }
 
-// notInput refuses an output path that is one of the input files: the
-// input is mapped while the output is written, and must stay untouched.
-func (c *Checkpoint) notInput(out string) error {
-	if c.isInput(out) {
-		return fileErr(out, "is an input file; write to another path")
-	}
-	return nil
-}
+// notInput refuses an output path that is one of the input files, by any
+// spelling: the input is mapped while the output is written, and must
+// stay untouched.
+func (c *Checkpoint) notInput(out string) error { return c.inputs.refuse(out) }
 
-// isInput reports whether path is the checkpoint's index or one of its files.
+// isInput reports whether path is the checkpoint's index or one of its
+// files, compared by device and inode.
 func (c *Checkpoint) isInput(path string) bool {
-	st, err := os.Stat(path)
-	if err != nil {
-		return false
-	}
-	for _, f := range append(c.files(), c.Path) {
-		if fs, err := os.Stat(f); err == nil && os.SameFile(st, fs) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Checkpoint) files() []string {
-	fs := make([]string, 0, len(c.data))
-	for f := range c.data {
-		fs = append(fs, f)
-	}
-	return fs
+	_, ok := c.inputs.holding(path)
+	return ok
 }

@@ -20,7 +20,7 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
 		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
 	}
-	c, items, err := openConversion(in, out)
+	c, items, err := openConversion(in, out, nil)
 	if err != nil {
 		return nil, err
 	}

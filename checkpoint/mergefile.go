@@ -27,11 +27,11 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
 		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
 	}
-	ad, err := LoadAdapter(adapterDir)
+	ad, adFiles, err := loadAdapter(adapterDir)
 	if err != nil {
 		return nil, err
 	}
-	c, items, err := openConversion(base, out)
+	c, items, err := openConversion(base, out, adFiles)
 	if err != nil {
 		return nil, err
 	}

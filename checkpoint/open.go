@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ type Checkpoint struct {
 	byName map[string]int
 	data   map[string][]byte // file path → its bytes
 	maps   []mmap.MMap
+	inputs inputFiles // every file read: the index, the shards
 }
 
 // Open opens a .safetensors file, or a sharded checkpoint through its
@@ -48,18 +48,12 @@ func FromBytes(name string, data []byte) (*Checkpoint, error) {
 }
 
 func (c *Checkpoint) add(path string) error {
-	f, err := os.Open(path)
+	f, st, err := openInput(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fileErr(path, "not a regular file")
-	}
+	c.inputs = append(c.inputs, inputFile{path, st})
 	if st.Size() < 8 {
 		return fileErr(path, "truncated: %d bytes, too short for the 8-byte header length", st.Size())
 	}
@@ -93,7 +87,7 @@ func (c *Checkpoint) addBytes(path string, data []byte) error {
 // openIndex opens the shards a Hugging Face index lists and checks that
 // every tensor it names is where it says.
 func openIndex(path string) (*Checkpoint, error) {
-	js, err := os.ReadFile(path)
+	js, st, err := readInput(path, maxSideFile)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +112,8 @@ func openIndex(path string) (*Checkpoint, error) {
 		names = append(names, s)
 	}
 	sort.Strings(names)
-	c := &Checkpoint{Path: path, byName: map[string]int{}, data: map[string][]byte{}}
+	c := &Checkpoint{Path: path, byName: map[string]int{}, data: map[string][]byte{},
+		inputs: inputFiles{{path, st}}}
 	for _, s := range names {
 		if err := c.add(filepath.Join(filepath.Dir(path), s)); err != nil {
 			c.Close()

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package checkpoint
+
+const openNoBlock = 0

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nf4go/nf4/checkpoint"
+	"gorgonia.org/tensor"
+)
+
+// The tests in this file use the nf4 command as a careless or hostile user
+// would, and check after each run that every input and every unrelated
+// file is exactly as it was, and that nothing was left behind.
+
+// nf4at runs the binary in dir.
+func nf4at(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// tree records every file under dir: contents, link targets, or kinds.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type()&os.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			m[rel] = "link:" + l
+			return err
+		case d.IsDir():
+			m[rel] = "dir"
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			m[rel] = string(b)
+			return err
+		default:
+			m[rel] = d.Type().String()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// unchanged fails the test when anything under the tree differs.
+func unchanged(t *testing.T, what string, before, after map[string]string) {
+	t.Helper()
+	for k, v := range before {
+		if w, ok := after[k]; !ok {
+			t.Errorf("%s: %s vanished", what, k)
+		} else if w != v {
+			t.Errorf("%s: %s changed", what, k)
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			t.Errorf("%s: %s left behind", what, k)
+		}
+	}
+}
+
+// nf4Model quantizes floatModel into dir/nf4.safetensors and writes a
+// PEFT adapter for one of its weights into dir/adapter.
+func nf4Model(t *testing.T, dir string) (base, adapter string) {
+	t.Helper()
+	in := floatModel(t, dir)
+	base = filepath.Join(dir, "nf4.safetensors")
+	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", in, base); code != 0 {
+		t.Fatal(stderr)
+	}
+	os.Remove(in)
+	adapter = filepath.Join(dir, "adapter")
+	a := &checkpoint.Adapter{Rank: 2, Alpha: 4, Layers: []checkpoint.LoRALayer{{
+		Module: "model.layers.0.mlp.up_proj",
+		A:      tensor.New(tensor.WithShape(2, 64), tensor.WithBacking(values(128, 0))),
+		B:      tensor.New(tensor.WithShape(128, 2), tensor.WithBacking(values(256, 0.5))),
+	}}}
+	if err := checkpoint.SaveAdapter(adapter, a); err != nil {
+		t.Fatal(err)
+	}
+	return base, adapter
+}
+
+// Item: merge must never write over the adapter it reads, however its
+// files are named: directly, relative, through ./ and .., a symbolic link
+// or a hard link.
+func TestMergeNeverOverwritesTheAdapter(t *testing.T) {
+	dir := t.TempDir()
+	nf4Model(t, dir)
+	if err := os.Link(filepath.Join(dir, "adapter", "adapter_model.safetensors"), filepath.Join(dir, "hard.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("adapter/adapter_config.json", filepath.Join(dir, "soft.json")); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	for _, out := range []string{
+		filepath.Join(dir, "adapter", "adapter_model.safetensors"),
+		filepath.Join(dir, "adapter", "adapter_config.json"),
+		"adapter/adapter_model.safetensors",
+		"./adapter/../adapter/adapter_config.json",
+		"hard.safetensors",
+		"soft.json",
+		"nf4.safetensors",
+	} {
+		_, stderr, code := nf4at(t, dir, "merge", "nf4.safetensors", "adapter", out)
+		if code != 1 || !strings.Contains(stderr, "is an input file") || !strings.Contains(stderr, out) {
+			t.Errorf("merge into %s: exit %d, %q; want 1 and an error saying it is an input", out, code, stderr)
+		}
+		unchanged(t, "merge into "+out, before, tree(t, dir))
+	}
+	// A new name inside the adapter's folder is fine.
+	if _, stderr, code := nf4at(t, dir, "merge", "--quiet", "nf4.safetensors", "adapter", "adapter/merged.safetensors"); code != 0 {
+		t.Errorf("merge into a new name: exit %d: %s", code, stderr)
+	}
+}
