@@ -1,15 +1,12 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 )
 
@@ -39,37 +36,58 @@ type Progress func(done, total int64)
 // WriteFile writes a safetensors file: the entries in order, the
 // metadata as __metadata__. It writes to a temporary file next to path
 // and renames it into place only when everything is written and synced;
-// on any error, or when ctx is cancelled, nothing appears at path.
-func WriteFile(ctx context.Context, path string, metadata map[string]string, entries []Entry, progress Progress) error {
+// on any error, or when ctx is cancelled, nothing appears at path and a
+// file already there is left as it was. path must be a new name, a
+// regular file, or a symbolic link to one (whose target is replaced; see
+// CheckOutput).
+func WriteFile(ctx context.Context, path string, metadata map[string]string, entries []Entry, progress Progress) (err error) {
 	header, total, err := encodeHeader(path, metadata, entries)
 	if err != nil {
 		return err
 	}
-	return atomicWrite(path, func(f io.Writer) error {
-		w := &counter{w: f, total: int64(len(header)) + total, progress: progress}
-		if _, err := w.Write(header); err != nil {
+	var set outputSet
+	defer func() {
+		if err != nil {
+			set.abort()
+		}
+	}()
+	o, err := set.create(path)
+	if err != nil {
+		return err
+	}
+	if err := writeData(ctx, o, path, header, total, entries, progress); err != nil {
+		return err
+	}
+	return set.commit(ctx)
+}
+
+// writeData writes a safetensors file's header and entries to w; errors
+// name the file as path.
+func writeData(ctx context.Context, f io.Writer, path string, header []byte, total int64, entries []Entry, progress Progress) error {
+	w := &counter{w: f, total: int64(len(header)) + total, progress: progress}
+	if _, err := w.Write(header); err != nil {
+		return fileErr(path, "write: %w", pathless(err))
+	}
+	for i := range entries {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for i := range entries {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			e := &entries[i]
-			start := w.n
-			if e.Data != nil || e.Fill == nil {
-				_, err = w.Write(e.Data)
-			} else {
-				err = e.Fill(w)
-			}
-			if err != nil {
-				return tensorErr(path, e.Name, "write: %w", err)
-			}
-			if got := w.n - start; got != e.size() {
-				return tensorErr(path, e.Name, "wrote %d bytes, the header promised %d", got, e.size())
-			}
+		e := &entries[i]
+		start := w.n
+		var err error
+		if e.Data != nil || e.Fill == nil {
+			_, err = w.Write(e.Data)
+		} else {
+			err = e.Fill(w)
 		}
-		return nil
-	})
+		if err != nil {
+			return tensorErr(path, e.Name, "write: %w", pathless(err))
+		}
+		if got := w.n - start; got != e.size() {
+			return tensorErr(path, e.Name, "wrote %d bytes, the header promised %d", got, e.size())
+		}
+	}
+	return nil
 }
 
 // encodeHeader checks the entries and returns the length-prefixed header,
@@ -129,53 +147,23 @@ func encodeHeader(path string, metadata map[string]string, entries []Entry) ([]b
 	return append(out, js.Bytes()...), off, nil
 }
 
-// atomicWrite runs fill on a temporary file in path's directory and
-// renames it to path only if fill and the sync succeed.
-func atomicWrite(path string, fill func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+// WriteFileAtomic writes data to path through a temporary file and a
+// rename, like WriteFile.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	var set outputSet
+	defer func() {
+		if err != nil {
+			set.abort()
+		}
+	}()
+	o, err := set.create(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = fill(bw); err != nil {
-		return err
+	if _, err := o.Write(data); err != nil {
+		return fileErr(path, "write: %w", pathless(err))
 	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: makes the rename durable where supported
-		d.Close()
-	}
-	return nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file and a
-// rename, like WriteFile.
-func WriteFileAtomic(path string, data []byte) error {
-	return atomicWrite(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+	return set.commit(context.Background())
 }
 
 // counter counts bytes and reports progress about every 4 MiB.

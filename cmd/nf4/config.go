@@ -42,13 +42,38 @@ func addOutputFlags(fs *flag.FlagSet) *outputFlags {
 	return o
 }
 
-// check validates the flags once they are parsed.
-func (o *outputFlags) check() (err error) {
+// check validates the flags once they are parsed, and the output path
+// out, before any work.
+func (o *outputFlags) check(out string) (err error) {
 	if o.noConfig && o.configPath != "" {
 		return usagef("--config and --no-config exclude each other")
 	}
+	if err := checkOutput("OUT", out); err != nil {
+		return err
+	}
+	if o.configPath != "" {
+		if err := checkOutput("--config", o.configPath); err != nil {
+			return err
+		}
+	}
 	o.shardSize, err = parseSize("shard-size", o.shard)
 	return err
+}
+
+// checkOutput refuses, as a usage error, an output path that is never
+// written (see outputHelp).
+func checkOutput(what, path string) error {
+	err := checkpoint.CheckOutput(path)
+	var ce *checkpoint.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce) && ce.File == "":
+		return usagef("%s: %v", what, ce.Err)
+	case errors.As(err, &ce):
+		return usagef("%s %s: %v", what, ce.File, ce.Err)
+	}
+	return usagef("%s: %v", what, err)
 }
 
 // start returns the progress callback for the conversion.

@@ -13,7 +13,7 @@ Writes the checkpoint IN to OUT with every NF4 weight (bitsandbytes
 layout) turned back into a float tensor [out, in]. By default each weight
 gets the dtype recorded in its quant state (the dtype it had before
 quantization). Other tensors and the metadata are copied unchanged.
-` + shardHelp + configHelp + `
+` + shardHelp + configHelp + outputHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -25,7 +25,7 @@ func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if err := out.check(); err != nil {
+	if err := out.check(pos[1]); err != nil {
 		return err
 	}
 	if err := checkDType(*dt); err != nil {

@@ -17,7 +17,7 @@ and the requantization error is reported; with --float it is written as a
 float tensor instead. Float weights stay float. Every other tensor is
 copied unchanged. An adapter whose shapes do not match its base weight, or
 whose base weight is missing, is an error.
-` + shardHelp + configHelp + `
+` + shardHelp + configHelp + outputHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -30,7 +30,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := out.check(); err != nil {
+	if err := out.check(pos[2]); err != nil {
 		return err
 	}
 	if err := checkDType(*dt); err != nil {
