@@ -24,8 +24,9 @@ type Step struct {
 
 // Report lists the steps of a conversion in output order.
 type Report struct {
-	Steps []*Step
-	Files []string // the files written: one, or the shards and their index
+	Steps  []*Step
+	Files  []string // the files written: one, or the shards and their index
+	Config string   // the config.json written, if one was asked for
 }
 
 // Totals returns the input and output bytes of all steps.
@@ -48,6 +49,7 @@ type QuantizeOptions struct {
 	// ShardSize, when not 0, splits the output into Hugging Face shards of
 	// at most this many bytes of tensor data (see WriteSharded).
 	ShardSize int64
+	Config    ConfigCopy // a config.json to write with the weights
 	Progress  Progress
 }
 
@@ -60,11 +62,12 @@ var weightName = regexp.MustCompile(`\.weight$`)
 // with o.ShardSize; the input may be sharded too). Only one weight is held
 // in memory at a time.
 func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Report, error) {
-	c, items, err := openConversion(in, out, nil)
+	v, err := startConversion(in, out, nil, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer v.Close()
+	c, items := v.Checkpoint, v.items
 	bs := o.BlockSize
 	if bs == 0 {
 		bs = nf4.DefaultBlockSize
@@ -130,8 +133,7 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 		es = append(es, ne...)
 		rep.Steps = append(rep.Steps, step)
 	}
-	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
-	return rep, err
+	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }
 
 // planNF4 returns the lazily-filled entries of an NF4 weight. Under double
@@ -183,38 +185,4 @@ func copyStep(it Item) *Step {
 		s.To, s.Shape, s.Orig = s.From, []int{it.Rows, it.Cols}, it.Orig
 	}
 	return s
-}
-
-// openConversion opens the input of a conversion and lists its items,
-// after making sure that out is not one of the files read: the
-// checkpoint's and the others the conversion read before (an adapter's),
-// which join the checkpoint's inputs.
-func openConversion(in, out string, others inputFiles) (*Checkpoint, []Item, error) {
-	c, err := Open(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	c.inputs = append(c.inputs, others...)
-	if err := c.notInput(out); err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	items, err := c.Items()
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return c, items, nil
-}
-
-// notInput refuses an output path that is one of the input files, by any
-// spelling: the input is mapped while the output is written, and must
-// stay untouched.
-func (c *Checkpoint) notInput(out string) error { return c.inputs.refuse(out) }
-
-// isInput reports whether path is the checkpoint's index or one of its
-// files, compared by device and inode.
-func (c *Checkpoint) isInput(path string) bool {
-	_, ok := c.inputs.holding(path)
-	return ok
 }

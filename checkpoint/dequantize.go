@@ -10,7 +10,8 @@ type DequantizeOptions struct {
 	// DType of the float weights written: F32, F16 or BF16; empty means the
 	// dtype each weight had before quantization.
 	DType     DType
-	ShardSize int64 // as in QuantizeOptions
+	ShardSize int64      // as in QuantizeOptions
+	Config    ConfigCopy // as in QuantizeOptions
 	Progress  Progress
 }
 
@@ -20,11 +21,12 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
 		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
 	}
-	c, items, err := openConversion(in, out, nil)
+	v, err := startConversion(in, out, nil, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer v.Close()
+	c, items := v.Checkpoint, v.items
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {
@@ -55,6 +57,5 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 		rep.Steps = append(rep.Steps, &Step{Name: name, Action: "float", From: nf4Desc(it.BlockSize, it.Double),
 			To: string(dt), Shape: e.Shape, InBytes: it.Bytes, OutBytes: e.Size})
 	}
-	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
-	return rep, err
+	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -102,5 +103,38 @@ func TestOutputThatIsAnInputIsRefused(t *testing.T) {
 	// An output that is no input is written.
 	if _, err := MergeFile(ctx, base, ad, filepath.Join(ad, "merged.safetensors"), MergeOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A conversion asked for a config.json reads it before any work and
+// writes it with the weights; the config.json beside the input is never
+// the checkpoint's output.
+func TestConversionConfig(t *testing.T) {
+	dir := t.TempDir()
+	in := writeEntries(t, dir, "model.safetensors", nil, floatEntry("a.weight", BF16, []int{4, 64}, normals(1, 256)))
+	cfg := filepath.Join(dir, ConfigFile)
+	os.WriteFile(cfg, []byte(`{"hidden_size": 64, "torch_dtype": "bfloat16"}`), 0o644)
+	ctx := context.Background()
+	before := treeSnapshot(t, dir)
+	_, err := QuantizeFile(ctx, in, cfg, QuantizeOptions{})
+	wantErr(t, err, cfg, "is an input file")
+	_, err = QuantizeFile(ctx, in, filepath.Join(dir, "b.safetensors"), QuantizeOptions{Config: ConfigCopy{From: cfg, To: in}})
+	wantErr(t, err, in, "is an input file")
+	_, err = QuantizeFile(ctx, in, filepath.Join(dir, "b.safetensors"), QuantizeOptions{Config: ConfigCopy{From: cfg}})
+	wantErr(t, err, "both a source and a target")
+	sameTree(t, before, treeSnapshot(t, dir))
+
+	sub := filepath.Join(dir, "nf4")
+	os.Mkdir(sub, 0o755)
+	rep, err := QuantizeFile(ctx, in, filepath.Join(sub, "model.safetensors"), QuantizeOptions{Config: ConfigCopy{From: cfg, To: filepath.Join(sub, ConfigFile)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Config != filepath.Join(sub, ConfigFile) {
+		t.Errorf("Report.Config = %q", rep.Config)
+	}
+	b, err := os.ReadFile(filepath.Join(sub, ConfigFile))
+	if err != nil || !bytes.Contains(b, []byte(`"quantization_config"`)) || !bytes.Contains(b, []byte(`"hidden_size": 64`)) {
+		t.Errorf("config written: %s (%v)", b, err)
 	}
 }

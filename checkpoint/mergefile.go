@@ -14,7 +14,8 @@ type MergeOptions struct {
 	// had before quantization, or DType) instead of requantizing them.
 	Float     bool
 	DType     DType
-	ShardSize int64 // as in QuantizeOptions
+	ShardSize int64      // as in QuantizeOptions
+	Config    ConfigCopy // as in QuantizeOptions
 	Progress  Progress
 }
 
@@ -31,11 +32,12 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 	if err != nil {
 		return nil, err
 	}
-	c, items, err := openConversion(base, out, adFiles)
+	v, err := startConversion(base, out, adFiles, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer v.Close()
+	c, items := v.Checkpoint, v.items
 	adPath := filepath.Join(adapterDir, AdapterWeightsFile)
 	byWeight := map[string]*LoRALayer{}
 	for i := range ad.Layers {
@@ -136,6 +138,5 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			return nil, tensorErr(adPath, peftPrefix+l.Module+".lora_A.weight", "no base weight %s in %s", l.Module+".weight", base)
 		}
 	}
-	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
-	return rep, err
+	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }

@@ -64,6 +64,23 @@ func resolveOutput(path string) (final string, old os.FileInfo, err error) {
 	return path, st, nil
 }
 
+// outputKey names the file path would replace, for telling two outputs of
+// one run apart however they are spelled.
+func outputKey(path string) string {
+	final, _, err := resolveOutput(path)
+	if err != nil {
+		final = path
+	}
+	dir, base := filepath.Split(final)
+	if d, err := filepath.EvalSymlinks(dirOf(dir)); err == nil {
+		dir = d
+	}
+	if a, err := filepath.Abs(dir); err == nil {
+		dir = a
+	}
+	return filepath.Join(dir, base)
+}
+
 func dirOf(dir string) string {
 	if dir == "" {
 		return "."

@@ -31,9 +31,13 @@ func runDequantize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := checkDType(*dt); err != nil {
 		return err
 	}
+	cfg, err := out.configCopy(pos[0], pos[1])
+	if err != nil {
+		return err
+	}
 	rep, err := checkpoint.DequantizeFile(ctx, pos[0], pos[1], checkpoint.DequantizeOptions{
-		DType: checkpoint.DType(*dt), ShardSize: out.shardSize, Progress: out.start(stderr)})
-	return out.finish(pos[0], pos[1], rep, err, stdout)
+		DType: checkpoint.DType(*dt), ShardSize: out.shardSize, Config: cfg, Progress: out.start(stderr)})
+	return out.finish(pos[1], rep, err, stdout)
 }
 
 func checkDType(s string) error {

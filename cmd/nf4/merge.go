@@ -36,7 +36,11 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkDType(*dt); err != nil {
 		return err
 	}
+	cfg, err := out.configCopy(pos[0], pos[2])
+	if err != nil {
+		return err
+	}
 	rep, err := checkpoint.MergeFile(ctx, pos[0], pos[1], pos[2], checkpoint.MergeOptions{
-		Float: *float, DType: checkpoint.DType(*dt), ShardSize: out.shardSize, Progress: out.start(stderr)})
-	return out.finish(pos[0], pos[2], rep, err, stdout)
+		Float: *float, DType: checkpoint.DType(*dt), ShardSize: out.shardSize, Config: cfg, Progress: out.start(stderr)})
+	return out.finish(pos[2], rep, err, stdout)
 }

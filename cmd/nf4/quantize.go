@@ -51,9 +51,12 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if o.Exclude, err = optRegexp("exclude", *exc); err != nil {
 		return err
 	}
+	if o.Config, err = out.configCopy(pos[0], pos[1]); err != nil {
+		return err
+	}
 	o.Progress = out.start(stderr)
 	rep, err := checkpoint.QuantizeFile(ctx, pos[0], pos[1], o)
-	return out.finish(pos[0], pos[1], rep, err, stdout)
+	return out.finish(pos[1], rep, err, stdout)
 }
 
 func optRegexp(flag, s string) (*regexp.Regexp, error) {

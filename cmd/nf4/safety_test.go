@@ -135,3 +135,71 @@ func TestMergeNeverOverwritesTheAdapter(t *testing.T) {
 		t.Errorf("merge into a new name: exit %d: %s", code, stderr)
 	}
 }
+
+// Item: config.json is an input. Naming it (or the index, a shard, an
+// adapter file) as OUT or as --config is refused before any work, and a
+// config.json that cannot be used fails the run before any weight is
+// written.
+func TestConfigAndIndexAreInputs(t *testing.T) {
+	dir := t.TempDir()
+	in := floatModel(t, dir)
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(modelConfig), 0o644)
+	os.Symlink("config.json", filepath.Join(dir, "cfg-link.json"))
+	// a sharded copy of the model
+	sh := filepath.Join(dir, "sharded")
+	os.Mkdir(sh, 0o755)
+	index := filepath.Join(sh, "model.safetensors.index.json")
+	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", "--no-config", "--shard-size", "6KB", in, filepath.Join(sh, "model.safetensors")); code != 0 {
+		t.Fatal(stderr)
+	}
+	shards, _ := filepath.Glob(filepath.Join(sh, "model-00001-of-*.safetensors"))
+	if len(shards) != 1 {
+		t.Fatalf("shards %v", shards)
+	}
+	shard := shards[0]
+	_, adapter := nf4Model(t, t.TempDir())
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	newOut := filepath.Join(other, "m.safetensors")
+
+	before := tree(t, dir)
+	for _, args := range [][]string{
+		{"quantize", in, cfg},
+		{"quantize", "--no-config", in, cfg},
+		{"quantize", in, filepath.Join(dir, "cfg-link.json")},
+		{"quantize", "--config", index, index, newOut},
+		{"quantize", "--config", shard, index, newOut},
+		{"quantize", "--config", in, in, newOut},
+		{"quantize", "--config", newOut, in, newOut},
+		{"quantize", "--shard-size", "6KB", "--config", newOut + ".index.json", in, newOut},
+		{"dequantize", "--config", index, index, newOut},
+		{"merge", "--config", filepath.Join(adapter, "adapter_config.json"), filepath.Join(filepath.Dir(adapter), "nf4.safetensors"), adapter, newOut},
+	} {
+		stdout, stderr, code := nf4cmd(t, args...)
+		if code != 1 || !strings.Contains(stderr, "is an input file") && !strings.Contains(stderr, "is also where the checkpoint goes") {
+			t.Errorf("nf4 %q: exit %d, %q; want 1 and a refusal", args, code, stderr)
+		}
+		if strings.Contains(stdout, "left alone") || strings.Contains(stdout, "wrote") {
+			t.Errorf("nf4 %q claims work: %s", args, stdout)
+		}
+		unchanged(t, strings.Join(args, " "), before, tree(t, dir))
+	}
+
+	// --config naming the input's own config.json updates it in place.
+	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", "--config", cfg, in, newOut); code != 0 {
+		t.Fatalf("--config IN's config.json: exit %d: %s", code, stderr)
+	}
+	if _, ok := readJSON(t, cfg)["quantization_config"]; !ok {
+		t.Error("--config IN's config.json: no quantization_config written")
+	}
+
+	// A broken config.json stops the run before any weight is written.
+	os.WriteFile(cfg, []byte(`{"hidden_size": 64`), 0o644)
+	before = tree(t, dir)
+	_, stderr, code := nf4cmd(t, "quantize", "--quiet", in, filepath.Join(other, "n.safetensors"))
+	if code != 1 || !strings.Contains(stderr, cfg) {
+		t.Errorf("broken config.json: exit %d, %q", code, stderr)
+	}
+	unchanged(t, "broken config.json", before, tree(t, dir))
+}

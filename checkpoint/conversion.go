@@ -1,0 +1,118 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+)
+
+// ConfigCopy asks a conversion to write, with its weights, the Hugging
+// Face config.json read from From to To, with the quantization_config
+// that matches what was written (see QuantizationConfig and
+// WriteModelConfig). From is read, and checked, before any work. To may
+// be From itself (the file is then updated in place), but no other file
+// the conversion reads. The zero value writes no config.
+type ConfigCopy struct{ From, To string }
+
+// conversion is what QuantizeFile, DequantizeFile and MergeFile share: the
+// open input and its items, every file read, and where the output goes.
+type conversion struct {
+	*Checkpoint
+	items  []Item
+	out    string
+	config ConfigCopy
+	model  map[string]json.RawMessage // config.From as read
+}
+
+// startConversion opens the checkpoint in and lists its items, after
+// checking the outputs against every file the conversion reads, before
+// any work: the checkpoint's files, the others read before (an
+// adapter's), the config.json beside the input (which belongs to the
+// input model, and which no checkpoint output may replace), and
+// config.From.
+func startConversion(in, out string, others inputFiles, config ConfigCopy) (v *conversion, err error) {
+	if err := CheckOutput(out); err != nil {
+		return nil, err
+	}
+	if (config.From == "") != (config.To == "") {
+		return nil, fileErr(config.From+config.To, "a config.json copy needs both a source and a target")
+	}
+	if config.To != "" {
+		if err := CheckOutput(config.To); err != nil {
+			return nil, err
+		}
+	}
+	c, err := Open(in)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	c.inputs = append(c.inputs, others...)
+	if err := c.inputs.refuse(out); err != nil {
+		return nil, err
+	}
+	if config.To != "" {
+		if err := c.inputs.refuse(config.To); err != nil {
+			return nil, err
+		}
+		for _, o := range []string{out, out + IndexSuffix} {
+			if outputKey(config.To) == outputKey(o) {
+				return nil, fileErr(config.To, "is also where the checkpoint goes (%s); write the config elsewhere", o)
+			}
+		}
+	}
+	// The config files are read whole before anything is written, so
+	// --config may update one in place; OUT may replace neither.
+	var configs inputFiles
+	beside := filepath.Join(filepath.Dir(in), ConfigFile)
+	if st, err := os.Stat(beside); err == nil && st.Mode().IsRegular() {
+		configs = append(configs, inputFile{beside, st})
+	}
+	v = &conversion{Checkpoint: c, out: out, config: config}
+	if config.From != "" {
+		model, st, err := readModelConfig(config.From)
+		if err != nil {
+			return nil, err
+		}
+		v.model = model
+		configs = append(configs, inputFile{config.From, st})
+	}
+	if err := configs.refuse(out); err != nil {
+		return nil, err
+	}
+	c.inputs = append(c.inputs, configs...)
+	if v.items, err = c.Items(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// write writes the checkpoint's entries to the output (shards with
+// maxShard) and then the config, and records in rep what was written.
+func (v *conversion) write(ctx context.Context, es []Entry, rep *Report, maxShard int64, progress Progress) (err error) {
+	rep.Files, err = WriteSharded(ctx, v.out, v.Metadata, es, maxShard, v.isInput, progress)
+	if err != nil || v.config.To == "" {
+		return err
+	}
+	data, err := encodeModelConfig(v.config.From, v.model, QuantizationConfig(rep))
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(v.config.To, data); err != nil {
+		return err
+	}
+	rep.Config = v.config.To
+	return nil
+}
+
+// isInput reports whether path is one of the files the conversion reads,
+// compared by device and inode.
+func (v *conversion) isInput(path string) bool {
+	_, ok := v.inputs.holding(path)
+	return ok
+}
