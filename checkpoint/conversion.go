@@ -26,12 +26,12 @@ type conversion struct {
 }
 
 // startConversion opens the checkpoint in and lists its items, after
-// checking the outputs against every file the conversion reads, before
-// any work: the checkpoint's files, the others read before (an
+// checking the outputs (OUT, its shards and index with maxShard, the
+// config) against every file the conversion reads, before any work: the checkpoint's files, the others read before (an
 // adapter's), the config.json beside the input (which belongs to the
 // input model, and which no checkpoint output may replace), and
 // config.From.
-func startConversion(in, out string, others inputFiles, config ConfigCopy) (v *conversion, err error) {
+func startConversion(in, out string, maxShard int64, others inputFiles, config ConfigCopy) (v *conversion, err error) {
 	if err := CheckOutput(out); err != nil {
 		return nil, err
 	}
@@ -55,6 +55,14 @@ func startConversion(in, out string, others inputFiles, config ConfigCopy) (v *c
 	c.inputs = append(c.inputs, others...)
 	if err := c.inputs.refuse(out); err != nil {
 		return nil, err
+	}
+	if maxShard > 0 {
+		if err := CheckOutput(out + IndexSuffix); err != nil {
+			return nil, err
+		}
+		if err := c.inputs.refuseShards(out); err != nil {
+			return nil, err
+		}
 	}
 	if config.To != "" {
 		if err := c.inputs.refuse(config.To); err != nil {
@@ -93,26 +101,26 @@ func startConversion(in, out string, others inputFiles, config ConfigCopy) (v *c
 }
 
 // write writes the checkpoint's entries to the output (shards with
-// maxShard) and then the config, and records in rep what was written.
+// maxShard) and the config, all committed together, and records in rep
+// what was written.
 func (v *conversion) write(ctx context.Context, es []Entry, rep *Report, maxShard int64, progress Progress) (err error) {
-	rep.Files, err = WriteSharded(ctx, v.out, v.Metadata, es, maxShard, v.isInput, progress)
-	if err != nil || v.config.To == "" {
-		return err
+	spec := outputSpec{path: v.out, metadata: v.Metadata, entries: es, maxShard: maxShard, progress: progress,
+		refuse: v.inputs.refuse}
+	if v.config.To != "" {
+		spec.extra = []extraFile{{v.config.To, func() ([]byte, error) {
+			return encodeModelConfig(v.config.From, v.model, QuantizationConfig(rep))
+		}}}
+		// The config read may be updated in place.
+		spec.refuse = func(p string) error {
+			if p == v.config.To {
+				return nil
+			}
+			return v.inputs.refuse(p)
+		}
 	}
-	data, err := encodeModelConfig(v.config.From, v.model, QuantizationConfig(rep))
-	if err != nil {
-		return err
-	}
-	if err := WriteFileAtomic(v.config.To, data); err != nil {
+	if rep.Files, err = writeOutput(ctx, spec); err != nil {
 		return err
 	}
 	rep.Config = v.config.To
 	return nil
-}
-
-// isInput reports whether path is one of the files the conversion reads,
-// compared by device and inode.
-func (v *conversion) isInput(path string) bool {
-	_, ok := v.inputs.holding(path)
-	return ok
 }

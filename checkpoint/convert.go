@@ -62,7 +62,7 @@ var weightName = regexp.MustCompile(`\.weight$`)
 // with o.ShardSize; the input may be sharded too). Only one weight is held
 // in memory at a time.
 func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Report, error) {
-	v, err := startConversion(in, out, nil, o.Config)
+	v, err := startConversion(in, out, o.ShardSize, nil, o.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
 		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
 	}
-	v, err := startConversion(in, out, nil, o.Config)
+	v, err := startConversion(in, out, o.ShardSize, nil, o.Config)
 	if err != nil {
 		return nil, err
 	}

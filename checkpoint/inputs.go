@@ -5,6 +5,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 )
 
 // openInput opens a file this package reads. It opens without blocking,
@@ -86,6 +89,34 @@ func (s inputFiles) refuse(path string) error {
 		return fileErr(path, "is an input file; write to another path")
 	}
 	return fileErr(path, "is an input file (the same file as %s); write to another path", f.path)
+}
+
+// refuseShards refuses, before any work, a sharded output whose index or
+// shards could be inputs. The shards' names depend on their number, known
+// only once the weights are planned, so an input in OUT's directory named
+// like any shard of OUT is refused.
+func (s inputFiles) refuseShards(out string) error {
+	if err := s.refuse(out + IndexSuffix); err != nil {
+		return err
+	}
+	stem, ok := strings.CutSuffix(filepath.Base(out), ".safetensors")
+	if !ok {
+		return nil
+	}
+	like := regexp.MustCompile("^" + regexp.QuoteMeta(stem) + `-\d{5}-of-\d{5}\.safetensors$`)
+	dir, err := os.Stat(filepath.Dir(out))
+	if err != nil {
+		return nil
+	}
+	for _, f := range s {
+		if !like.MatchString(filepath.Base(f.path)) {
+			continue
+		}
+		if d, err := os.Stat(filepath.Dir(f.path)); err == nil && os.SameFile(d, dir) {
+			return fileErr(out, "its shards would be named like the input %s; write them to another name or folder", f.path)
+		}
+	}
+	return nil
 }
 
 // pathless drops the path from an *fs.PathError, whose path may be a

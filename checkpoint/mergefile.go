@@ -32,7 +32,7 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 	if err != nil {
 		return nil, err
 	}
-	v, err := startConversion(base, out, adFiles, o.Config)
+	v, err := startConversion(base, out, o.ShardSize, adFiles, o.Config)
 	if err != nil {
 		return nil, err
 	}

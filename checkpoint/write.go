@@ -40,25 +40,9 @@ type Progress func(done, total int64)
 // file already there is left as it was. path must be a new name, a
 // regular file, or a symbolic link to one (whose target is replaced; see
 // CheckOutput).
-func WriteFile(ctx context.Context, path string, metadata map[string]string, entries []Entry, progress Progress) (err error) {
-	header, total, err := encodeHeader(path, metadata, entries)
-	if err != nil {
-		return err
-	}
-	var set outputSet
-	defer func() {
-		if err != nil {
-			set.abort()
-		}
-	}()
-	o, err := set.create(path)
-	if err != nil {
-		return err
-	}
-	if err := writeData(ctx, o, path, header, total, entries, progress); err != nil {
-		return err
-	}
-	return set.commit(ctx)
+func WriteFile(ctx context.Context, path string, metadata map[string]string, entries []Entry, progress Progress) error {
+	_, err := writeOutput(ctx, outputSpec{path: path, metadata: metadata, entries: entries, progress: progress})
+	return err
 }
 
 // writeData writes a safetensors file's header and entries to w; errors
@@ -156,12 +140,8 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 			set.abort()
 		}
 	}()
-	o, err := set.create(path)
-	if err != nil {
+	if err := writeWhole(&set, path, data); err != nil {
 		return err
-	}
-	if _, err := o.Write(data); err != nil {
-		return fileErr(path, "write: %w", pathless(err))
 	}
 	return set.commit(context.Background())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,4 +203,53 @@ func TestConfigAndIndexAreInputs(t *testing.T) {
 		t.Errorf("broken config.json: exit %d, %q", code, stderr)
 	}
 	unchanged(t, "broken config.json", before, tree(t, dir))
+}
+
+// Item: a sharded run that fails leaves the earlier output with the same
+// names exactly as it was: shards, index and config.json.
+func TestFailedRunKeepsThePreviousShards(t *testing.T) {
+	dir := t.TempDir()
+	in := floatModel(t, dir)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(modelConfig), 0o644)
+	outDir := filepath.Join(dir, "out")
+	os.Mkdir(outDir, 0o755)
+	out := filepath.Join(outDir, "model.safetensors")
+	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", "--shard-size", "6KB", in, out); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	// the same model with a NaN in its last quantized weight
+	bad := filepath.Join(dir, "bad")
+	os.Mkdir(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "config.json"), []byte(modelConfig), 0o644)
+	down := values(64*128, 0.2)
+	down[len(down)-1] = float32(math.NaN())
+	es := []checkpoint.Entry{
+		{Name: "model.layers.0.mlp.up_proj.weight", DType: checkpoint.BF16, Shape: []int{128, 64}, Data: checkpoint.EncodeFloats(nil, values(128*64, 0.1), checkpoint.BF16)},
+		{Name: "model.layers.0.mlp.down_proj.weight", DType: checkpoint.BF16, Shape: []int{64, 128}, Data: checkpoint.EncodeFloats(nil, down, checkpoint.BF16)},
+	}
+	badIn := filepath.Join(bad, "model.safetensors")
+	if err := checkpoint.WriteFile(t.Context(), badIn, nil, es, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	_, stderr, code := nf4cmd(t, "quantize", "--quiet", "--shard-size", "6KB", badIn, out)
+	if code != 1 || !strings.Contains(stderr, "down_proj") {
+		t.Errorf("NaN weight: exit %d, %q", code, stderr)
+	}
+	unchanged(t, "failed run", before, tree(t, dir))
+
+	// An index that is a directory fails the run before any work, and
+	// the shards beside it stay.
+	index := out + ".index.json"
+	os.Remove(index)
+	os.Mkdir(index, 0o755)
+	before = tree(t, dir)
+	_, stderr, code = nf4cmd(t, "quantize", "--quiet", "--shard-size", "6KB", in, out)
+	if code != 1 || !strings.Contains(stderr, index) {
+		t.Errorf("index is a directory: exit %d, %q", code, stderr)
+	}
+	unchanged(t, "index is a directory", before, tree(t, dir))
 }

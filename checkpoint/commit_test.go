@@ -1,0 +1,60 @@
+package checkpoint
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Item: a sharded write that fails, at any point before every file is
+// complete, leaves the files of an earlier output with the same names
+// exactly as they were, and removes only its own temporaries.
+func TestFailedShardedWriteKeepsThePreviousOutput(t *testing.T) {
+	dir := t.TempDir()
+	var es []Entry
+	for i, name := range []string{"a.weight", "b.weight", "c.weight"} {
+		es = append(es, floatEntry(name, BF16, []int{16, 128}, normals(uint64(i+1), 16*128)))
+	}
+	in := writeEntries(t, dir, "in.safetensors", nil, es...)
+	bad := normals(4, 16*128)
+	bad[16*128-1] = float32(math.NaN()) // in the last weight
+	es[2] = floatEntry("c.weight", BF16, []int{16, 128}, bad)
+	badIn := writeEntries(t, dir, "bad.safetensors", nil, es...)
+	out := filepath.Join(dir, "out", "model.safetensors")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	o := QuantizeOptions{ShardSize: 1300}
+	rep, err := QuantizeFile(context.Background(), in, out, o)
+	if err != nil || len(rep.Files) != 4 {
+		t.Fatalf("first run: %v %v", rep, err)
+	}
+	before := treeSnapshot(t, dir)
+
+	// The last weight fails to quantize after two shards are complete.
+	_, err = QuantizeFile(context.Background(), badIn, out, o)
+	wantErr(t, err, badIn, `"c.weight"`, "non-finite")
+	sameTree(t, before, treeSnapshot(t, dir))
+
+	// Interrupted when every byte is written, just before the renames.
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Progress = func(done, total int64) {
+		if done == total {
+			cancel()
+		}
+	}
+	_, err = QuantizeFile(ctx, in, out, o)
+	if err != context.Canceled {
+		t.Errorf("interrupted run: %v, want context.Canceled", err)
+	}
+	sameTree(t, before, treeSnapshot(t, dir))
+
+	// An index that cannot be written is known before any work.
+	index := out + IndexSuffix
+	os.Rename(index, index+".moved")
+	os.Mkdir(index, 0o755)
+	before = treeSnapshot(t, dir)
+	_, err = QuantizeFile(context.Background(), in, out, QuantizeOptions{ShardSize: 1300})
+	wantErr(t, err, index, "is a directory")
+	sameTree(t, before, treeSnapshot(t, dir))
+}
