@@ -228,7 +228,8 @@ func (c *Checkpoint) IsNF4(name string) bool { return c.Has(name + SuffixQuantSt
 // NF4 reads the NF4 weight stored under name in the bitsandbytes layout,
 // checking every companion tensor against the quant state, and returns it
 // with the dtype the weight had before quantization.
-func (c *Checkpoint) NF4(name string) (*nf4.Tensor, DType, error) {
+func (c *Checkpoint) NF4(name string) (_ *nf4.Tensor, _ DType, err error) {
+	defer guardMapped(&err)()
 	st, err := c.nf4State(name)
 	if err != nil {
 		return nil, "", err

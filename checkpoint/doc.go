@@ -5,7 +5,10 @@
 // Files are memory-mapped and checked strictly before any tensor is read:
 // the header must be one JSON object, offsets must tile the data section
 // exactly, and every byte length must match dtype×shape. Every error names
-// the file and, where there is one, the tensor.
+// the file and, where there is one, the tensor. A mapped file that another
+// program truncates while it is read is an error wrapping ErrFileChanged,
+// not a SIGBUS that kills the process (the slices Raw returns are the one
+// exception: a caller reading them itself is not protected).
 //
 // Outputs go to temporary files beside their targets that are renamed
 // into place only once every file of the run (shards, index, config.json)

@@ -47,7 +47,8 @@ func FromBytes(name string, data []byte) (*Checkpoint, error) {
 	return c, nil
 }
 
-func (c *Checkpoint) add(path string) error {
+func (c *Checkpoint) add(path string) (err error) {
+	defer guardMapped(&err)()
 	f, st, err := openInput(path)
 	if err != nil {
 		return err
@@ -62,6 +63,7 @@ func (c *Checkpoint) add(path string) error {
 		return fileErr(path, "map: %v", err)
 	}
 	c.maps = append(c.maps, m)
+	registerMapping(m, path)
 	return c.addBytes(path, m)
 }
 
@@ -134,6 +136,7 @@ func openIndex(path string) (*Checkpoint, error) {
 func (c *Checkpoint) Close() error {
 	var errs []error
 	for _, m := range c.maps {
+		unregisterMapping(m)
 		errs = append(errs, m.Unmap())
 	}
 	c.maps = nil
@@ -157,7 +160,9 @@ func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
 func (c *Checkpoint) Has(name string) bool { _, ok := c.byName[name]; return ok }
 
 // Raw returns the bytes of the named tensor, little-endian as stored. The
-// slice is a view of the mapped file: read it only while c is open.
+// slice is a view of the mapped file: read it only while c is open, and
+// know that reading it after another program truncated the file raises
+// SIGBUS (Float32s, Dense, NF4 and the writers turn that into an error).
 func (c *Checkpoint) Raw(name string) ([]byte, TensorInfo, error) {
 	t, ok := c.Info(name)
 	if !ok {

@@ -62,6 +62,9 @@ type extraFile struct {
 // writeOutput writes everything s describes through one outputSet, so it
 // is committed together or not at all.
 func writeOutput(ctx context.Context, s outputSpec) (files []string, err error) {
+	var set outputSet
+	defer set.abort()
+	defer guardMapped(&err)() // runs first: a fault is an error before abort
 	if s.maxShard < 0 {
 		return nil, fileErr(s.path, "shard size %d is negative", s.maxShard)
 	}
@@ -110,12 +113,6 @@ func writeOutput(ctx context.Context, s outputSpec) (files []string, err error) 
 		seen[outputKey(p)] = p
 	}
 
-	var set outputSet
-	defer func() {
-		if err != nil {
-			set.abort()
-		}
-	}()
 	var total int64
 	for _, n := range sizes {
 		total += n

@@ -3,6 +3,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -34,3 +35,7 @@ func keepOwner(f *os.File, old os.FileInfo) error {
 	}
 	return f.Chown(int(st.Uid), int(st.Gid))
 }
+
+// isFault reports a write(2) that read unmapped memory: a mapped input
+// that shrank, met by the kernel rather than by a load.
+func isFault(err error) bool { return errors.Is(err, syscall.EFAULT) }

@@ -61,6 +61,9 @@ func writeData(ctx context.Context, f io.Writer, path string, header []byte, tot
 		var err error
 		if e.Data != nil || e.Fill == nil {
 			_, err = w.Write(e.Data)
+			if path, off, ok := mappedData(e.Data); ok && isFault(err) {
+				return changedErr(path, off) // the kernel met the fault
+			}
 		} else {
 			err = e.Fill(w)
 		}
@@ -135,11 +138,7 @@ func encodeHeader(path string, metadata map[string]string, entries []Entry) ([]b
 // rename, like WriteFile.
 func WriteFileAtomic(path string, data []byte) (err error) {
 	var set outputSet
-	defer func() {
-		if err != nil {
-			set.abort()
-		}
-	}()
+	defer set.abort()
 	if err := writeWhole(&set, path, data); err != nil {
 		return err
 	}
