@@ -180,6 +180,11 @@ func loadAdapter(dir string) (*Adapter, inputFiles, error) {
 		if d.Dtype() == tensor.Float64 {
 			d = tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(denseFloat32s(d)))
 		}
+		if i := firstNonFinite(d.Data().([]float32)); i >= 0 {
+			cols := d.Shape()[len(d.Shape())-1]
+			return nil, nil, tensorErr(path, t.Name, "value %v at row %d, column %d is not finite (or beyond float32's range): the merged weight would be too",
+				d.Data().([]float32)[i], i/cols, i%cols)
+		}
 		l := byModule[module]
 		if l == nil {
 			l = &LoRALayer{Module: module}

@@ -9,10 +9,14 @@ import (
 type DequantizeOptions struct {
 	// DType of the float weights written: F32, F16 or BF16; empty means the
 	// dtype each weight had before quantization.
-	DType     DType
-	ShardSize int64      // as in QuantizeOptions
-	Config    ConfigCopy // as in QuantizeOptions
-	Progress  Progress
+	DType DType
+	// AllowOverflow writes a value beyond the range of DType as ±Inf, as
+	// PyTorch's conversion does, instead of failing (readers, this one
+	// included, then refuse to quantize it).
+	AllowOverflow bool
+	ShardSize     int64      // as in QuantizeOptions
+	Config        ConfigCopy // as in QuantizeOptions
+	Progress      Progress
 }
 
 // DequantizeFile writes the checkpoint in with every NF4 weight turned
@@ -50,7 +54,11 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 				if err := t.DequantizeInto(f); err != nil {
 					return err
 				}
-				_, err = w.Write(EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt))
+				b, err := encodeWeight(it.Info.File, name, f, it.Cols, dt, o.AllowOverflow)
+				if err != nil {
+					return err
+				}
+				_, err = w.Write(b)
 				return err
 			}}
 		es = append(es, e)

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 
@@ -12,11 +13,14 @@ import (
 type MergeOptions struct {
 	// Float writes merged NF4 weights as float tensors (of the dtype they
 	// had before quantization, or DType) instead of requantizing them.
-	Float     bool
-	DType     DType
-	ShardSize int64      // as in QuantizeOptions
-	Config    ConfigCopy // as in QuantizeOptions
-	Progress  Progress
+	Float bool
+	DType DType
+	// AllowOverflow writes a merged value beyond the range of its float
+	// dtype as ±Inf instead of failing, as in DequantizeOptions.
+	AllowOverflow bool
+	ShardSize     int64      // as in QuantizeOptions
+	Config        ConfigCopy // as in QuantizeOptions
+	Progress      Progress
 }
 
 // MergeFile merges the PEFT adapter in adapterDir into the checkpoint
@@ -105,7 +109,11 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 					if err != nil {
 						return err
 					}
-					_, err = w.Write(EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt))
+					b, err := encodeWeight(item.Info.File, name, f, cols, dt, o.AllowOverflow)
+					if err != nil {
+						return tensorErr(item.Info.File, name, "merged with %s: %v", adPath, errors.Unwrap(err))
+					}
+					_, err = w.Write(b)
 					return err
 				}}
 			step.OutBytes = e.Size

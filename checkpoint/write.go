@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -67,7 +68,11 @@ func writeData(ctx context.Context, f io.Writer, path string, header []byte, tot
 		} else {
 			err = e.Fill(w)
 		}
-		if err != nil {
+		var ce *Error
+		switch {
+		case errors.As(err, &ce):
+			return err // names its file and tensor already
+		case err != nil:
 			return tensorErr(path, e.Name, "write: %w", pathless(err))
 		}
 		if got := w.n - start; got != e.size() {

@@ -253,3 +253,55 @@ func TestFailedRunKeepsThePreviousShards(t *testing.T) {
 	}
 	unchanged(t, "index is a directory", before, tree(t, dir))
 }
+
+// Item: float outputs that would hold ±Inf or NaN are errors naming the
+// tensor, row and column (exit 1), unless --allow-overflow asks for ±Inf.
+func TestFloatOutputsStayFinite(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "big.safetensors")
+	big := values(128*64, 0)
+	for i := range big {
+		big[i] *= 1e5
+	}
+	es := []checkpoint.Entry{{Name: "l.weight", DType: checkpoint.F32, Shape: []int{128, 64}, Data: checkpoint.EncodeFloats(nil, big, checkpoint.F32)}}
+	if err := checkpoint.WriteFile(t.Context(), in, nil, es, nil); err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(dir, "q.safetensors")
+	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", in, q); code != 0 {
+		t.Fatal(stderr)
+	}
+	before := tree(t, dir)
+	out := filepath.Join(dir, "f16.safetensors")
+	_, stderr, code := nf4cmd(t, "dequantize", "--dtype", "F16", q, out)
+	if code != 1 || !strings.Contains(stderr, `"l.weight"`) || !strings.Contains(stderr, "beyond the range of F16") || !strings.Contains(stderr, "at row 0, column") {
+		t.Errorf("dequantize --dtype F16: exit %d, %q", code, stderr)
+	}
+	unchanged(t, "dequantize --dtype F16", before, tree(t, dir))
+	if _, stderr, code := nf4cmd(t, "dequantize", "--quiet", "--dtype", "F16", "--allow-overflow", q, out); code != 0 {
+		t.Fatalf("--allow-overflow: exit %d: %s", code, stderr)
+	}
+	_, stderr, code = nf4cmd(t, "quantize", out, filepath.Join(dir, "again.safetensors"))
+	if code != 1 || !strings.Contains(stderr, "non-finite") {
+		t.Errorf("quantizing the ±Inf file: exit %d, %q", code, stderr)
+	}
+
+	// An adapter with a NaN, merged into a float base or with --float.
+	base, adapter := nf4Model(t, t.TempDir())
+	a, err := checkpoint.LoadAdapter(adapter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Layers[0].B.Data().([]float32)[7] = float32(math.NaN())
+	if err := checkpoint.SaveAdapter(adapter, a); err != nil {
+		t.Fatal(err)
+	}
+	before = tree(t, filepath.Dir(base))
+	for _, args := range [][]string{{"merge", base, adapter, out}, {"merge", "--float", base, adapter, filepath.Join(filepath.Dir(base), "m.safetensors")}} {
+		_, stderr, code = nf4cmd(t, args...)
+		if code != 1 || !strings.Contains(stderr, "lora_B.weight") || !strings.Contains(stderr, "row 3, column 1") || !strings.Contains(stderr, "not finite") {
+			t.Errorf("nf4 %q: exit %d, %q", args, code, stderr)
+		}
+	}
+	unchanged(t, "merge with a NaN", before, tree(t, filepath.Dir(base)))
+}
