@@ -62,6 +62,13 @@ var weightName = regexp.MustCompile(`\.weight$`)
 // with o.ShardSize; the input may be sharded too). Only one weight is held
 // in memory at a time.
 func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Report, error) {
+	if o.BlockSize != 0 && !cpu.ValidBlockSize(o.BlockSize) {
+		return nil, fmt.Errorf("checkpoint: block size %d: want 0 (the default, %d) or a power of two from %d to %d",
+			o.BlockSize, nf4.DefaultBlockSize, cpu.MinBlockSize, cpu.MaxBlockSize)
+	}
+	if err := checkShardSize(o.ShardSize); err != nil {
+		return nil, err
+	}
 	v, err := startConversion(in, out, o.ShardSize, nil, o.Config)
 	if err != nil {
 		return nil, err
@@ -149,6 +156,21 @@ func planNF4(name string, rows, cols, bs int, double bool, orig DType, quantize 
 		offset = q.Weights().Scales.Offset
 	}
 	return LazyNF4Entries(name, rows, cols, bs, double, offset, orig, quantize), nil
+}
+
+func checkShardSize(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("checkpoint: shard size %d: want 0 (one file) or a positive number of bytes", n)
+	}
+	return nil
+}
+
+// checkFloatDType validates the dtype of float weights to write.
+func checkFloatDType(dt DType) error {
+	if dt != "" && dt != F32 && dt != F16 && dt != BF16 {
+		return fmt.Errorf("checkpoint: output dtype %q not supported: want F32, F16 or BF16", dt)
+	}
+	return nil
 }
 
 func nf4Desc(bs int, double bool) string {

@@ -22,8 +22,11 @@ type DequantizeOptions struct {
 // DequantizeFile writes the checkpoint in with every NF4 weight turned
 // back into a float tensor [out, in]; other tensors are copied.
 func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*Report, error) {
-	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
-		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
+	if err := checkFloatDType(o.DType); err != nil {
+		return nil, err
+	}
+	if err := checkShardSize(o.ShardSize); err != nil {
+		return nil, err
 	}
 	v, err := startConversion(in, out, o.ShardSize, nil, o.Config)
 	if err != nil {

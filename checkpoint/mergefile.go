@@ -29,8 +29,11 @@ type MergeOptions struct {
 // quantization (the report gives the requantization error), or written as
 // float with Float; float weights stay float. Other tensors are copied.
 func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions) (*Report, error) {
-	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
-		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
+	if err := checkFloatDType(o.DType); err != nil {
+		return nil, err
+	}
+	if err := checkShardSize(o.ShardSize); err != nil {
+		return nil, err
 	}
 	ad, adFiles, err := loadAdapter(adapterDir)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Entry is one tensor to write. Its bytes come from Data, or when Data is
@@ -83,38 +85,48 @@ func writeData(ctx context.Context, f io.Writer, path string, header []byte, tot
 }
 
 // encodeHeader checks the entries and returns the length-prefixed header,
-// padded with spaces to a multiple of 8 bytes as the reference writer does.
+// padded with spaces to a multiple of 8 bytes as the reference writer does,
+// and the length of the data. It refuses what the reader would reject (see
+// rules.go), so every file written reads back.
 func encodeHeader(path string, metadata map[string]string, entries []Entry) ([]byte, int64, error) {
 	var js bytes.Buffer
 	js.WriteByte('{')
 	if len(metadata) > 0 {
+		for k, v := range metadata {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return nil, 0, fileErr(path, "metadata %q: %q is not valid UTF-8", k, v)
+			}
+		}
 		m, err := json.Marshal(metadata)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, fileErr(path, "metadata: %v", err)
 		}
 		js.WriteString(`"__metadata__":`)
 		js.Write(m)
 	}
-	seen := map[string]bool{"__metadata__": true}
+	seen := map[string]bool{}
 	var off int64
 	for i := range entries {
 		e := &entries[i]
+		if why := nameProblem(e.Name); why != "" {
+			return nil, 0, tensorErr(path, e.Name, "%s", why)
+		}
 		if seen[e.Name] {
-			return nil, 0, tensorErr(path, e.Name, "name used twice, or reserved")
+			return nil, 0, tensorErr(path, e.Name, "name used twice")
 		}
 		seen[e.Name] = true
-		if e.DType.Size() == 0 {
-			return nil, 0, tensorErr(path, e.Name, "unknown dtype %q", e.DType)
+		shape := make([]int64, len(e.Shape))
+		for j, d := range e.Shape {
+			shape[j] = int64(d)
 		}
-		want := int64(e.DType.Size())
-		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, 0, tensorErr(path, e.Name, "negative dimension in shape %v", e.Shape)
-			}
-			want *= int64(d)
-		}
-		if e.size() != want {
+		want, why := tensorSize(e.DType, shape)
+		switch {
+		case why != "":
+			return nil, 0, tensorErr(path, e.Name, "%s", why)
+		case e.size() != want:
 			return nil, 0, tensorErr(path, e.Name, "%d bytes do not match dtype %s × shape %v (%d bytes)", e.size(), e.DType, e.Shape, want)
+		case off > math.MaxInt64-want:
+			return nil, 0, tensorErr(path, e.Name, "the data would pass 2^63 bytes")
 		}
 		if js.Len() > 1 {
 			js.WriteByte(',')
@@ -130,13 +142,27 @@ func encodeHeader(path string, metadata map[string]string, entries []Entry) ([]b
 		}
 		fmt.Fprintf(&js, `],"data_offsets":[%d,%d]}`, off, off+want)
 		off += want
+		if js.Len() > MaxHeaderBytes {
+			break // reported below
+		}
 	}
 	js.WriteByte('}')
 	for js.Len()%8 != 0 {
 		js.WriteByte(' ')
 	}
+	if js.Len() > MaxHeaderBytes {
+		return nil, 0, fileErr(path, "the header would take more than the %d-byte limit that readers (this one included) accept: %d tensors with names of %d bytes on average", MaxHeaderBytes, len(entries), nameBytes(entries)/max(len(entries), 1))
+	}
 	out := binary.LittleEndian.AppendUint64(nil, uint64(js.Len()))
 	return append(out, js.Bytes()...), off, nil
+}
+
+func nameBytes(es []Entry) int {
+	n := 0
+	for i := range es {
+		n += len(es[i].Name)
+	}
+	return n
 }
 
 // WriteFileAtomic writes data to path through a temporary file and a

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	bin "encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -304,4 +306,61 @@ func TestFloatOutputsStayFinite(t *testing.T) {
 		}
 	}
 	unchanged(t, "merge with a NaN", before, tree(t, filepath.Dir(base)))
+}
+
+// rawCheckpoint assembles a safetensors file from a header and data.
+func rawCheckpoint(t *testing.T, path, header string, data []byte) {
+	t.Helper()
+	b := bin.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	b = append(append(b, header...), data...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Item: nf4 never writes a file it cannot read back: a header that would
+// pass the limit, and names that JSON would silently rename, are errors
+// before any output exists.
+func TestNeverWritesWhatItCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.safetensors")
+
+	// Names that are not UTF-8 (two that would both become "w\uFFFD.weight").
+	bad := filepath.Join(dir, "names.safetensors")
+	rawCheckpoint(t, bad, "{\"w\xff.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"+
+		"\"w\xfe.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", make([]byte, 8))
+	before := tree(t, dir)
+	for _, cmd := range []string{"quantize", "dequantize", "inspect"} {
+		args := []string{cmd, bad, out}
+		if cmd == "inspect" {
+			args = args[:2]
+		}
+		_, stderr, code := nf4cmd(t, args...)
+		if code != 1 || !strings.Contains(stderr, `w\xff.weight`) || !strings.Contains(stderr, "not valid UTF-8") {
+			t.Errorf("nf4 %s: exit %d, %q; want 1 and the name's bytes escaped", cmd, code, stderr)
+		}
+	}
+	unchanged(t, "names not UTF-8", before, tree(t, dir))
+	os.Remove(bad)
+
+	if testing.Short() {
+		return
+	}
+	// A header just under the limit, which quantizing would grow past it:
+	// 98 empty tensors and one weight, all with names of 1 MiB.
+	long := strings.Repeat("n", 1<<20)
+	var h strings.Builder
+	h.WriteString("{")
+	for i := range 98 {
+		fmt.Fprintf(&h, `"%d%s":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},`, i, long)
+	}
+	fmt.Fprintf(&h, `"%s.weight":{"dtype":"F32","shape":[8,64],"data_offsets":[0,2048]}}`, long)
+	in := filepath.Join(dir, "long.safetensors")
+	rawCheckpoint(t, in, h.String(), checkpoint.EncodeFloats(nil, values(512, 0), checkpoint.F32))
+	before = tree(t, dir)
+	_, stderr, code := nf4cmd(t, "quantize", in, out)
+	if code != 1 || !strings.Contains(stderr, "byte limit that readers") {
+		t.Errorf("quantize near the header limit: exit %d, %.300q", code, stderr)
+	}
+	unchanged(t, "header limit", before, tree(t, dir))
 }
