@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nf4go/nf4"
 )
 
 // Item: a sharded write that fails, at any point before every file is
@@ -56,5 +58,35 @@ func TestFailedShardedWriteKeepsThePreviousOutput(t *testing.T) {
 	before = treeSnapshot(t, dir)
 	_, err = QuantizeFile(context.Background(), in, out, QuantizeOptions{ShardSize: 1300})
 	wantErr(t, err, index, "is a directory")
+	sameTree(t, before, treeSnapshot(t, dir))
+}
+
+// An interrupted conversion stops before it reads the next weight, in the
+// double-quantization planning too (which reads every weight before the
+// first byte is written): a weight that would fail is never reached.
+func TestCancelledConversionStopsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	bad := normals(1, 4*64)
+	bad[3] = float32(math.NaN())
+	in := writeEntries(t, dir, "in.safetensors", nil, floatEntry("a.weight", F32, []int{4, 64}, bad))
+	w, _ := nf4.QuantizeFloat32s(normals(2, 4*64), 4, 64, nf4.WithDoubleQuant())
+	base := writeEntries(t, dir, "base.safetensors", nil, NF4Entries("m.weight", w, F32)...)
+	ad := filepath.Join(dir, "adapter")
+	l := loraLayer("m", 1, 2, 4, 64)
+	l.B.Data().([]float32)[0] = 3e38 // the merge overflows float32, if it is ever computed
+	l.B.Data().([]float32)[1] = 3e38
+	if err := SaveAdapter(ad, &Adapter{Rank: 2, Alpha: 400, Layers: []LoRALayer{l}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := treeSnapshot(t, dir)
+	out := filepath.Join(dir, "out.safetensors")
+	if _, err := QuantizeFile(ctx, in, out, QuantizeOptions{Double: true}); err != context.Canceled {
+		t.Errorf("quantize: %v, want context.Canceled", err)
+	}
+	if _, err := MergeFile(ctx, base, ad, out, MergeOptions{}); err != context.Canceled {
+		t.Errorf("merge: %v, want context.Canceled", err)
+	}
 	sameTree(t, before, treeSnapshot(t, dir))
 }

@@ -86,6 +86,9 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err // planning reads every weight under double quantization
+		}
 		t := it.Info
 		explicit := o.Include != nil && o.Include.MatchString(it.Name)
 		chosen := explicit || o.Include == nil && weightName.MatchString(it.Name) && !notByDefault.MatchString(it.Name) &&

@@ -56,6 +56,9 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err // planning reads every weight under double quantization
+		}
 		l := byWeight[it.Name]
 		if l == nil {
 			es = append(es, c.copyItem(it)...)

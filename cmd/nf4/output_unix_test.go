@@ -104,3 +104,64 @@ func TestOutputThroughSymlink(t *testing.T) {
 		t.Errorf("%d files in the link's folder, want 1", len(ents))
 	}
 }
+
+// Item: a FIFO where a file is read (the input, a shard, an index, an
+// adapter file, config.json) is refused at once, not waited on forever.
+func TestFIFOInputsNeverHang(t *testing.T) {
+	dir := t.TempDir()
+	base, adapter := nf4Model(t, dir)
+	fifo := func(p string) string {
+		os.Remove(p)
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	in := fifo(filepath.Join(dir, "fifo.safetensors"))
+	sh := filepath.Join(dir, "sharded")
+	os.Mkdir(sh, 0o755)
+	fifo(filepath.Join(sh, "model-00001-of-00001.safetensors"))
+	index := filepath.Join(sh, "model.safetensors.index.json")
+	os.WriteFile(index, []byte(`{"weight_map": {"w": "model-00001-of-00001.safetensors"}}`), 0o644)
+	fifoIndex := fifo(filepath.Join(dir, "fifo.safetensors.index.json"))
+	fifoAdapter := filepath.Join(dir, "fifo-adapter")
+	os.Mkdir(fifoAdapter, 0o755)
+	cfg, _ := os.ReadFile(filepath.Join(adapter, "adapter_config.json"))
+	os.WriteFile(filepath.Join(fifoAdapter, "adapter_config.json"), cfg, 0o644)
+	fifo(filepath.Join(fifoAdapter, "adapter_model.safetensors"))
+	fifoConfigAdapter := filepath.Join(dir, "fifo-config-adapter")
+	os.Mkdir(fifoConfigAdapter, 0o755)
+	fifo(filepath.Join(fifoConfigAdapter, "adapter_config.json"))
+	out := filepath.Join(dir, "out.safetensors")
+	for _, c := range []struct {
+		args []string
+		fifo string
+	}{
+		{[]string{"inspect", in}, in},
+		{[]string{"quantize", in, out}, in},
+		{[]string{"dequantize", index, out}, filepath.Join(sh, "model-00001-of-00001.safetensors")},
+		{[]string{"inspect", fifoIndex}, fifoIndex},
+		{[]string{"merge", base, fifoAdapter, out}, filepath.Join(fifoAdapter, "adapter_model.safetensors")},
+		{[]string{"merge", base, fifoConfigAdapter, out}, filepath.Join(fifoConfigAdapter, "adapter_config.json")},
+	} {
+		cmd, stderr := start(t, c.args...)
+		if code := wait(t, cmd); code != 1 || !strings.Contains(stderr.String(), c.fifo) || !strings.Contains(stderr.String(), "named pipe") {
+			t.Errorf("nf4 %q: exit %d, %q; want 1 and the FIFO named", c.args, code, stderr.String())
+		}
+	}
+	// config.json beside the input as a FIFO: an error, not a hang, and
+	// the FIFO stays.
+	fifo(filepath.Join(dir, "config.json"))
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	cmd, stderr := start(t, "quantize", "--quiet", base, filepath.Join(other, "m.safetensors"))
+	if code := wait(t, cmd); code != 1 || !strings.Contains(stderr.String(), "config.json: is a named pipe") {
+		t.Errorf("a FIFO named config.json beside the input: exit %d, %s", code, stderr)
+	}
+	if st, err := os.Lstat(filepath.Join(dir, "config.json")); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("config.json FIFO is now %v (%v)", st.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(other); len(ents) != 0 {
+		t.Errorf("%d files written", len(ents))
+	}
+}
