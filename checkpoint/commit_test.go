@@ -70,7 +70,7 @@ func TestCancelledConversionStopsAtOnce(t *testing.T) {
 	bad[3] = float32(math.NaN())
 	in := writeEntries(t, dir, "in.safetensors", nil, floatEntry("a.weight", F32, []int{4, 64}, bad))
 	w, _ := nf4.QuantizeFloat32s(normals(2, 4*64), 4, 64, nf4.WithDoubleQuant())
-	base := writeEntries(t, dir, "base.safetensors", nil, NF4Entries("m.weight", w, F32)...)
+	base := writeEntries(t, dir, "base.safetensors", nil, nf4Entries(t, "m.weight", w, F32)...)
 	ad := filepath.Join(dir, "adapter")
 	l := loraLayer("m", 1, 2, 4, 64)
 	l.B.Data().([]float32)[0] = 3e38 // the merge overflows float32, if it is ever computed

@@ -17,7 +17,7 @@ func TestFloatOutputsStayFinite(t *testing.T) {
 	ctx := context.Background()
 	big := scaled(normals(1, 8*64), 3e4) // NF4 keeps the scale: many beyond F16's 65504
 	w, _ := nf4.QuantizeFloat32s(big, 8, 64)
-	in := writeEntries(t, dir, "big.safetensors", nil, NF4Entries("l.weight", w, F32)...)
+	in := writeEntries(t, dir, "big.safetensors", nil, nf4Entries(t, "l.weight", w, F32)...)
 	before := treeSnapshot(t, dir)
 	_, err := DequantizeFile(ctx, in, filepath.Join(dir, "f16.safetensors"), DequantizeOptions{DType: F16})
 	wantErr(t, err, in, `tensor "l.weight"`, "beyond the range of F16", "row 0, column")

@@ -108,5 +108,5 @@ func nf4QuantizeForTest(v []float32, rows, cols int) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NF4Entries("w", w, F32), nil
+	return NF4Entries("w", w, F32)
 }

@@ -16,7 +16,7 @@ func FuzzReadCheckpoint(f *testing.F) {
 	f.Add([]byte{})
 	w, _ := nf4.QuantizeFloat32s(normals(1, 2*32), 2, 32, nf4.WithBlockSize(32), nf4.WithDoubleQuant())
 	var es []byte
-	for _, e := range NF4Entries("w", w, F16) {
+	for _, e := range nf4Entries(f, "w", w, F16) {
 		es = append(es, e.Data...)
 	}
 	f.Add(es)

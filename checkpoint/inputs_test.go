@@ -64,7 +64,7 @@ func sameTree(t *testing.T, before, after map[string]string) {
 func TestOutputThatIsAnInputIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	w, _ := nf4.QuantizeFloat32s(normals(1, 8*64), 8, 64)
-	es := NF4Entries("m.proj.weight", w, F32)
+	es := nf4Entries(t, "m.proj.weight", w, F32)
 	base := writeEntries(t, dir, "base.safetensors", nil, es...)
 	ad := filepath.Join(dir, "adapter")
 	if err := SaveAdapter(ad, &Adapter{Rank: 2, Alpha: 4, Layers: []LoRALayer{loraLayer("m.proj", 1, 2, 8, 64)}}); err != nil {

@@ -23,6 +23,9 @@ type Item struct {
 // A companion whose weight has no quant state (an absmax on its own, say)
 // is an error, not a tensor to copy blindly.
 func (c *Checkpoint) Items() (_ []Item, err error) {
+	if c == nil {
+		return nil, &Error{Err: errNilCheckpoint}
+	}
 	defer guardMapped(&err)()
 	owned := map[string]bool{}
 	nf4 := map[string]Item{}

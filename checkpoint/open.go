@@ -132,8 +132,13 @@ func openIndex(path string) (*Checkpoint, error) {
 	return c, nil
 }
 
+var errNilCheckpoint = errors.New("nil *Checkpoint")
+
 // Close unmaps the files. Slices returned by Raw are invalid afterwards.
 func (c *Checkpoint) Close() error {
+	if c == nil {
+		return nil
+	}
 	var errs []error
 	for _, m := range c.maps {
 		unregisterMapping(m)
@@ -145,10 +150,18 @@ func (c *Checkpoint) Close() error {
 }
 
 // Tensors returns every tensor, in file order (shards by name).
-func (c *Checkpoint) Tensors() []TensorInfo { return append([]TensorInfo(nil), c.infos...) }
+func (c *Checkpoint) Tensors() []TensorInfo {
+	if c == nil {
+		return nil
+	}
+	return append([]TensorInfo(nil), c.infos...)
+}
 
 // Info returns the description of the named tensor.
 func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
+	if c == nil {
+		return TensorInfo{}, false
+	}
 	i, ok := c.byName[name]
 	if !ok {
 		return TensorInfo{}, false
@@ -157,13 +170,16 @@ func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
 }
 
 // Has reports whether the checkpoint holds the named tensor.
-func (c *Checkpoint) Has(name string) bool { _, ok := c.byName[name]; return ok }
+func (c *Checkpoint) Has(name string) bool { _, ok := c.Info(name); return ok }
 
 // Raw returns the bytes of the named tensor, little-endian as stored. The
 // slice is a view of the mapped file: read it only while c is open, and
 // know that reading it after another program truncated the file raises
 // SIGBUS (Float32s, Dense, NF4 and the writers turn that into an error).
 func (c *Checkpoint) Raw(name string) ([]byte, TensorInfo, error) {
+	if c == nil {
+		return nil, TensorInfo{}, &Error{Tensor: name, Err: errNilCheckpoint}
+	}
 	t, ok := c.Info(name)
 	if !ok {
 		return nil, t, tensorErr(c.Path, name, "not in the checkpoint")
