@@ -2,7 +2,9 @@ package nf4_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/nf4go/nf4"
@@ -67,5 +69,30 @@ func TestEmptyBatch(t *testing.T) {
 	bad := tensor.New(tensor.WithShape(0, 32), tensor.WithBacking([]float32{}))
 	if _, err := e.Linear(bad, w); err == nil {
 		t.Error("[0 32] accepted for a weight of K = 64")
+	}
+}
+
+// A finite float64 weight beyond float32's range is called that, not
+// "non-finite"; it still is a NonFiniteError for callers that test for one.
+func TestFloat64OutOfRange(t *testing.T) {
+	v := make([]float64, 2*64)
+	v[64+5] = 1e300
+	for _, quantize := range []func() error{
+		func() error { _, err := nf4.QuantizeFloat64s(v, 2, 64); return err },
+		func() error {
+			_, err := nf4.Quantize(tensor.New(tensor.WithShape(2, 64), tensor.WithBacking(v)))
+			return err
+		},
+	} {
+		err := quantize()
+		var nf *nf4.NonFiniteError
+		if err == nil || !strings.Contains(err.Error(), "1e+300 at row 1, column 5") || !strings.Contains(err.Error(), "out of float32 range") ||
+			strings.Contains(err.Error(), "non-finite") || !errors.As(err, &nf) {
+			t.Errorf("1e300: %v", err)
+		}
+	}
+	v[64+5] = math.Inf(-1)
+	if _, err := nf4.QuantizeFloat64s(v, 2, 64); err == nil || !strings.Contains(err.Error(), "non-finite") {
+		t.Errorf("-Inf: %v", err)
 	}
 }

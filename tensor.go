@@ -55,7 +55,7 @@ func Quantize(t *tensor.Dense, opts ...Option) (*Tensor, error) {
 	case []float32:
 		return quantize(data, nil, rows, cols, collect(opts))
 	case []float64:
-		return quantize(nil, data, rows, cols, collect(opts))
+		return QuantizeFloat64s(data, rows, cols, opts...)
 	}
 	return nil, errorf("quantize: dtype %v not supported: want float32 or float64", t.Dtype())
 }
@@ -67,7 +67,8 @@ func QuantizeFloat32s(data []float32, rows, cols int, opts ...Option) (*Tensor, 
 
 // QuantizeFloat64s converts the row-major matrix data[rows*cols] to NF4.
 func QuantizeFloat64s(data []float64, rows, cols int, opts ...Option) (*Tensor, error) {
-	return quantize(nil, data, rows, cols, collect(opts))
+	t, err := quantize(nil, data, rows, cols, collect(opts))
+	return t, float32Range(err)
 }
 
 func quantize(f32 []float32, f64 []float64, rows, cols int, o options) (*Tensor, error) {

@@ -255,6 +255,9 @@ func (c *Checkpoint) NF4(name string) (_ *nf4.Tensor, _ DType, err error) {
 		if err != nil {
 			return nil, "", err
 		}
+		if err := c.checkNested(name, nested, qmap); err != nil {
+			return nil, "", err
+		}
 		t, err = nf4.FromDoubleQuantParts(st.rows, st.cols, st.blockSize, codes, q, nested, st.offset, qmap)
 		if err != nil {
 			return nil, "", tensorErr(file, name+SuffixAbsmax, "%v", err)

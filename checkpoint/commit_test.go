@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nf4go/nf4"
@@ -89,4 +90,24 @@ func TestCancelledConversionStopsAtOnce(t *testing.T) {
 		t.Errorf("merge: %v, want context.Canceled", err)
 	}
 	sameTree(t, before, treeSnapshot(t, dir))
+}
+
+// Errors name the file the user asked for, never a temporary: here the
+// target turns into a directory while the run writes.
+func TestErrorsNameTheTargetNotTheTemporary(t *testing.T) {
+	dir := t.TempDir()
+	in := writeEntries(t, dir, "in.safetensors", nil, floatEntry("a.weight", F32, []int{4, 64}, normals(1, 256)))
+	out := filepath.Join(dir, "out.safetensors")
+	_, err := QuantizeFile(context.Background(), in, out, QuantizeOptions{Progress: func(done, total int64) {
+		if done == total {
+			os.Mkdir(out, 0o755)
+		}
+	}})
+	wantErr(t, err, out, "became a directory")
+	if strings.Contains(err.Error(), tempSuffix) {
+		t.Errorf("the error names a temporary: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("%d entries in the folder, want the input and the directory", len(ents))
+	}
 }

@@ -364,3 +364,30 @@ func TestNeverWritesWhatItCannotRead(t *testing.T) {
 	}
 	unchanged(t, "header limit", before, tree(t, dir))
 }
+
+// Item: inspect shows a name with control characters escaped, so it can
+// neither drive the terminal nor break the table.
+func TestInspectEscapesNames(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "odd.safetensors")
+	names := []string{"evil\x1b[2J\rname", "tab\there", "new\nline", "plain.weight", "nbsp\u00a0x"}
+	var es []checkpoint.Entry
+	for _, n := range names {
+		es = append(es, checkpoint.Entry{Name: n, DType: checkpoint.F32, Shape: []int{1}, Data: make([]byte, 4)})
+	}
+	if err := checkpoint.WriteFile(t.Context(), in, map[string]string{"k\x07": "v"}, es, nil); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := nf4cmd(t, "inspect", in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`"evil\x1b[2J\rname"`, `"tab\there"`, `"new\nline"`, "plain.weight", `"nbsp\u00a0x"`, `"k\a"=`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect output lacks %s:\n%s", want, stdout)
+		}
+	}
+	if strings.ContainsAny(stdout, "\x1b\r\a") || strings.Count(stdout, "\n") != len(names)+4 {
+		t.Errorf("control characters reach the terminal:\n%q", stdout)
+	}
+}
