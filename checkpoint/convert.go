@@ -132,7 +132,7 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 			if err != nil {
 				return nil, tensorErr(t.File, name, "%v", err)
 			}
-			return q, nil
+			return q, readsBack(t.File, name, q)
 		}
 		ne, err := planNF4(name, t.Shape[0], t.Shape[1], bs, o.Double, t.DType, quantize)
 		if err != nil {

@@ -137,6 +137,9 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			if err != nil {
 				return nil, tensorErr(c.Path, name, "requantize: %v", err)
 			}
+			if err := readsBack(item.Info.File, name, q); err != nil {
+				return nil, err
+			}
 			step.Merge = &st
 			return q, nil
 		}
