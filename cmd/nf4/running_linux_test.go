@@ -113,3 +113,43 @@ func TestKilledRunsTemporaryIsRemovedNextTime(t *testing.T) {
 		t.Errorf("another output's temporary was removed: %v", err)
 	}
 }
+
+// Item: an input reached through a bind mount is still the same file
+// (same device and inode) and is refused as an output. As root, the mount
+// is made in a mount namespace of the run's own (unshare -m), so it
+// vanishes with it.
+func TestInputThroughBindMountIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI runs as root here: this test needs root to bind-mount")
+		}
+		t.Skip("needs root to bind-mount")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1)")
+	}
+	dir := t.TempDir()
+	base, adapter := nf4Model(t, dir)
+	view := filepath.Join(dir, "view")
+	os.Mkdir(view, 0o755)
+	before := tree(t, dir)
+	script := `mount --bind "$1" "$2" || exit 99; exec "$3" merge "$4" "$1" "$2/adapter_model.safetensors"`
+	cmd := exec.Command(unshare, "-m", "sh", "-c", script, "sh", adapter, view, binary, base)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Skipf("unshare -m: %v", err)
+	}
+	if code == 99 || strings.Contains(stderr.String(), "unshare failed") {
+		t.Skipf("the kernel refuses the mount here: %s", stderr.String())
+	}
+	if code != 1 || !strings.Contains(stderr.String(), "is an input file") {
+		t.Errorf("merge into the adapter through a bind mount: exit %d, %q", code, stderr.String())
+	}
+	unchanged(t, "bind mount", before, tree(t, dir))
+}
