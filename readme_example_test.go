@@ -91,9 +91,9 @@ func Example_readme() {
 }
 
 func ExampleTensor_String() {
-	data := wave(4096, 4096)
+	data := wave(1024, 1024)
 	for _, b := range []int{64, 128} {
-		w, err := nf4.QuantizeFloat32s(data, 4096, 4096, nf4.WithBlockSize(b))
+		w, err := nf4.QuantizeFloat32s(data, 1024, 1024, nf4.WithBlockSize(b))
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -101,6 +101,6 @@ func ExampleTensor_String() {
 		fmt.Println(w.String())
 	}
 	// Output:
-	// NF4[4096×4096] block 64: 9.00 MiB, 7.11× smaller than float32
-	// NF4[4096×4096] block 128: 8.50 MiB, 7.53× smaller than float32
+	// NF4[1024×1024] block 64: 576.00 KiB, 7.11× smaller than float32
+	// NF4[1024×1024] block 128: 544.00 KiB, 7.53× smaller than float32
 }

@@ -65,9 +65,9 @@ func bigModel(t *testing.T, dir string) string {
 	t.Helper()
 	in := filepath.Join(dir, "big.safetensors")
 	var es []checkpoint.Entry
+	data := checkpoint.EncodeFloats(nil, values(1024*4096, 0.1), checkpoint.BF16)
 	for _, name := range []string{"l0.weight", "l1.weight", "l2.weight", "l3.weight"} {
-		es = append(es, checkpoint.Entry{Name: name, DType: checkpoint.BF16, Shape: []int{1024, 4096},
-			Data: checkpoint.EncodeFloats(nil, values(1024*4096, 0.1), checkpoint.BF16)})
+		es = append(es, checkpoint.Entry{Name: name, DType: checkpoint.BF16, Shape: []int{1024, 4096}, Data: data})
 	}
 	if err := checkpoint.WriteFile(t.Context(), in, nil, es, nil); err != nil {
 		t.Fatal(err)
