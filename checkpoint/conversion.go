@@ -25,12 +25,12 @@ type conversion struct {
 	model  map[string]json.RawMessage // config.From as read
 }
 
-// startConversion opens the checkpoint in and lists its items, after
-// checking the outputs (OUT, its shards and index with maxShard, the
-// config) against every file the conversion reads, before any work: the checkpoint's files, the others read before (an
-// adapter's), the config.json beside the input (which belongs to the
-// input model, and which no checkpoint output may replace), and
-// config.From.
+// startConversion opens the checkpoint in and lists its items. Before
+// any work it checks the outputs (OUT, its shards and index with
+// maxShard, the config) against every file the conversion reads: the
+// checkpoint's files, the others read before (an adapter's), the
+// config.json beside the input (which belongs to the input model, and
+// which no checkpoint output may replace), and config.From.
 func startConversion(in, out string, maxShard int64, others inputFiles, config ConfigCopy) (v *conversion, err error) {
 	if err := CheckOutput(out); err != nil {
 		return nil, err

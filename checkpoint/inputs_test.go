@@ -100,6 +100,14 @@ func TestOutputThatIsAnInputIsRefused(t *testing.T) {
 		wantErr(t, err, out, "is an input file")
 		sameTree(t, before, treeSnapshot(t, dir))
 	}
+	// Shards that would be named like the input's are refused before any
+	// work, however many there would be.
+	other := filepath.Join(sh, "other.safetensors.index.json")
+	os.WriteFile(other, []byte(`{"weight_map": {"a.weight": "m-00001-of-00001.safetensors"}}`), 0o644)
+	before = treeSnapshot(t, dir)
+	_, err := QuantizeFile(ctx, other, "sharded/m.safetensors", QuantizeOptions{ShardSize: 100})
+	wantErr(t, err, "sharded/m.safetensors", "shards would be named like the input")
+	sameTree(t, before, treeSnapshot(t, dir))
 	// An output that is no input is written.
 	if _, err := MergeFile(ctx, base, ad, filepath.Join(ad, "merged.safetensors"), MergeOptions{}); err != nil {
 		t.Fatal(err)

@@ -108,3 +108,15 @@ func TestConversionOptionsAreChecked(t *testing.T) {
 		t.Errorf("%d files in the folder, want the input alone", len(ents))
 	}
 }
+
+// A name used twice is refused across shards too, where each shard's
+// header alone would not show it.
+func TestShardedNamesAreUnique(t *testing.T) {
+	dir := t.TempDir()
+	es := []Entry{floatEntry("a", F32, []int{256}, normals(1, 256)), floatEntry("b", F32, []int{256}, normals(2, 256)), floatEntry("a", F32, []int{256}, normals(3, 256))}
+	_, err := WriteSharded(context.Background(), filepath.Join(dir, "m.safetensors"), nil, es, 1024, nil, nil)
+	wantErr(t, err, `"a"`, "twice")
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d files made", len(ents))
+	}
+}

@@ -71,6 +71,15 @@ func writeOutput(ctx context.Context, s outputSpec) (files []string, err error) 
 	if s.refuse == nil {
 		s.refuse = func(string) error { return nil }
 	}
+	// Names are unique across shards too: the index maps them to shards.
+	used := make(map[string]bool, len(s.entries))
+	for i := range s.entries {
+		n := s.entries[i].Name
+		if used[n] {
+			return nil, tensorErr(s.path, n, "name used twice")
+		}
+		used[n] = true
+	}
 	shards := packShards(s.entries, s.maxShard)
 	names := []string{s.path}
 	index := ""
