@@ -11,33 +11,30 @@ import (
 // written as ±Inf (as PyTorch's conversion writes it) unless
 // allowOverflow. Errors name the first bad row and column.
 func encodeWeight(file, name string, f []float32, cols int, dt DType, allowOverflow bool) ([]byte, error) {
-	if i := firstNonFinite(f); i >= 0 {
-		return nil, tensorErr(file, name, "value %v at row %d, column %d is not finite", f[i], i/cols, i%cols)
-	}
-	b := EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt)
-	if allowOverflow {
-		return b, nil
-	}
-	for i, size := 0, dt.Size(); i < len(f); i++ {
-		if encodedInf(b[i*size:], dt) {
-			return nil, tensorErr(file, name, "value %v at row %d, column %d is beyond the range of %s (largest %s) and would be written as ±Inf; write a wider dtype, or allow the overflow",
-				f[i], i/cols, i%cols, dt, largest(dt))
-		}
-	}
-	return b, nil
-}
-
-// encodedInf reports whether the little-endian element e of dtype dt is ±Inf.
-func encodedInf(e []byte, dt DType) bool {
+	// In float32 bits without the sign: at or above inf is NaN or Inf; at
+	// or above limit rounds to ±Inf in dt (F16 from 65520, halfway past
+	// its largest 65504, ties going to the even Inf; BF16 likewise).
+	const inf = 0x7f800000
+	limit := uint32(inf)
 	switch dt {
 	case F16:
-		return e[1]&0x7c == 0x7c
+		limit = 0x477ff000 // 65520
 	case BF16:
-		return e[1]&0x7f == 0x7f && e[0]&0x80 == 0x80
-	case F32:
-		return e[3]&0x7f == 0x7f && e[2]&0x80 == 0x80
+		limit = 0x7f7f8000
 	}
-	return false
+	if allowOverflow {
+		limit = inf
+	}
+	for i, v := range f {
+		if u := math.Float32bits(v) &^ (1 << 31); u >= limit {
+			if u >= inf {
+				return nil, tensorErr(file, name, "value %v at row %d, column %d is not finite", v, i/cols, i%cols)
+			}
+			return nil, tensorErr(file, name, "value %v at row %d, column %d is beyond the range of %s (largest %s) and would be written as ±Inf; write a wider dtype, or allow the overflow",
+				v, i/cols, i%cols, dt, largest(dt))
+		}
+	}
+	return EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt), nil
 }
 
 func largest(dt DType) string {

@@ -62,3 +62,26 @@ func TestFloatOutputsStayFinite(t *testing.T) {
 	}
 	sameTree(t, before, treeSnapshot(t, dir))
 }
+
+// encodeWeight's thresholds are where the encoders really turn a finite
+// value into ±Inf: checked against them around each limit.
+func TestOverflowThresholds(t *testing.T) {
+	for _, c := range []struct {
+		dt    DType
+		limit float32
+	}{{F16, 65520}, {BF16, math.Float32frombits(0x7f7f8000)}} {
+		for _, sign := range []float32{1, -1} {
+			for d := int32(-3); d <= 3; d++ {
+				v := sign * math.Float32frombits(uint32(int32(math.Float32bits(c.limit))+d))
+				enc := EncodeFloats(nil, []float32{v}, c.dt)
+				back := make([]float32, 1)
+				decodeFloats(back, enc, c.dt)
+				inf := math.IsInf(float64(back[0]), 0)
+				_, err := encodeWeight("f", "w", []float32{v}, 1, c.dt, false)
+				if inf != (err != nil) {
+					t.Errorf("%s %v: encodes to %v, error %v", c.dt, v, back[0], err)
+				}
+			}
+		}
+	}
+}
