@@ -257,3 +257,23 @@ func (k *KernelProfile) Hottest(n int) []InstrStats {
 	}
 	return ms
 }
+
+// Loop is a backward branch of the kernel: Instrs[Start..End] (End the
+// branch) repeat.
+type Loop struct{ Start, End int }
+
+// Trips is how often the loop body began, per warp-level issue count of
+// its first instruction.
+func (k *KernelProfile) Trips(l Loop) int64 { return k.Instrs[l.Start].WarpExecs }
+
+// Loops lists the kernel's backward branches, longest first.
+func (k *KernelProfile) Loops() []Loop {
+	var ls []Loop
+	for pc, in := range k.kernel.code {
+		if in.op == opBra && int(in.target) <= pc {
+			ls = append(ls, Loop{Start: int(in.target), End: pc})
+		}
+	}
+	slices.SortStableFunc(ls, func(a, b Loop) int { return (b.End - b.Start) - (a.End - a.Start) })
+	return ls
+}

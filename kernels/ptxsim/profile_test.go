@@ -161,6 +161,9 @@ func TestProfileBankConflictsAndLoops(t *testing.T) {
 	if b := stat(t, kp, "bra FILL"); b.WarpExecs != 16 {
 		t.Errorf("loop branch issued %d times, want 16", b.WarpExecs)
 	}
+	if ls := kp.Loops(); len(ls) != 1 || kp.Trips(ls[0]) != 16 || !strings.Contains(kp.Instrs[ls[0].End].Text, "bra FILL") {
+		t.Errorf("loops %+v", ls)
+	}
 	sh := kp.Sum(SharedStore)
 	if sh.Requests != 16 || sh.Wavefronts != 64 {
 		t.Errorf("shared-store totals %+v", sh)
