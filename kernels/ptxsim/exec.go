@@ -111,7 +111,7 @@ func (d *Device) launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, b
 		b.race = newRaceShadow(len(b.shared))
 	}
 	if d.Profile != nil {
-		b.col = newCollector(d.Profile.forKernel(k), k, nthreads, b.nwarps)
+		b.col = newCollector(d.Profile, k, nthreads, b.nwarps)
 		for i := range b.threads {
 			b.threads[i].execs = b.col.threadExecs(i)
 		}

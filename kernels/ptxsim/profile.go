@@ -19,23 +19,36 @@ import (
 //
 // The wavefront rules (shared memory, and the same rule applied to the L1
 // data stage for global accesses, an assumption):
-//   - 32 banks of 4 bytes; accesses of up to 4 bytes per lane are one phase
-//     of 32 lanes, 8-byte accesses two phases of 16 lanes, 16-byte accesses
-//     four phases of 8 lanes (ldmatrix: one phase of 8 row addresses per
-//     8×8 matrix, each row 16 bytes);
+//   - 32 banks of 4 bytes; a request is served in phases of at most 256
+//     bytes: accesses of up to 8 bytes per lane are one phase of 32 lanes,
+//     16-byte accesses two phases of 16 lanes (ldmatrix: one phase per 8×8
+//     matrix, its 8 row addresses of 16 bytes each);
 //   - a phase takes as many wavefronts as the largest number of distinct
-//     4-byte words any one bank must deliver (the same word to several
-//     lanes is a broadcast), at least one;
-//   - the ideal is one wavefront per phase with an active lane, and bank
+//     4-byte words one bank must deliver (the same word to several lanes
+//     of a phase is a broadcast; lanes of different phases do not share),
+//     at least one;
+//   - its ideal is one wavefront per 128 bytes of distinct words, and bank
 //     conflicts are wavefronts minus the ideal.
+//
+// This matches Nsight Compute on H100 and A10 for 128-bit loads (NVIDIA
+// developer forum, "Discrepancy in LDS.128 Wavefronts: Does SMEM broadcast
+// across quarter-warps?"): contiguous, 4 wavefronts; lanes 0–15 and 16–31
+// each reading one 16-byte word, 2; lanes t and t+16 reading one word at a
+// 32-byte stride, 8.
 //
 // L2 traffic (Sectors sent on to L2): stores, atomics, cp.async.cg and loads
 // that do not allocate in L1 (.cg, .cv, .L1::no_allocate) send every sector;
-// other global loads send only a sector their block has not read before (the
-// block's L1 is assumed to keep what it read).
+// other global loads send only the sectors that miss the block's L1, a
+// least-recently-used cache of L1Bytes (in 32-byte sectors; 0 keeps
+// everything a block read). Blocks do not share an L1 here: each has its
+// own.
 //
 // Profiling costs nothing when Device.Profile is nil.
 type Profile struct {
+	// L1Bytes is the L1 capacity one block may use, for the L2 counts;
+	// 0 means unlimited.
+	L1Bytes int64
+
 	kernels []*KernelProfile
 }
 
@@ -165,9 +178,10 @@ type KernelProfile struct {
 // CTAStats is what one block read through L1.
 type CTAStats struct {
 	CTA [3]int
-	// CachedSectors are the distinct sectors its L1-allocating loads read;
-	// RequestedCachedSectors counts every sector those loads requested.
-	CachedSectors, RequestedCachedSectors int64
+	// CachedSectors are the distinct sectors its L1-allocating loads read,
+	// RequestedCachedSectors every sector those loads requested, and
+	// MissedSectors those that missed its L1.
+	CachedSectors, RequestedCachedSectors, MissedSectors int64
 }
 
 // InstrStats are the counters of one static instruction.

@@ -10,8 +10,69 @@ type collector struct {
 	pend  []map[uint64]*laneReq
 	free  []*laneReq
 	// sectors read through L1 by this block, and by the whole launch
-	cta, launch map[uint64]struct{}
-	requested   int64
+	cta, launch       map[uint64]struct{}
+	requested, missed int64
+	l1                *lru
+}
+
+// lru is a least-recently-used set of sectors.
+type lru struct {
+	cap        int
+	nodes      map[uint64]*lruNode
+	head, tail *lruNode // head most recent
+}
+
+type lruNode struct {
+	key        uint64
+	prev, next *lruNode
+}
+
+func newLRU(n int) *lru { return &lru{cap: n, nodes: map[uint64]*lruNode{}} }
+
+func (c *lru) unlink(n *lruNode) {
+	if n.prev != nil {
+		n.prev.next = n.next
+	} else {
+		c.head = n.next
+	}
+	if n.next != nil {
+		n.next.prev = n.prev
+	} else {
+		c.tail = n.prev
+	}
+	n.prev, n.next = nil, nil
+}
+
+func (c *lru) front(n *lruNode) {
+	n.next = c.head
+	if c.head != nil {
+		c.head.prev = n
+	}
+	c.head = n
+	if c.tail == nil {
+		c.tail = n
+	}
+}
+
+// touch reports whether key was present, and makes it the most recent.
+func (c *lru) touch(key uint64) bool {
+	if n, ok := c.nodes[key]; ok {
+		c.unlink(n)
+		c.front(n)
+		return true
+	}
+	var n *lruNode
+	if len(c.nodes) >= c.cap {
+		n = c.tail
+		c.unlink(n)
+		delete(c.nodes, n.key)
+	} else {
+		n = new(lruNode)
+	}
+	n.key = key
+	c.nodes[key] = n
+	c.front(n)
+	return false
 }
 
 // laneReq is one warp-level request being assembled lane by lane.
@@ -26,9 +87,12 @@ type laneReq struct {
 	width [32]uint8  // bytes written to shared by a cp.async
 }
 
-func newCollector(kp *KernelProfile, k *Kernel, nthreads, nwarps int) *collector {
-	c := &collector{kp: kp, ncode: len(k.code), execs: make([]int32, nthreads*len(k.code)),
+func newCollector(p *Profile, k *Kernel, nthreads, nwarps int) *collector {
+	c := &collector{kp: p.forKernel(k), ncode: len(k.code), execs: make([]int32, nthreads*len(k.code)),
 		pend: make([]map[uint64]*laneReq, nwarps), launch: map[uint64]struct{}{}}
+	if p.L1Bytes > 0 {
+		c.l1 = newLRU(int(max(1, p.L1Bytes/32)))
+	}
 	for i := range c.pend {
 		c.pend[i] = map[uint64]*laneReq{}
 	}
@@ -42,7 +106,10 @@ func (c *collector) threadExecs(i int) []int32 {
 func (c *collector) beginBlock() {
 	clear(c.execs)
 	c.cta = map[uint64]struct{}{}
-	c.requested = 0
+	c.requested, c.missed = 0, 0
+	if c.l1 != nil {
+		c.l1 = newLRU(c.l1.cap)
+	}
 }
 
 // endBlock folds the block's issue counts into the profile: a warp issues
@@ -64,7 +131,8 @@ func (c *collector) endBlock(b *blockRun) {
 		}
 	}
 	c.kp.Warps += int64(b.nwarps)
-	c.kp.CTAs = append(c.kp.CTAs, CTAStats{CTA: b.ctaid, CachedSectors: int64(len(c.cta)), RequestedCachedSectors: c.requested})
+	c.kp.CTAs = append(c.kp.CTAs, CTAStats{CTA: b.ctaid, CachedSectors: int64(len(c.cta)),
+		RequestedCachedSectors: c.requested, MissedSectors: c.missed})
 }
 
 func (c *collector) endLaunch() {
@@ -173,7 +241,7 @@ func (c *collector) sectors(r *laneReq, addr *[32]uint64, n *[32]uint8) ([]uint6
 }
 
 // toL2 counts the sectors that go on to L2: all of them, or for an
-// L1-allocating load those this block has not read yet.
+// L1-allocating load those that miss the block's L1.
 func (c *collector) toL2(sec []uint64, cached bool) int64 {
 	if !cached {
 		return int64(len(sec))
@@ -182,11 +250,18 @@ func (c *collector) toL2(sec []uint64, cached bool) int64 {
 	for _, a := range sec {
 		c.requested++
 		c.launch[a] = struct{}{}
-		if _, ok := c.cta[a]; !ok {
+		_, seen := c.cta[a]
+		if !seen {
 			c.cta[a] = struct{}{}
+		}
+		if c.l1 != nil {
+			seen = c.l1.touch(a)
+		}
+		if !seen {
 			miss++
 		}
 	}
+	c.missed += miss
 	return miss
 }
 
@@ -224,10 +299,7 @@ func wavefronts(mask uint32, addr *[32]uint64, n *[32]uint8) (wf, ideal int64) {
 		}
 	}
 	per := 32 // lanes per phase
-	switch {
-	case width > 8:
-		per = 8
-	case width > 4:
+	if width > 8 {
 		per = 16
 	}
 	var words [128]uint64
@@ -255,7 +327,7 @@ func wavefronts(mask uint32, addr *[32]uint64, n *[32]uint8) (wf, ideal int64) {
 			most = max(most, perBank[a&31])
 		}
 		wf += most
-		ideal++
+		ideal += int64(len(w)+31) / 32
 	}
 	return wf, ideal
 }

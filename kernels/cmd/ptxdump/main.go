@@ -7,6 +7,18 @@
 //
 // ptxas and cuobjdump are found through $NF4_PTXAS or PATH
 // (scripts/install-ptxas.sh installs them).
+//
+// With -perf it prints the performance model instead (package
+// kernels/perf): per kernel and shape, the bytes moved, sectors and
+// wavefronts of the costliest memory instruction, bank conflicts, SASS
+// instructions per weight in the main loop, occupancy, waves, the binding
+// resource, the predicted time and its fraction of the physical limit. It
+// is a model, not a measurement.
+//
+//	go run ./kernels/cmd/ptxdump -perf -device h200 [-json] [-shapes 4096x4096,...] [-m 1,8,512] [-run REGEXP]
+//
+// The CUDA 12.4 tools it needs are found in the cache
+// scripts/install-ptxas.sh 12.4 fills, without any setting.
 package main
 
 import (
@@ -26,8 +38,22 @@ func main() {
 	out := flag.String("o", "", "write <kernel>.<target>.ptx files into this folder")
 	targets := flag.String("targets", "sm_80,sm_90", "comma-separated targets")
 	mixN := flag.Int("mix", 8, "SASS opcodes to list per kernel")
+	var po perfOptions
+	flag.BoolVar(&po.on, "perf", false, "print the performance model's prediction per kernel and shape")
+	flag.StringVar(&po.device, "device", "h200", "with -perf: device profile (h100, h200)")
+	flag.BoolVar(&po.json, "json", false, "with -perf: one JSON object per kernel × shape × device")
+	flag.StringVar(&po.shapes, "shapes", "", "with -perf: comma-separated NxK weight shapes (default: the standard five)")
+	flag.StringVar(&po.ms, "m", "", "with -perf: comma-separated batch sizes M (default 1,2,4,8,16,64,512,4096)")
+	flag.StringVar(&po.run, "run", "", "with -perf: only kernels whose name matches this regular expression")
+	flag.BoolVar(&po.profile, "profile", false, "with -perf: also print the device profile, every number with its source")
 	flag.Parse()
-	if err := run(os.Stdout, *out, *targets, *mixN); err != nil {
+	var err error
+	if po.on {
+		err = runPerf(os.Stdout, po)
+	} else {
+		err = run(os.Stdout, *out, *targets, *mixN)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ptxdump:", err)
 		os.Exit(1)
 	}
