@@ -38,9 +38,11 @@ type Report struct {
 	InstrsPerWeight float64
 	WholeMix        sass.Mix // every instruction of the kernel, once
 
-	// Memory, for the whole launch (extrapolated from the sampled blocks).
-	Global, Shared, CpAsync, Ldmatrix ptxsim.InstrStats
-	Shuffles                          float64
+	// Memory, for the whole launch (extrapolated from the sampled blocks):
+	// global loads, stores and atomics together and loads alone, shared
+	// loads and stores, cp.async, ldmatrix.
+	Global, GlobalLoad, Shared, CpAsync, Ldmatrix ptxsim.InstrStats
+	Shuffles                                      float64
 	// MainLoads are the memory instructions with the most wavefronts, per
 	// launch, with the PTX line they come from.
 	MainLoads []ptxsim.InstrStats
@@ -237,12 +239,12 @@ func unlinear(i int, grid [3]int) [3]int {
 
 // perCTA are the simulated counts of one class, per block.
 type perCTA struct {
-	global, shared, cp, ldm ptxsim.InstrStats
-	shuffles, trips         float64
-	loopLoads               bool    // the main loop waits on global memory
-	cached, missed          float64 // L1-allocated distinct sectors, and those that missed L1
-	l2                      float64 // all sectors sent to L2
-	hot                     []ptxsim.InstrStats
+	global, load, shared, cp, ldm ptxsim.InstrStats
+	shuffles, trips               float64
+	loopLoads                     bool    // the main loop waits on global memory
+	cached, missed                float64 // L1-allocated distinct sectors, and those that missed L1
+	l2                            float64 // all sectors sent to L2
+	hot                           []ptxsim.InstrStats
 }
 
 // addScaled adds f times s's counters to dst (rounded: per-block means of
@@ -268,6 +270,7 @@ func scaleStats(s ptxsim.InstrStats, f float64) ptxsim.InstrStats {
 
 func (p *perCTA) addScaled(o perCTA, f float64) {
 	addScaled(&p.global, o.global, f)
+	addScaled(&p.load, o.load, f)
 	addScaled(&p.shared, o.shared, f)
 	addScaled(&p.cp, o.cp, f)
 	addScaled(&p.ldm, o.ldm, f)
@@ -299,6 +302,7 @@ func sumClasses(kp *ptxsim.KernelProfile, cs ...ptxsim.MemClass) ptxsim.InstrSta
 func measure(kp *ptxsim.KernelProfile, n int) perCTA {
 	var p perCTA
 	p.global = sumClasses(kp, ptxsim.GlobalLoad, ptxsim.GlobalStore, ptxsim.GlobalAtomic)
+	p.load = kp.Sum(ptxsim.GlobalLoad)
 	p.shared = sumClasses(kp, ptxsim.SharedLoad, ptxsim.SharedStore, ptxsim.SharedAtomic)
 	p.cp = kp.Sum(ptxsim.CpAsync)
 	p.ldm = kp.Sum(ptxsim.Ldmatrix)
@@ -373,7 +377,8 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 	}
 	r.L1Sharing = sharing
 	n := float64(total)
-	r.Global, r.Shared, r.CpAsync, r.Ldmatrix = scaleStats(avg.global, n), scaleStats(avg.shared, n), scaleStats(avg.cp, n), scaleStats(avg.ldm, n)
+	r.Global, r.GlobalLoad = scaleStats(avg.global, n), scaleStats(avg.load, n)
+	r.Shared, r.CpAsync, r.Ldmatrix = scaleStats(avg.shared, n), scaleStats(avg.cp, n), scaleStats(avg.ldm, n)
 	r.Shuffles = avg.shuffles * n
 	for _, h := range interior.hot {
 		r.MainLoads = append(r.MainLoads, scaleStats(h, n))

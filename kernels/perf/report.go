@@ -112,6 +112,11 @@ type Record struct {
 	GlobalRequests  int64          `json:"global_requests"`
 	GlobalSectors   int64          `json:"global_sectors"`
 	GlobalWaves     int64          `json:"global_wavefronts"`
+	LoadRequests    int64          `json:"global_load_requests"`
+	LoadSectors     int64          `json:"global_load_sectors"`
+	LoadWaves       int64          `json:"global_load_wavefronts"`
+	SharedOnlyWaves int64          `json:"shared_load_store_wavefronts"`
+	CpAsyncWaves    int64          `json:"cp_async_shared_wavefronts"`
 	SharedWaves     int64          `json:"shared_wavefronts"`
 	BankConflicts   int64          `json:"bank_conflicts"`
 	CpAsyncBytes    int64          `json:"cp_async_bytes"`
@@ -153,6 +158,8 @@ func (r *Report) Record() Record {
 		CTAsPerSM: p.CTAsPerSM, OccupancyLimit: p.OccupancyLimit, Waves: p.Waves, Tail: p.Tail,
 		DRAMBytes: r.Workload.DRAMBytes, L2Bytes: r.Workload.L2Bytes,
 		GlobalRequests: r.Global.Requests, GlobalSectors: r.Global.Sectors, GlobalWaves: r.Global.Wavefronts,
+		LoadRequests: r.GlobalLoad.Requests, LoadSectors: r.GlobalLoad.Sectors, LoadWaves: r.GlobalLoad.Wavefronts,
+		SharedOnlyWaves: r.Shared.Wavefronts + r.Ldmatrix.Wavefronts, CpAsyncWaves: r.CpAsync.Wavefronts,
 		SharedWaves: r.Shared.Wavefronts + r.CpAsync.Wavefronts + r.Ldmatrix.Wavefronts, BankConflicts: r.BankConflicts(),
 		CpAsyncBytes: r.CpAsync.Bytes, Shuffles: r.Shuffles,
 		LoopInstrs: r.LoopInstrs, InstrsPerWeight: r.InstrsPerWeight, LoopPipes: map[string]int{},

@@ -19,6 +19,13 @@
 //
 // The CUDA 12.4 tools it needs are found in the cache
 // scripts/install-ptxas.sh 12.4 fills, without any setting.
+//
+// With -calibrate it reads what Nsight Compute measured (ncu --csv, either
+// page) and prints each measured quantity beside the model's prediction of
+// it, from the JSON lines -perf -json wrote (scripts/gpu-check run does
+// this on a GPU machine):
+//
+//	ptxdump -calibrate ncu.csv -model model.jsonl -device h200
 package main
 
 import (
@@ -46,11 +53,19 @@ func main() {
 	flag.StringVar(&po.ms, "m", "", "with -perf: comma-separated batch sizes M (default 1,2,4,8,16,64,512,4096)")
 	flag.StringVar(&po.run, "run", "", "with -perf: only kernels whose name matches this regular expression")
 	flag.BoolVar(&po.profile, "profile", false, "with -perf: also print the device profile, every number with its source")
+	calib := flag.String("calibrate", "", "compare this ncu --csv output with the model (-model, -device)")
+	model := flag.String("model", "", "with -calibrate: the model's JSON lines (from -perf -json)")
+	metrics := flag.Bool("ncu-metrics", false, "print the Nsight Compute metrics the calibration collects, comma-separated")
 	flag.Parse()
 	var err error
-	if po.on {
+	switch {
+	case *metrics:
+		fmt.Println(ncuMetricList())
+	case *calib != "":
+		err = runCalibrate(os.Stdout, *calib, *model, po.device)
+	case po.on:
 		err = runPerf(os.Stdout, po)
-	} else {
+	default:
 		err = run(os.Stdout, *out, *targets, *mixN)
 	}
 	if err != nil {

@@ -92,3 +92,27 @@ func TestPerfFlags(t *testing.T) {
 		t.Errorf("parseShapes: %v %v", s, err)
 	}
 }
+
+func TestCalibrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.jsonl")
+	rec := `{"kernel":"nf4_gemm_f32_b64","device":"h200","m":512,"n":4096,"k":4096,"grid":[64,8,1],"predicted_us":663,"dram_bytes":2.6e7,"bound":"L1/shared data path","fraction":0.387,"limit":"FP32 peak"}`
+	if err := os.WriteFile(model, []byte(rec+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err := runCalibrate(&out, "../../perf/testdata/ncu_raw.csv", model, "h200")
+	// The fixture also holds a dequantize launch the model file lacks.
+	if err == nil || !strings.Contains(err.Error(), "nf4_dequantize_f32_b64") {
+		t.Errorf("stray launch not reported: %v", err)
+	}
+	if !strings.Contains(out.String(), "| nf4_gemm_f32_b64 | 512 | 4096×4096 | time (µs) | 710 | 663 | 0.934 |") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if err := runCalibrate(io.Discard, "../../perf/testdata/ncu_raw.csv", "", "h200"); err == nil {
+		t.Error("ran without -model")
+	}
+	if err := runCalibrate(io.Discard, filepath.Join(dir, "missing.csv"), model, "h200"); err == nil {
+		t.Error("ran on a missing file")
+	}
+}

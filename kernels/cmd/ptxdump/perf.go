@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,4 +98,44 @@ func parseInts(s string, def []int) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// runCalibrate prints ncu's measurements beside the model's predictions.
+func runCalibrate(w io.Writer, ncuCSV, modelJSON, device string) error {
+	if modelJSON == "" {
+		return fmt.Errorf("-calibrate needs -model (the JSON lines of -perf -json)")
+	}
+	f, err := os.Open(ncuCSV)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	launches, err := perf.ParseNcuCSV(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", ncuCSV, err)
+	}
+	mf, err := os.Open(modelJSON)
+	if err != nil {
+		return err
+	}
+	defer mf.Close()
+	recs, err := perf.ReadRecords(mf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", modelJSON, err)
+	}
+	cs, cerr := perf.Compare(recs, device, launches)
+	if len(cs) > 0 {
+		fmt.Fprintf(w, "Nsight Compute against the performance model (%s, %d kernel × shape pairs):\n\n", device, len(cs))
+		perf.WriteCalibration(w, cs)
+	}
+	return cerr
+}
+
+// ncuMetricList is the --metrics argument of the calibration's ncu run.
+func ncuMetricList() string {
+	var names []string
+	for _, m := range perf.NcuMetrics {
+		names = append(names, m.Name)
+	}
+	return strings.Join(names, ",")
 }
