@@ -74,8 +74,8 @@ const (
 	srcGuide      = "CUDA C++ Programming Guide 12.4, \"Technical Specifications per Compute Capability\" (9.0)"
 	srcThroughput = "CUDA C++ Programming Guide 12.4 §5.4.1, \"Throughput of Native Arithmetic Instructions\" (9.0), results per clock per SM ÷ 32"
 	srcTuning     = "NVIDIA Hopper Tuning Guide §1.4.2.3 (unified shared memory/L1/texture cache)"
-	srcKinds      = "/work/.library/device/KINDS.md, nvidia-h200, seen 2026-10-28 (PyTorch on one H200 of this workplace)"
-	srcAnalysis   = "shared/reference/gpu-kernel-analysis.md (machine model)"
+	srcKinds      = "measured on an H200 SXM machine lent to this project, 2026-10-28 (PyTorch device properties, nvidia-smi, a 1 GiB device-to-device copy)"
+	srcAnalysis   = "the static analysis of these kernels (shared/reference/gpu-kernel-analysis.md, machine model)"
 )
 
 // hopperSM fills the per-SM facts H100 and H200 share (same GH100 SM).
