@@ -94,7 +94,9 @@ func compile(k kernels.Kernel, t ptx.Target, tools ptxas.Tools) (*compiled, erro
 	if err != nil {
 		return nil, err
 	}
-	res, err := ptxas.Assemble(tools.Ptxas, src, t.String())
+	// Assemble for the architecture the text names (a kernel may print
+	// sm_90a, the Hopper-only target, when asked for sm_90).
+	res, err := ptxas.Assemble(tools.Ptxas, src, ptxTarget(src, t.String()))
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +119,18 @@ func compile(k kernels.Kernel, t ptx.Target, tools ptxas.Tools) (*compiled, erro
 	c := &compiled{src: src, sim: sk, fn: fn, registers: f.Registers, shared: f.SharedBytes}
 	cache[key] = c
 	return c, nil
+}
+
+// ptxTarget is the .target of a PTX text, or def.
+func ptxTarget(src, def string) string {
+	for _, line := range strings.Split(src, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), ".target "); ok {
+			if f := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }); len(f) > 0 {
+				return f[0]
+			}
+		}
+	}
+	return def
 }
 
 // Analyze predicts how kernel k runs shape s on device d. It assembles

@@ -184,3 +184,15 @@ func TestAnalyzeGemvAgreesWithTheStaticAnalysis(t *testing.T) {
 		t.Errorf("bound by %s at %.1f%% of copy bandwidth", p.Binding, 100*p.Fraction)
 	}
 }
+
+func TestPTXTarget(t *testing.T) {
+	for src, want := range map[string]string{
+		".version 8.0\n.target sm_90a\n.address_size 64\n":   "sm_90a",
+		".version 7.8\n.target sm_80, texmode_independent\n": "sm_80",
+		".version 7.8\n": "sm_90",
+	} {
+		if got := ptxTarget(src, "sm_90"); got != want {
+			t.Errorf("%q: %s, want %s", src, got, want)
+		}
+	}
+}

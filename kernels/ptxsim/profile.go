@@ -291,3 +291,42 @@ func (k *KernelProfile) Loops() []Loop {
 	slices.SortStableFunc(ls, func(a, b Loop) int { return (b.End - b.Start) - (a.End - a.Start) })
 	return ls
 }
+
+// SpaceBytes are the bytes a kernel's active lanes moved, per address
+// space and direction.
+type SpaceBytes struct {
+	GlobalRead, GlobalWritten int64 // loads, stores; atomics count both ways
+	SharedRead, SharedWritten int64 // ldmatrix reads; cp.async writes
+	CpAsync                   int64 // global → shared, counted once here
+	Const, Param              int64
+}
+
+// Bytes adds up the bytes of every instruction by address space.
+func (k *KernelProfile) Bytes() SpaceBytes {
+	var b SpaceBytes
+	for _, s := range k.Instrs {
+		switch s.Class {
+		case GlobalLoad:
+			b.GlobalRead += s.Bytes
+		case GlobalStore:
+			b.GlobalWritten += s.Bytes
+		case GlobalAtomic:
+			b.GlobalRead += s.Bytes
+			b.GlobalWritten += s.Bytes
+		case SharedLoad, Ldmatrix:
+			b.SharedRead += s.Bytes
+		case SharedStore:
+			b.SharedWritten += s.Bytes
+		case SharedAtomic:
+			b.SharedRead += s.Bytes
+			b.SharedWritten += s.Bytes
+		case CpAsync:
+			b.CpAsync += s.Bytes
+		case ConstLoad:
+			b.Const += s.Bytes
+		case ParamLoad:
+			b.Param += s.Bytes
+		}
+	}
+	return b
+}

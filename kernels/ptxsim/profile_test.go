@@ -208,6 +208,11 @@ func TestProfileL1Reuse(t *testing.T) {
 	if c := kp.CTAs[0]; c.CachedSectors != 16 || c.RequestedCachedSectors != 32 || kp.UniqueCachedSectors != 16 {
 		t.Errorf("CTA stats %+v, launch unique %d", c, kp.UniqueCachedSectors)
 	}
+	// 3 × 128 B of global loads, 16 fill stores of 512 B, two u64 params
+	// per thread.
+	if b := kp.Bytes(); b.GlobalRead != 384 || b.GlobalWritten != 0 || b.SharedWritten != 8192 || b.SharedRead != 0 || b.Param != 2*8*32 {
+		t.Errorf("bytes per space %+v", b)
+	}
 }
 
 func TestProfileOffByDefault(t *testing.T) {
