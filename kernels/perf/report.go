@@ -263,3 +263,18 @@ var ModelAssumptions = []string{
 	"blocks are spread evenly: the busiest SM runs ⌈blocks ÷ SMs⌉ of them",
 	"the simulated blocks (one of each kind: interior, last along each grid dimension) stand for all blocks of their kind",
 }
+
+// WriteHotLines lists, per report, its n costliest memory instructions
+// (most wavefronts) with their PTX line, per launch.
+func WriteHotLines(w io.Writer, rs []*Report, n int) {
+	for _, r := range rs {
+		fmt.Fprintf(w, "%s M=%d %d×%d:\n", r.Kernel, r.Shape.M, r.Shape.N, r.Shape.K)
+		for i, h := range r.MainLoads {
+			if i == n {
+				break
+			}
+			fmt.Fprintf(w, "  line %d  %-60s %s: %s requests, %.3g sectors and %.3g wavefronts per request, %s bank conflicts\n",
+				h.Line, h.Text, h.Class, count(h.Requests), h.SectorsPerRequest(), h.WavefrontsPerRequest(), count(h.BankConflicts()))
+		}
+	}
+}

@@ -15,7 +15,7 @@
 // resource, the predicted time and its fraction of the physical limit. It
 // is a model, not a measurement.
 //
-//	go run ./kernels/cmd/ptxdump -perf -device h200 [-json] [-shapes 4096x4096,...] [-m 1,8,512] [-run REGEXP]
+//	go run ./kernels/cmd/ptxdump -perf -device h200 [-json] [-shapes 4096x4096,...] [-m 1,8,512] [-run REGEXP] [-lines N] [-profile]
 //
 // The CUDA 12.4 tools it needs are found in the cache
 // scripts/install-ptxas.sh 12.4 fills, without any setting.
@@ -53,6 +53,7 @@ func main() {
 	flag.StringVar(&po.ms, "m", "", "with -perf: comma-separated batch sizes M (default 1,2,4,8,16,64,512,4096)")
 	flag.StringVar(&po.run, "run", "", "with -perf: only kernels whose name matches this regular expression")
 	flag.BoolVar(&po.profile, "profile", false, "with -perf: also print the device profile, every number with its source")
+	flag.IntVar(&po.lines, "lines", 0, "with -perf: also list each kernel's N costliest memory instructions with their PTX line")
 	calib := flag.String("calibrate", "", "compare this ncu --csv output with the model (-model, -device)")
 	model := flag.String("model", "", "with -calibrate: the model's JSON lines (from -perf -json)")
 	metrics := flag.Bool("ncu-metrics", false, "print the Nsight Compute metrics the calibration collects, comma-separated")

@@ -64,11 +64,11 @@ func TestPerfJSONAndTable(t *testing.T) {
 		}
 	}
 	out.Reset()
-	o.json, o.profile = false, true
+	o.json, o.profile, o.lines = false, true, 2
 	if err := runPerf(&out, o); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"a prediction, not a measurement", "| nf4_gemv_m1_b64 | 1 | 4096×4096 |", "Model assumptions", "Device profile h200", "copy bandwidth"} {
+	for _, want := range []string{"a prediction, not a measurement", "| nf4_gemv_m1_b64 | 1 | 4096×4096 |", "Model assumptions", "Device profile h200", "copy bandwidth", "Costliest memory instructions", "ld.global.nc.v4.f32"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

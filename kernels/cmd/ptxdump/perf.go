@@ -13,6 +13,7 @@ import (
 
 type perfOptions struct {
 	on, json, profile bool
+	lines             int
 	device            string
 	shapes, ms, run   string
 }
@@ -58,6 +59,11 @@ func runPerf(w io.Writer, o perfOptions) error {
 	fmt.Fprintf(w, "Performance model of the NF4 kernels on %s (%s): a prediction, not a measurement.\n\n", d.Name, rs[0].Target)
 	perf.WriteTable(w, rs)
 	fmt.Fprintln(w)
+	if o.lines > 0 {
+		fmt.Fprintln(w, "Costliest memory instructions (per launch):")
+		perf.WriteHotLines(w, rs, o.lines)
+		fmt.Fprintln(w)
+	}
 	perf.WriteAssumptions(w, d)
 	if o.profile {
 		fmt.Fprintf(w, "\nDevice profile %s:\n", d.Key)
