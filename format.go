@@ -7,7 +7,8 @@ import (
 )
 
 // String summarises the tensor, e.g.
-// "NF4[4096×4096] block 64: 9.00 MiB, 7.11× smaller than float32", or
+// "NF4[1024×1024] block 64: 576.00 KiB, 7.11× smaller than float32"
+// (see ExampleTensor_String), or for a tensor read from a file,
 // "FP4[64×96] block 64 (blocks span rows), double-quantized: …".
 func (t *Tensor) String() string {
 	if t == nil {

@@ -79,9 +79,12 @@ func Assemble(p Parts) (*Tensor, error) {
 	return &Tensor{w: w, shape: slices.Clone(p.Shape)}, nil
 }
 
-// Parts returns the tensor's pieces. The slices are the tensor's own
-// storage: do not modify them.
+// Parts returns the tensor's pieces (none for a nil tensor). The slices
+// are the tensor's own storage: do not modify them.
 func (t *Tensor) Parts() Parts {
+	if t == nil {
+		return Parts{}
+	}
 	s := t.w.Scales
 	p := Parts{Shape: slices.Clone(t.shape), BlockSize: t.w.BlockSize, QuantType: t.w.Type, Codes: t.w.Codes}
 	if s.Double() {

@@ -75,7 +75,7 @@ func nf4File(t *testing.T, dq bool, edit func(map[string]*Entry) []Entry) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := NF4Entries("l.weight", w, F32)
+	es := nf4Entries(t, "l.weight", w, F32)
 	m := map[string]*Entry{}
 	for i := range es {
 		m[strings.TrimPrefix(es[i].Name, "l.weight")] = &es[i]
@@ -197,7 +197,7 @@ func TestBadNF4(t *testing.T) {
 		{"NaN nested absmax", true, func(m map[string]*Entry) []Entry {
 			m[SuffixNestedAbsmax].Data = EncodeFloats(nil, []float32{float32(math.NaN())}, F32)
 			return nil
-		}, SuffixNestedAbsmax, "nested absmax 0 is NaN"},
+		}, SuffixNestedAbsmax, "nested scale 0 is NaN"},
 		{"Inf in the nested map", true, func(m map[string]*Entry) []Entry {
 			d := m[SuffixNestedQuantMap].Data
 			copy(d[4*9:], EncodeFloats(nil, []float32{float32(math.Inf(1))}, F32))
@@ -290,7 +290,7 @@ func FuzzLyingQuantState(f *testing.F) {
 			return out
 		}
 		var es []Entry
-		for _, e := range NF4Entries("l.weight", w, F32) {
+		for _, e := range nf4Entries(t, "l.weight", w, F32) {
 			switch strings.TrimPrefix(e.Name, "l.weight") {
 			case SuffixQuantState:
 				e.Data = []byte(js)

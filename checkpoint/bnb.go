@@ -145,15 +145,18 @@ func swapNibbles(src []byte) []byte {
 // packed codes, absmax (or the double-quantized scales), the code table
 // and the quant state (".quant_state.bitsandbytes__nf4", or "__fp4" for
 // FP4). orig is the weight's dtype before quantization, recorded in the
-// quant state.
-func NF4Entries(name string, t *nf4.Tensor, orig DType) []Entry {
+// quant state: F32, F16 or BF16.
+func NF4Entries(name string, t *nf4.Tensor, orig DType) ([]Entry, error) {
+	if err := checkNF4Entries(name, t, orig); err != nil {
+		return nil, err
+	}
 	st := stateOf(t, orig)
 	var es []Entry
 	for _, p := range st.parts() {
 		b := p.bytes(t)
 		es = append(es, Entry{Name: name + p.suffix, DType: p.dtype, Shape: p.shape, Data: b, Size: int64(len(b))})
 	}
-	return es
+	return es, nil
 }
 
 // LazyNF4Entries is NF4Entries for an NF4 weight [rows cols] that is only
@@ -268,7 +271,7 @@ func parseQuantState(file, name string, js []byte, want nf4.QuantType) (quantSta
 // tensors that have a bitsandbytes quant state, NF4 or FP4), in file order.
 func (c *Checkpoint) NF4Weights() []string {
 	var names []string
-	for _, t := range c.infos {
+	for _, t := range c.Tensors() {
 		if base, _, ok := cutStateSuffix(t.Name); ok && c.Has(base) {
 			names = append(names, base)
 		}
@@ -300,7 +303,11 @@ func (c *Checkpoint) IsNF4(name string) bool {
 // quant_storage: uint8, or bfloat16/float16/float32 for FSDP); their bytes
 // are read as they are, never converted. Any shape is read, blocks
 // spanning rows and a partial last block included.
-func (c *Checkpoint) NF4(name string) (*nf4.Tensor, DType, error) {
+func (c *Checkpoint) NF4(name string) (_ *nf4.Tensor, _ DType, err error) {
+	if c == nil {
+		return nil, "", &Error{Tensor: name, Err: errNilCheckpoint}
+	}
+	defer guardMapped(&err)()
 	st, err := c.nf4State(name)
 	if err != nil {
 		return nil, "", err
@@ -318,15 +325,8 @@ func (c *Checkpoint) NF4(name string) (*nf4.Tensor, DType, error) {
 		if p.Map, _, err = c.Float32s(name + SuffixNestedQuantMap); err != nil {
 			return nil, "", err
 		}
-		for i, v := range p.Nested {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, "", tensorErr(file, name+SuffixNestedAbsmax, "nested absmax %d is %v, want a finite value", i, v)
-			}
-		}
-		for i, v := range p.Map {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, "", tensorErr(file, name+SuffixNestedQuantMap, "entry %d is %v, want a finite value", i, v)
-			}
+		if err := c.checkNested(name, p.Nested, p.Map); err != nil {
+			return nil, "", err
 		}
 	} else if p.Absmax, _, err = c.Float32s(scalesName); err != nil {
 		return nil, "", err

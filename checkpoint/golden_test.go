@@ -235,7 +235,7 @@ func TestGoldenQuantize(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			for _, e := range NF4Entries(g.weight, w, F32) {
+			for _, e := range nf4Entries(t, g.weight, w, F32) {
 				suffix := strings.TrimPrefix(e.Name, g.weight)
 				want, ok := g.tensor(suffix)
 				if !ok {

@@ -29,7 +29,7 @@ selected float tensor of any shape is quantized as bitsandbytes does, its
 blocks running over the flattened values (spanning rows, the last one
 partial): it dequantizes exactly, but matrix products need rows of whole
 blocks.
-` + shardHelp + configHelp + `
+` + shardHelp + configHelp + outputHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -46,7 +46,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := out.check(); err != nil {
+	if err := out.check(pos[1]); err != nil {
 		return err
 	}
 	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, Flat: *flat, ShardSize: out.shardSize}
@@ -62,9 +62,12 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if o.Exclude, err = optRegexp("exclude", *exc); err != nil {
 		return err
 	}
+	if o.Config, err = out.configCopy(pos[0], pos[1]); err != nil {
+		return err
+	}
 	o.Progress = out.start(stderr)
 	rep, err := checkpoint.QuantizeFile(ctx, pos[0], pos[1], o)
-	return out.finish(pos[0], pos[1], rep, err, stdout)
+	return out.finish(pos[1], rep, err, stdout)
 }
 
 func optRegexp(flag, s string) (*regexp.Regexp, error) {
