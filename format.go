@@ -19,8 +19,15 @@ func (t *Tensor) String() string {
 		dims[i] = strconv.Itoa(d)
 	}
 	extra := ""
-	if !t.w.RowAligned() {
-		extra = " (blocks span rows)"
+	if n := t.w.Rows * t.w.Cols; !t.w.RowAligned() {
+		switch {
+		case t.w.Rows == 1:
+			extra = " (the last block partial)"
+		case n%t.w.BlockSize != 0:
+			extra = " (blocks span rows, the last partial)"
+		default:
+			extra = " (blocks span rows)"
+		}
 	}
 	if t.DoubleQuant() {
 		extra += ", double-quantized"
