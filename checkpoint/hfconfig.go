@@ -14,20 +14,23 @@ import (
 const ConfigFile = "config.json"
 
 // QuantizationConfig returns the "quantization_config" that transformers
-// (BitsAndBytesConfig) needs to load the NF4 weights of rep as they are:
-// bitsandbytes, 4-bit NF4, double quantization as written, computing in
-// the dtype most of the weights had. Every 2-D ".weight" left in float is
+// (BitsAndBytesConfig) needs to load the 4-bit weights of rep as they are:
+// bitsandbytes, 4-bit NF4 or FP4 (the table most weights use: the config
+// holds one), double quantization as written, computing in the dtype most
+// of the weights had. Every 2-D ".weight" left in float is
 // listed in llm_int8_skip_modules, so transformers does not expect it in
 // 4 bits. The block size is not part of it: each weight's quant state
 // records its own. It returns nil when rep quantized nothing.
 func QuantizationConfig(rep *Report) map[string]any {
 	dtypes := map[string]int{}
+	tables := map[string]int{}
 	double := false
 	var skip []string
 	for _, s := range rep.Steps {
 		switch {
-		case strings.HasPrefix(s.To, "NF4"):
+		case strings.HasPrefix(s.To, "NF4/") || strings.HasPrefix(s.To, "FP4/"):
 			dtypes[s.Orig.torchName()]++
+			tables[strings.ToLower(s.To[:3])]++
 			double = double || strings.HasSuffix(s.To, "+DQ")
 		case len(s.Shape) == 2 && strings.HasSuffix(s.Name, ".weight"):
 			skip = append(skip, strings.TrimSuffix(s.Name, ".weight"))
@@ -42,6 +45,10 @@ func QuantizationConfig(rep *Report) map[string]any {
 			compute, most = d, dtypes[d]
 		}
 	}
+	quantType := "nf4"
+	if tables["fp4"] > tables["nf4"] {
+		quantType = "fp4"
+	}
 	var skipModules any // null unless something stays float
 	if len(skip) > 0 {
 		sort.Strings(skip)
@@ -53,7 +60,7 @@ func QuantizationConfig(rep *Report) map[string]any {
 		"load_in_8bit":                     false,
 		"_load_in_4bit":                    true,
 		"_load_in_8bit":                    false,
-		"bnb_4bit_quant_type":              "nf4",
+		"bnb_4bit_quant_type":              quantType,
 		"bnb_4bit_use_double_quant":        double,
 		"bnb_4bit_compute_dtype":           compute,
 		"bnb_4bit_quant_storage":           "uint8",
