@@ -243,14 +243,14 @@ func TestFailedRunKeepsThePreviousShards(t *testing.T) {
 	}
 	unchanged(t, "failed run", before, tree(t, dir))
 
-	// An index that is a directory fails the run before any work, and
+	// An index that is a directory is a usage error before any work, and
 	// the shards beside it stay.
 	index := out + ".index.json"
 	os.Remove(index)
 	os.Mkdir(index, 0o755)
 	before = tree(t, dir)
 	_, stderr, code = nf4cmd(t, "quantize", "--quiet", "--shard-size", "6KB", in, out)
-	if code != 1 || !strings.Contains(stderr, index) {
+	if code != 2 || !strings.Contains(stderr, index) {
 		t.Errorf("index is a directory: exit %d, %q", code, stderr)
 	}
 	unchanged(t, "index is a directory", before, tree(t, dir))
