@@ -129,7 +129,11 @@ func (o *outputFlags) configCopy(in, out string) (checkpoint.ConfigCopy, error) 
 			return checkpoint.ConfigCopy{}, nil
 		}
 		if sameFile(inCfg, target) {
-			o.note = fmt.Sprintf("%s left alone: OUT is in the input's folder (use --config PATH)", inCfg)
+			why := "OUT is in the input's folder"
+			if !sameFile(filepath.Dir(in), filepath.Dir(out)) {
+				why = target + " is the input's config.json"
+			}
+			o.note = fmt.Sprintf("%s left alone: %s (use --config PATH)", inCfg, why)
 			return checkpoint.ConfigCopy{}, nil
 		}
 	}
