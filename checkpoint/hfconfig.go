@@ -26,8 +26,12 @@ func QuantizationConfig(rep *Report) map[string]any {
 	tables := map[string]int{}
 	double := false
 	var skip []string
+	if rep == nil {
+		return nil
+	}
 	for _, s := range rep.Steps {
 		switch {
+		case s == nil:
 		case strings.HasPrefix(s.To, "NF4/") || strings.HasPrefix(s.To, "FP4/"):
 			dtypes[s.Orig.torchName()]++
 			tables[strings.ToLower(s.To[:3])]++
