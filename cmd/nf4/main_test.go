@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // nf4cmd runs the real binary and returns its output and exit status.
-func nf4cmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func nf4cmd(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var o, e bytes.Buffer
@@ -62,7 +62,7 @@ func values(n int, seed float32) []float32 {
 }
 
 // floatModel writes a small float checkpoint with the usual names.
-func floatModel(t *testing.T, dir string) string {
+func floatModel(t testing.TB, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "model.safetensors")
 	es := []checkpoint.Entry{

@@ -85,7 +85,7 @@ func unchanged(t *testing.T, what string, before, after map[string]string) {
 
 // nf4Model quantizes floatModel into dir/nf4.safetensors and writes a
 // PEFT adapter for one of its weights into dir/adapter.
-func nf4Model(t *testing.T, dir string) (base, adapter string) {
+func nf4Model(t testing.TB, dir string) (base, adapter string) {
 	t.Helper()
 	in := floatModel(t, dir)
 	base = filepath.Join(dir, "nf4.safetensors")
