@@ -23,9 +23,10 @@ type Linear struct {
 
 // LoRA holds one module's adapters: A [r, In], B [Out, r], scale alpha/r.
 type LoRA struct {
-	A, B  *tensor.Dense
-	Rank  int
-	Alpha float64
+	A, B    *tensor.Dense
+	Rank    int
+	Alpha   float64
+	Dropout float64 // on the adapters' input while training
 }
 
 // Scale returns alpha/r.

@@ -336,7 +336,7 @@ func (m *Model) AddLoRA(cfg LoRAConfig) ([]*Linear, error) {
 		for i := range a {
 			a[i] = float32((2*r.Float64() - 1) * bound)
 		}
-		l.LoRA = &LoRA{Rank: c.Rank, Alpha: c.Alpha,
+		l.LoRA = &LoRA{Rank: c.Rank, Alpha: c.Alpha, Dropout: c.Dropout,
 			A: tensor.New(tensor.WithShape(c.Rank, l.In), tensor.WithBacking(a)),
 			B: tensor.New(tensor.WithShape(l.Out, c.Rank), tensor.WithBacking(make([]float32, l.Out*c.Rank)))}
 		adapted = append(adapted, l)
