@@ -345,6 +345,14 @@ func (g *Graph) Run(b Batch) (float64, error) {
 			return 0, err
 		}
 	}
+	// The VM adds each run's gradients to what its dual values hold.
+	for _, n := range g.Learnables {
+		if gv, err := n.Grad(); err == nil && gv != nil {
+			if d, ok := gv.Data().([]float32); ok {
+				clear(d)
+			}
+		}
+	}
 	g.vm.Reset()
 	if err := g.vm.RunAll(); err != nil {
 		return 0, fmt.Errorf("llama: graph: %w", err)
