@@ -25,6 +25,7 @@ type Tokenizer struct {
 	tokens    []string // id → token (model vocabulary and added tokens)
 	bos, eos  []int    // from the post-processor template (bos) and conventions
 	template  []templPiece
+	source    []byte // the JSON of a trained tokenizer
 }
 
 type templPiece struct {
