@@ -49,7 +49,7 @@ func (b *Bar) Update(done int, status string) {
 	elapsed := now.Sub(b.start)
 	eta := "?"
 	if done > 0 {
-		eta = (time.Duration(float64(elapsed) / frac) - elapsed).Round(time.Second).String()
+		eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
 	}
 	line := fmt.Sprintf("%s %d/%d", b.label, done, b.total)
 	if status != "" {
