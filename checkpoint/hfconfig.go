@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -18,15 +19,18 @@ const ConfigFile = "config.json"
 // bitsandbytes, 4-bit NF4, double quantization as written, computing in
 // the dtype most of the weights had. Every 2-D ".weight" left in float is
 // listed in llm_int8_skip_modules, so transformers does not expect it in
-// 4 bits. The block size is not part of it: each weight's quant state
+// 4 bits, and so is lm_head unless it was quantized (a model with tied
+// embeddings has no lm_head.weight of its own). The block size is not part of it: each weight's quant state
 // records its own. It returns nil when rep quantized nothing.
 func QuantizationConfig(rep *Report) map[string]any {
 	dtypes := map[string]int{}
 	double := false
+	quantized := map[string]bool{}
 	var skip []string
 	for _, s := range rep.Steps {
 		switch {
 		case strings.HasPrefix(s.To, "NF4"):
+			quantized[s.Name] = true
 			dtypes[s.Orig.torchName()]++
 			double = double || strings.HasSuffix(s.To, "+DQ")
 		case len(s.Shape) == 2 && strings.HasSuffix(s.Name, ".weight"):
@@ -41,6 +45,12 @@ func QuantizationConfig(rep *Report) map[string]any {
 		if dtypes[d] > most {
 			compute, most = d, dtypes[d]
 		}
+	}
+	// A model with tied embeddings stores no lm_head.weight, yet
+	// transformers builds an lm_head and, given a skip list, quantizes
+	// every module it does not name: an lm_head not quantized is named.
+	if !quantized["lm_head.weight"] && !slices.Contains(skip, "lm_head") {
+		skip = append(skip, "lm_head")
 	}
 	var skipModules any // null unless something stays float
 	if len(skip) > 0 {
