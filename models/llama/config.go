@@ -133,7 +133,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 			return nil, bad(k, "missing: a Llama config needs vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads")
 		}
 	}
-	c := &Config{MaxPositionEmbeddings: 2048, RMSNormEps: 1e-6, RopeTheta: 10000, HiddenAct: "silu"}
+	c := &Config{}
+	*c = c.withDefaults()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(c); err != nil {
 		var te *json.UnmarshalTypeError
@@ -146,6 +147,28 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// withDefaults returns a copy with zero fields set as transformers'
+// LlamaConfig sets them.
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.ModelType == "" {
+		d.ModelType = "llama"
+	}
+	if d.MaxPositionEmbeddings == 0 {
+		d.MaxPositionEmbeddings = 2048
+	}
+	if d.RMSNormEps == 0 {
+		d.RMSNormEps = 1e-6
+	}
+	if d.RopeTheta == 0 {
+		d.RopeTheta = 10000
+	}
+	if d.HiddenAct == "" {
+		d.HiddenAct = "silu"
+	}
+	return d
 }
 
 // check validates a config; file names it in errors.

@@ -128,12 +128,12 @@ func (m *Model) String() string {
 
 // New makes a model with random float32 weights drawn as transformers
 // initialises a LlamaForCausalLM (normal, std 0.02; norms 1), reproducible
-// from seed.
+// from seed. Zero fields of cfg take transformers' defaults.
 func New(cfg *Config, seed uint64) (*Model, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("llama: New: nil config")
 	}
-	c := *cfg
+	c := cfg.withDefaults()
 	if err := c.check("config"); err != nil {
 		return nil, err
 	}
