@@ -5,9 +5,9 @@ import (
 	"html"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -20,11 +20,16 @@ import (
 // language specification, as plain text.
 var sourcePackages = []string{"strings", "bytes", "strconv", "sort", "fmt", "errors", "bufio", "io", "path", "unicode/utf8", "container/list", "text/tabwriter"}
 
+// goroot is the Go distribution's root, as `go env GOROOT` says.
 func goroot() string {
 	if r := os.Getenv("GOROOT"); r != "" {
 		return r
 	}
-	return runtime.GOROOT()
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // sourceCorpus returns the non-test Go files of a few standard packages.

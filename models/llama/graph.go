@@ -200,8 +200,7 @@ func (b *builder) build() error {
 	var err error
 	b.ids = G.NewVector(b.G, tensor.Float32, G.WithShape(n), G.WithName("input_ids"))
 	b.targets = G.NewVector(b.G, tensor.Float32, G.WithShape(n), G.WithName("labels"))
-	var table *G.Node
-	x := b.ids
+	var table, x *G.Node
 	if b.full && !m.Embed.IsNF4() {
 		if table, err = b.param(m.Embed.Name+".weight", m.Embed.Float, true); err != nil {
 			return err

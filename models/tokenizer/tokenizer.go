@@ -23,7 +23,6 @@ type Tokenizer struct {
 	added     []addedToken // longest content first
 	addedByID map[int]addedToken
 	tokens    []string // id → token (model vocabulary and added tokens)
-	bos, eos  []int    // from the post-processor template (bos) and conventions
 	template  []templPiece
 	source    []byte // the JSON of a trained tokenizer
 }
