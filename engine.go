@@ -155,6 +155,9 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 	} else if out.IsMaterializable() {
 		return nil, errorf("%s: output must be contiguous, not a view", op)
 	}
+	if m == 0 {
+		return out, nil // an empty batch: gorgonia's Data panics on empty tensors
+	}
 	if x.IsMaterializable() {
 		x = x.Materialize().(*tensor.Dense)
 	}

@@ -5,7 +5,8 @@ import (
 )
 
 // String summarises the tensor, e.g.
-// "NF4[4096×4096] block 64: 8.50 MiB, 7.53× smaller than float32".
+// "NF4[1024×1024] block 64: 576.00 KiB, 7.11× smaller than float32"
+// (see ExampleTensor_String).
 func (t *Tensor) String() string {
 	if t == nil {
 		return "NF4<nil>"

@@ -55,7 +55,7 @@ func Quantize(t *tensor.Dense, opts ...Option) (*Tensor, error) {
 	case []float32:
 		return quantize(data, nil, rows, cols, collect(opts))
 	case []float64:
-		return quantize(nil, data, rows, cols, collect(opts))
+		return QuantizeFloat64s(data, rows, cols, opts...)
 	}
 	return nil, errorf("quantize: dtype %v not supported: want float32 or float64", t.Dtype())
 }
@@ -67,7 +67,8 @@ func QuantizeFloat32s(data []float32, rows, cols int, opts ...Option) (*Tensor, 
 
 // QuantizeFloat64s converts the row-major matrix data[rows*cols] to NF4.
 func QuantizeFloat64s(data []float64, rows, cols int, opts ...Option) (*Tensor, error) {
-	return quantize(nil, data, rows, cols, collect(opts))
+	t, err := quantize(nil, data, rows, cols, collect(opts))
+	return t, float32Range(err)
 }
 
 func quantize(f32 []float32, f64 []float64, rows, cols int, o options) (*Tensor, error) {
@@ -96,36 +97,54 @@ func quantize(f32 []float32, f64 []float64, rows, cols int, o options) (*Tensor,
 	return &Tensor{w: w}, nil
 }
 
+// A nil *Tensor reads as an empty one: its accessors return zeros and nil
+// slices instead of panicking, and its operations return ErrNil.
+var empty cpu.Weights
+
+// weights returns t's weights, or empty ones for a nil t.
+func (t *Tensor) weights() *cpu.Weights {
+	if t == nil {
+		return &empty
+	}
+	return &t.w
+}
+
 // Rows returns N, the number of output features.
-func (t *Tensor) Rows() int { return t.w.Rows }
+func (t *Tensor) Rows() int { return t.weights().Rows }
 
 // Cols returns K, the number of input features.
-func (t *Tensor) Cols() int { return t.w.Cols }
+func (t *Tensor) Cols() int { return t.weights().Cols }
 
 // BlockSize returns the number of values that share a scale.
-func (t *Tensor) BlockSize() int { return t.w.BlockSize }
+func (t *Tensor) BlockSize() int { return t.weights().BlockSize }
 
 // DoubleQuant reports whether the scales are double-quantized.
-func (t *Tensor) DoubleQuant() bool { return t.w.Scales.Double() }
+func (t *Tensor) DoubleQuant() bool { return t.weights().Scales.Double() }
 
 // Bytes returns the exact memory the weight takes: codes plus scales.
-func (t *Tensor) Bytes() int { return len(t.w.Codes) + t.w.Scales.Bytes() }
+func (t *Tensor) Bytes() int { return len(t.weights().Codes) + t.weights().Scales.Bytes() }
 
 // Float32Bytes returns the memory the same matrix takes in float32.
-func (t *Tensor) Float32Bytes() int { return 4 * t.w.Rows * t.w.Cols }
+func (t *Tensor) Float32Bytes() int { return 4 * t.weights().Rows * t.weights().Cols }
 
-// CompressionRatio returns Float32Bytes/Bytes.
+// CompressionRatio returns Float32Bytes/Bytes (0 for a nil tensor).
 func (t *Tensor) CompressionRatio() float64 {
+	if t.Bytes() == 0 {
+		return 0
+	}
 	return float64(t.Float32Bytes()) / float64(t.Bytes())
 }
 
 // Codes returns the packed codes, Rows*Cols/2 bytes, element 2i in the low
 // nibble. The slice is the tensor's own storage: do not modify it.
-func (t *Tensor) Codes() []byte { return t.w.Codes }
+func (t *Tensor) Codes() []byte { return t.weights().Codes }
 
 // Absmax returns a fresh copy of the per-block scales, decoded if they are
 // double-quantized.
 func (t *Tensor) Absmax() []float32 {
+	if t == nil {
+		return nil
+	}
 	s := make([]float32, t.w.Scales.Len())
 	t.w.Scales.Expand(s)
 	return s
@@ -133,7 +152,7 @@ func (t *Tensor) Absmax() []float32 {
 
 // Weights returns the tensor in the form the cpu kernels take. The slices
 // are the tensor's own storage: do not modify them.
-func (t *Tensor) Weights() cpu.Weights { return t.w }
+func (t *Tensor) Weights() cpu.Weights { return *t.weights() }
 
 // Dequantize returns W as a new float32 tensor of shape [N K].
 func (t *Tensor) Dequantize() (*tensor.Dense, error) {

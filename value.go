@@ -20,19 +20,24 @@ var (
 )
 
 // Shape returns [N K].
-func (t *Tensor) Shape() tensor.Shape { return tensor.Shape{t.w.Rows, t.w.Cols} }
+func (t *Tensor) Shape() tensor.Shape {
+	if t == nil {
+		return nil
+	}
+	return tensor.Shape{t.w.Rows, t.w.Cols}
+}
 
 // Size returns N*K, the number of weights.
-func (t *Tensor) Size() int { return t.w.Rows * t.w.Cols }
+func (t *Tensor) Size() int { return t.Rows() * t.Cols() }
 
 // Data returns the packed codes (see Codes).
-func (t *Tensor) Data() interface{} { return t.w.Codes }
+func (t *Tensor) Data() interface{} { return t.Codes() }
 
 // Dtype returns nf4.Dtype.
 func (t *Tensor) Dtype() tensor.Dtype { return Dtype }
 
 // Uintptr returns the address of the packed codes.
-func (t *Tensor) Uintptr() uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(t.w.Codes))) }
+func (t *Tensor) Uintptr() uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(t.Codes()))) }
 
 // MemSize returns Bytes.
 func (t *Tensor) MemSize() uintptr { return uintptr(t.Bytes()) }
@@ -41,8 +46,12 @@ func (t *Tensor) MemSize() uintptr { return uintptr(t.Bytes()) }
 func (t *Tensor) Type() hm.Type { return gorgonia.TensorType{Dims: 2, Of: Dtype} }
 
 // Clone returns a Tensor sharing this one's storage: a Tensor is never
-// modified, so sharing is as good as a copy and costs nothing.
+// modified, so sharing is as good as a copy and costs nothing. The clone
+// of a nil *Tensor is a nil *Tensor.
 func (t *Tensor) Clone() interface{} {
+	if t == nil {
+		return t
+	}
 	c := *t
 	return &c
 }

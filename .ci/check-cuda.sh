@@ -73,9 +73,10 @@ head -n1 <<<"$qlora_out"
 step "gorgonia's own cuda tag (type-check: cuDNN and cuBLAS headers are not in CI)"
 go run .ci/cuda-tag-typecheck.go
 
-step "scripts/gpu-check build"
+step "scripts/gpu-check build, and dry-run (the calibration's pieces, without a GPU)"
 scripts/gpu-check build >/dev/null
-test -x .gpu/nf4.test && test -x .gpu/qlora && test -s .gpu/gpu-bench.py
+test -x .gpu/nf4.test && test -x .gpu/qlora && test -s .gpu/gpu-bench.py && test -s .gpu/model.jsonl
+scripts/gpu-check dry-run >/dev/null
 python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' scripts/gpu-bench.py
 
 step "done"

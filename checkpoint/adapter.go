@@ -90,6 +90,9 @@ func SaveAdapter(dir string, a *Adapter) error {
 	if a == nil || a.Rank <= 0 || math.IsNaN(a.Alpha) || math.IsInf(a.Alpha, 0) {
 		return fileErr(dir, "adapter needs a positive rank and a finite alpha")
 	}
+	if !(a.Dropout >= 0 && a.Dropout < 1) {
+		return fileErr(dir, "lora_dropout %v: want a value in [0, 1)", a.Dropout)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -117,9 +120,6 @@ func SaveAdapter(dir string, a *Adapter) error {
 	if err := WriteFile(context.Background(), weights, map[string]string{"format": "pt"}, es, nil); err != nil {
 		return err
 	}
-	if !(a.Dropout >= 0 && a.Dropout < 1) {
-		return fileErr(dir, "lora_dropout %v: want a value in [0, 1)", a.Dropout)
-	}
 	cfg := peftConfig{PeftType: "LORA", R: a.Rank, LoraAlpha: a.Alpha, TargetModules: targets, Bias: "none",
 		LoraDropout: a.Dropout, InferenceMode: true, RankPattern: map[string]any{}, AlphaPattern: map[string]any{}}
 	if a.TaskType != "" {
@@ -137,27 +137,33 @@ func SaveAdapter(dir string, a *Adapter) error {
 
 // LoadAdapter reads a PEFT LoRA adapter directory.
 func LoadAdapter(dir string) (*Adapter, error) {
+	a, _, err := loadAdapter(dir)
+	return a, err
+}
+
+// loadAdapter reads an adapter directory and returns the files it read.
+func loadAdapter(dir string) (*Adapter, inputFiles, error) {
 	cfgPath := filepath.Join(dir, AdapterConfigFile)
-	js, err := os.ReadFile(cfgPath)
+	js, st, err := readInput(cfgPath, maxSideFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cfg peftConfig
 	if err := json.Unmarshal(js, &cfg); err != nil {
-		return nil, fileErr(cfgPath, "malformed JSON: %v", err)
+		return nil, nil, fileErr(cfgPath, "malformed JSON: %v", err)
 	}
 	switch {
 	case cfg.PeftType != "" && cfg.PeftType != "LORA":
-		return nil, fileErr(cfgPath, "peft_type %q not supported: want LORA", cfg.PeftType)
+		return nil, nil, fileErr(cfgPath, "peft_type %q not supported: want LORA", cfg.PeftType)
 	case cfg.R <= 0:
-		return nil, fileErr(cfgPath, "r = %d: want a positive rank", cfg.R)
+		return nil, nil, fileErr(cfgPath, "r = %d: want a positive rank", cfg.R)
 	case math.IsNaN(cfg.LoraAlpha) || math.IsInf(cfg.LoraAlpha, 0) || cfg.LoraAlpha == 0:
-		return nil, fileErr(cfgPath, "lora_alpha %v: want a finite, non-zero value", cfg.LoraAlpha)
+		return nil, nil, fileErr(cfgPath, "lora_alpha %v: want a finite, non-zero value", cfg.LoraAlpha)
 	case cfg.UseRSLoRA || cfg.UseDoRA || len(cfg.RankPattern) > 0 || len(cfg.AlphaPattern) > 0 || cfg.FanInFanOut:
-		return nil, fileErr(cfgPath, "use_rslora, use_dora, fan_in_fan_out, rank_pattern and alpha_pattern are not supported")
+		return nil, nil, fileErr(cfgPath, "use_rslora, use_dora, fan_in_fan_out, rank_pattern and alpha_pattern are not supported")
 	}
 	if !(cfg.LoraDropout >= 0 && cfg.LoraDropout < 1) {
-		return nil, fileErr(cfgPath, "lora_dropout %v: want a value in [0, 1)", cfg.LoraDropout)
+		return nil, nil, fileErr(cfgPath, "lora_dropout %v: want a value in [0, 1)", cfg.LoraDropout)
 	}
 	a := &Adapter{Rank: cfg.R, Alpha: cfg.LoraAlpha, TargetModules: cfg.TargetModules, Dropout: cfg.LoraDropout}
 	if cfg.TaskType != nil {
@@ -169,9 +175,10 @@ func LoadAdapter(dir string) (*Adapter, error) {
 	path := filepath.Join(dir, AdapterWeightsFile)
 	c, err := Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.Close()
+	files := append(inputFiles{{cfgPath, st}}, c.inputs...)
 	byModule := map[string]*LoRALayer{}
 	var order []string
 	for _, t := range c.infos {
@@ -185,17 +192,22 @@ func LoadAdapter(dir string) (*Adapter, error) {
 			}
 		}
 		if module == "" {
-			return nil, tensorErr(path, t.Name, "not a LoRA weight (want %s<module>.lora_A.weight or .lora_B.weight)", peftPrefix)
+			return nil, nil, tensorErr(path, t.Name, "not a LoRA weight (want %s<module>.lora_A.weight or .lora_B.weight)", peftPrefix)
 		}
 		if !t.DType.IsFloat() {
-			return nil, tensorErr(path, t.Name, "dtype %s is not a float type", t.DType)
+			return nil, nil, tensorErr(path, t.Name, "dtype %s is not a float type", t.DType)
 		}
 		d, err := c.Dense(t.Name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if d.Dtype() == tensor.Float64 {
 			d = tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(denseFloat32s(d)))
+		}
+		if i := firstNonFinite(d.Data().([]float32)); i >= 0 {
+			cols := d.Shape()[len(d.Shape())-1]
+			return nil, nil, tensorErr(path, t.Name, "value %v at row %d, column %d is not finite (or beyond float32's range): the merged weight would be too",
+				d.Data().([]float32)[i], i/cols, i%cols)
 		}
 		l := byModule[module]
 		if l == nil {
@@ -212,11 +224,11 @@ func LoadAdapter(dir string) (*Adapter, error) {
 	for _, m := range order {
 		l := byModule[m]
 		if _, _, err := l.check(path, a.Rank); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.Layers = append(a.Layers, *l)
 	}
-	return a, nil
+	return a, files, nil
 }
 
 // denseFloat32s returns the values of a float32 or float64 tensor as float32.

@@ -67,7 +67,7 @@ func TestMergeWithinRequantizationBound(t *testing.T) {
 			}
 			w, _ := nf4.QuantizeFloat32s(normals(9, rows*cols), rows, cols, opts...)
 			base := writeEntries(t, dir, "base.safetensors", map[string]string{"format": "pt"},
-				append(NF4Entries("m.proj.weight", w, F32), floatEntry("m.proj.bias", F32, []int{rows}, normals(8, rows)))...)
+				append(nf4Entries(t, "m.proj.weight", w, F32), floatEntry("m.proj.bias", F32, []int{rows}, normals(8, rows)))...)
 			l := loraLayer("m.proj", 20, r, rows, cols)
 			ad := filepath.Join(dir, "adapter")
 			if err := SaveAdapter(ad, &Adapter{Rank: r, Alpha: 16, Layers: []LoRALayer{l}}); err != nil {
@@ -153,7 +153,7 @@ func TestMergeWithinRequantizationBound(t *testing.T) {
 func TestMergeRefusesMismatchedAdapter(t *testing.T) {
 	dir := t.TempDir()
 	w, _ := nf4.QuantizeFloat32s(normals(9, 8*64), 8, 64)
-	base := writeEntries(t, dir, "base.safetensors", nil, NF4Entries("m.proj.weight", w, F32)...)
+	base := writeEntries(t, dir, "base.safetensors", nil, nf4Entries(t, "m.proj.weight", w, F32)...)
 	for _, c := range []struct {
 		layer LoRALayer
 		want  string

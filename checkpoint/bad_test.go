@@ -74,7 +74,7 @@ func nf4File(t *testing.T, dq bool, edit func(map[string]*Entry) []Entry) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := NF4Entries("l.weight", w, F32)
+	es := nf4Entries(t, "l.weight", w, F32)
 	m := map[string]*Entry{}
 	for i := range es {
 		m[strings.TrimPrefix(es[i].Name, "l.weight")] = &es[i]

@@ -105,15 +105,19 @@ func swapNibbles(src []byte) []byte {
 
 // NF4Entries returns the tensors that store t under name (e.g.
 // "model.layers.0.mlp.up_proj.weight") in the bitsandbytes layout. orig
-// is the weight's dtype before quantization, recorded in the quant state.
-func NF4Entries(name string, t *nf4.Tensor, orig DType) []Entry {
+// is the weight's dtype before quantization, recorded in the quant state:
+// F32, F16 or BF16.
+func NF4Entries(name string, t *nf4.Tensor, orig DType) ([]Entry, error) {
+	if err := checkNF4Entries(name, t, orig); err != nil {
+		return nil, err
+	}
 	st := stateOf(t, orig)
 	var es []Entry
 	for _, p := range st.parts() {
 		b := p.bytes(t)
 		es = append(es, Entry{Name: name + p.suffix, DType: p.dtype, Shape: p.shape, Data: b, Size: int64(len(b))})
 	}
-	return es
+	return es, nil
 }
 
 // LazyNF4Entries is NF4Entries for a weight that is only made, by
@@ -213,7 +217,7 @@ func parseQuantState(file, name string, js []byte) (quantState, error) {
 // tensors that have a bitsandbytes quant state), in file order.
 func (c *Checkpoint) NF4Weights() []string {
 	var names []string
-	for _, t := range c.infos {
+	for _, t := range c.Tensors() {
 		if base, ok := strings.CutSuffix(t.Name, SuffixQuantState); ok && c.Has(base) {
 			names = append(names, base)
 		}
@@ -228,7 +232,11 @@ func (c *Checkpoint) IsNF4(name string) bool { return c.Has(name + SuffixQuantSt
 // NF4 reads the NF4 weight stored under name in the bitsandbytes layout,
 // checking every companion tensor against the quant state, and returns it
 // with the dtype the weight had before quantization.
-func (c *Checkpoint) NF4(name string) (*nf4.Tensor, DType, error) {
+func (c *Checkpoint) NF4(name string) (_ *nf4.Tensor, _ DType, err error) {
+	if c == nil {
+		return nil, "", &Error{Tensor: name, Err: errNilCheckpoint}
+	}
+	defer guardMapped(&err)()
 	st, err := c.nf4State(name)
 	if err != nil {
 		return nil, "", err
@@ -245,6 +253,9 @@ func (c *Checkpoint) NF4(name string) (*nf4.Tensor, DType, error) {
 		}
 		qmap, _, err := c.Float32s(name + SuffixNestedQuantMap)
 		if err != nil {
+			return nil, "", err
+		}
+		if err := c.checkNested(name, nested, qmap); err != nil {
 			return nil, "", err
 		}
 		t, err = nf4.FromDoubleQuantParts(st.rows, st.cols, st.blockSize, codes, q, nested, st.offset, qmap)

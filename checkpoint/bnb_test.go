@@ -140,7 +140,7 @@ func TestWriteBitsandbytesLayout(t *testing.T) {
 		{double, F16, bnbStateDQ, map[string][]byte{"l.weight.absmax": {200, 100},
 			"l.weight.nested_absmax": f32le(0.75), "l.weight.nested_quant_map": f32le(dyn[:]...)}},
 	} {
-		es := NF4Entries("l.weight", c.w, c.orig)
+		es := nf4Entries(t, "l.weight", c.w, c.orig)
 		byName := map[string]Entry{}
 		for _, e := range es {
 			byName[e.Name] = e

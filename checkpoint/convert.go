@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 
 	"github.com/nf4go/nf4"
@@ -25,8 +24,9 @@ type Step struct {
 
 // Report lists the steps of a conversion in output order.
 type Report struct {
-	Steps []*Step
-	Files []string // the files written: one, or the shards and their index
+	Steps  []*Step
+	Files  []string // the files written: one, or the shards and their index
+	Config string   // the config.json written, if one was asked for
 }
 
 // Totals returns the input and output bytes of all steps.
@@ -49,6 +49,7 @@ type QuantizeOptions struct {
 	// ShardSize, when not 0, splits the output into Hugging Face shards of
 	// at most this many bytes of tensor data (see WriteSharded).
 	ShardSize int64
+	Config    ConfigCopy // a config.json to write with the weights
 	Progress  Progress
 }
 
@@ -61,11 +62,19 @@ var weightName = regexp.MustCompile(`\.weight$`)
 // with o.ShardSize; the input may be sharded too). Only one weight is held
 // in memory at a time.
 func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Report, error) {
-	c, items, err := openConversion(in, out)
+	if o.BlockSize != 0 && !cpu.ValidBlockSize(o.BlockSize) {
+		return nil, fmt.Errorf("checkpoint: block size %d: want 0 (the default, %d) or a power of two from %d to %d",
+			o.BlockSize, nf4.DefaultBlockSize, cpu.MinBlockSize, cpu.MaxBlockSize)
+	}
+	if err := checkShardSize(o.ShardSize); err != nil {
+		return nil, err
+	}
+	v, err := startConversion(in, out, o.ShardSize, nil, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer v.Close()
+	c, items := v.Checkpoint, v.items
 	bs := o.BlockSize
 	if bs == 0 {
 		bs = nf4.DefaultBlockSize
@@ -77,6 +86,9 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err // planning reads every weight under double quantization
+		}
 		t := it.Info
 		explicit := o.Include != nil && o.Include.MatchString(it.Name)
 		chosen := explicit || o.Include == nil && weightName.MatchString(it.Name) && !notByDefault.MatchString(it.Name) &&
@@ -120,7 +132,7 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 			if err != nil {
 				return nil, tensorErr(t.File, name, "%v", err)
 			}
-			return q, nil
+			return q, readsBack(t.File, name, q)
 		}
 		ne, err := planNF4(name, t.Shape[0], t.Shape[1], bs, o.Double, t.DType, quantize)
 		if err != nil {
@@ -131,8 +143,7 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 		es = append(es, ne...)
 		rep.Steps = append(rep.Steps, step)
 	}
-	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
-	return rep, err
+	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }
 
 // planNF4 returns the lazily-filled entries of an NF4 weight. Under double
@@ -148,6 +159,21 @@ func planNF4(name string, rows, cols, bs int, double bool, orig DType, quantize 
 		offset = q.Weights().Scales.Offset
 	}
 	return LazyNF4Entries(name, rows, cols, bs, double, offset, orig, quantize), nil
+}
+
+func checkShardSize(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("checkpoint: shard size %d: want 0 (one file) or a positive number of bytes", n)
+	}
+	return nil
+}
+
+// checkFloatDType validates the dtype of float weights to write.
+func checkFloatDType(dt DType) error {
+	if dt != "" && dt != F32 && dt != F16 && dt != BF16 {
+		return fmt.Errorf("checkpoint: output dtype %q not supported: want F32, F16 or BF16", dt)
+	}
+	return nil
 }
 
 func nf4Desc(bs int, double bool) string {
@@ -184,54 +210,4 @@ func copyStep(it Item) *Step {
 		s.To, s.Shape, s.Orig = s.From, []int{it.Rows, it.Cols}, it.Orig
 	}
 	return s
-}
-
-// openConversion opens the input of a conversion and lists its items,
-// after making sure that out is not one of its files.
-func openConversion(in, out string) (*Checkpoint, []Item, error) {
-	c, err := Open(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := c.notInput(out); err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	items, err := c.Items()
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return c, items, nil
-}
-
-// notInput refuses an output path that is one of the input files: the
-// input is mapped while the output is written, and must stay untouched.
-func (c *Checkpoint) notInput(out string) error {
-	if c.isInput(out) {
-		return fileErr(out, "is an input file; write to another path")
-	}
-	return nil
-}
-
-// isInput reports whether path is the checkpoint's index or one of its files.
-func (c *Checkpoint) isInput(path string) bool {
-	st, err := os.Stat(path)
-	if err != nil {
-		return false
-	}
-	for _, f := range append(c.files(), c.Path) {
-		if fs, err := os.Stat(f); err == nil && os.SameFile(st, fs) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Checkpoint) files() []string {
-	fs := make([]string, 0, len(c.data))
-	for f := range c.data {
-		fs = append(fs, f)
-	}
-	return fs
 }

@@ -9,22 +9,31 @@ import (
 type DequantizeOptions struct {
 	// DType of the float weights written: F32, F16 or BF16; empty means the
 	// dtype each weight had before quantization.
-	DType     DType
-	ShardSize int64 // as in QuantizeOptions
-	Progress  Progress
+	DType DType
+	// AllowOverflow writes a value beyond the range of DType as ±Inf, as
+	// PyTorch's conversion does, instead of failing (readers, this one
+	// included, then refuse to quantize it).
+	AllowOverflow bool
+	ShardSize     int64      // as in QuantizeOptions
+	Config        ConfigCopy // as in QuantizeOptions
+	Progress      Progress
 }
 
 // DequantizeFile writes the checkpoint in with every NF4 weight turned
 // back into a float tensor [out, in]; other tensors are copied.
 func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*Report, error) {
-	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
-		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
+	if err := checkFloatDType(o.DType); err != nil {
+		return nil, err
 	}
-	c, items, err := openConversion(in, out)
+	if err := checkShardSize(o.ShardSize); err != nil {
+		return nil, err
+	}
+	v, err := startConversion(in, out, o.ShardSize, nil, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer v.Close()
+	c, items := v.Checkpoint, v.items
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {
@@ -48,13 +57,16 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 				if err := t.DequantizeInto(f); err != nil {
 					return err
 				}
-				_, err = w.Write(EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt))
+				b, err := encodeWeight(it.Info.File, name, f, it.Cols, dt, o.AllowOverflow)
+				if err != nil {
+					return err
+				}
+				_, err = w.Write(b)
 				return err
 			}}
 		es = append(es, e)
 		rep.Steps = append(rep.Steps, &Step{Name: name, Action: "float", From: nf4Desc(it.BlockSize, it.Double),
 			To: string(dt), Shape: e.Shape, InBytes: it.Bytes, OutBytes: e.Size})
 	}
-	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
-	return rep, err
+	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }

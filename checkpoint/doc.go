@@ -5,11 +5,17 @@
 // Files are memory-mapped and checked strictly before any tensor is read:
 // the header must be one JSON object, offsets must tile the data section
 // exactly, and every byte length must match dtype×shape. Every error names
-// the file and, where there is one, the tensor.
+// the file and, where there is one, the tensor. A mapped file that another
+// program truncates while it is read is an error wrapping ErrFileChanged,
+// not a SIGBUS that kills the process (the slices Raw returns are the one
+// exception: a caller reading them itself is not protected).
 //
-// Outputs go to a temporary file in the target directory that is renamed
-// into place only once it is complete, so a failed or interrupted run never
-// leaves a partial file under the target name.
+// Outputs go to temporary files beside their targets that are renamed
+// into place only once every file of the run (shards, index, config.json)
+// is complete, so a failed or interrupted run never leaves a partial file
+// under a target name, and leaves an earlier output as it was. An output
+// is never one of the files read, compared by device and inode, and never
+// anything but a regular file or a new name (see CheckOutput).
 //
 // The container code is our own, over github.com/edsrzf/mmap-go and
 // github.com/x448/float16: the Go safetensors libraries serialize from

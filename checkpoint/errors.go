@@ -11,7 +11,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Tensor == "" {
+	switch {
+	case e.File == "" && e.Tensor == "":
+		return fmt.Sprintf("checkpoint: %v", e.Err)
+	case e.File == "":
+		return fmt.Sprintf("checkpoint: tensor %q: %v", e.Tensor, e.Err)
+	case e.Tensor == "":
 		return fmt.Sprintf("checkpoint: %s: %v", e.File, e.Err)
 	}
 	return fmt.Sprintf("checkpoint: %s: tensor %q: %v", e.File, e.Tensor, e.Err)

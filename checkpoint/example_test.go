@@ -25,7 +25,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	path := filepath.Join(dir, "model.safetensors")
-	entries := checkpoint.NF4Entries("layer.weight", q, checkpoint.F32)
+	entries, err := checkpoint.NF4Entries("layer.weight", q, checkpoint.F32)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := checkpoint.WriteFile(context.Background(), path, map[string]string{"format": "pt"}, entries, nil); err != nil {
 		log.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 
 // Float32s decodes a float tensor (F32, F16, BF16 or F64, which is
 // rounded) into a new slice.
-func (c *Checkpoint) Float32s(name string) ([]float32, TensorInfo, error) {
+func (c *Checkpoint) Float32s(name string) (_ []float32, _ TensorInfo, err error) {
+	defer guardMapped(&err)()
 	b, t, err := c.Raw(name)
 	if err != nil {
 		return nil, t, err
@@ -24,7 +25,8 @@ func (c *Checkpoint) Float32s(name string) ([]float32, TensorInfo, error) {
 
 // Dense reads a float tensor as a *tensor.Dense: F64 stays float64, F32,
 // F16 and BF16 become float32. A 0-d tensor comes back with shape [1].
-func (c *Checkpoint) Dense(name string) (*tensor.Dense, error) {
+func (c *Checkpoint) Dense(name string) (_ *tensor.Dense, err error) {
+	defer guardMapped(&err)()
 	b, t, err := c.Raw(name)
 	if err != nil {
 		return nil, err

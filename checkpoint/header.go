@@ -7,13 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 )
 
-// maxHeader bounds the JSON header; real headers are kilobytes, and a
-// corrupt length must not turn into a huge allocation.
-const maxHeader = 100 << 20
+// MaxHeaderBytes bounds the JSON header of a safetensors file, as the
+// reference implementation does: real headers are kilobytes, and a corrupt
+// length must not turn into a huge allocation. The reader refuses a longer
+// header and the writer never writes one, so every file written here reads
+// back.
+const MaxHeaderBytes = 100 << 20
 
 // TensorInfo describes one tensor of a checkpoint.
 type TensorInfo struct {
@@ -51,8 +53,8 @@ func parseHeader(path string, head []byte, size int64) (map[string]string, []Ten
 	if n > uint64(size-8) {
 		return nil, nil, fileErr(path, "header length %d runs past the end of the file (%d bytes)", n, size)
 	}
-	if n > maxHeader {
-		return nil, nil, fileErr(path, "header length %d is larger than the %d-byte limit", n, maxHeader)
+	if n > MaxHeaderBytes {
+		return nil, nil, fileErr(path, "header length %d is larger than the %d-byte limit", n, MaxHeaderBytes)
 	}
 	if uint64(len(head)) < 8+n {
 		return nil, nil, fileErr(path, "truncated header")
@@ -75,6 +77,9 @@ func parseHeader(path string, head []byte, size int64) (map[string]string, []Ten
 // and a non-object header are caught rather than silently merged.
 func decodeHeader(path string, js []byte) (map[string]string, []TensorInfo, error) {
 	bad := func(err error) error { return fileErr(path, "malformed header JSON: %v", err) }
+	if s := firstBadString(js); s != nil {
+		return nil, nil, fileErr(path, "header string %q is not valid UTF-8 (or holds an unpaired surrogate escape): it could not be kept byte for byte", s)
+	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	if tok, err := dec.Token(); err != nil {
 		return nil, nil, bad(err)
@@ -134,20 +139,16 @@ func (r *rawInfo) check(path, name string) (TensorInfo, error) {
 	if begin < 0 || end < begin {
 		return TensorInfo{}, tensorErr(path, name, "data_offsets [%d, %d] are not an ascending pair", begin, end)
 	}
-	shape := make([]int, len(*r.Shape))
-	elems := int64(1)
-	for i, d := range *r.Shape {
-		if d < 0 || d > math.MaxInt32 {
-			return TensorInfo{}, tensorErr(path, name, "shape %v has a dimension out of range", *r.Shape)
-		}
-		shape[i] = int(d)
-		if d != 0 && elems > math.MaxInt64/8/d {
-			return TensorInfo{}, tensorErr(path, name, "shape %v is too large", *r.Shape)
-		}
-		elems *= d
+	size, why := tensorSize(dt, *r.Shape)
+	if why != "" {
+		return TensorInfo{}, tensorErr(path, name, "%s", why)
 	}
-	if want := elems * int64(dt.Size()); end-begin != want {
-		return TensorInfo{}, tensorErr(path, name, "byte length %d does not match dtype %s × shape %v (%d bytes)", end-begin, dt, shape, want)
+	if end-begin != size {
+		return TensorInfo{}, tensorErr(path, name, "byte length %d does not match dtype %s × shape %v (%d bytes)", end-begin, dt, *r.Shape, size)
+	}
+	shape := make([]int, len(*r.Shape))
+	for i, d := range *r.Shape {
+		shape[i] = int(d)
 	}
 	return TensorInfo{Name: name, DType: dt, Shape: shape, File: path, Size: end - begin, off: begin}, nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nf4go/nf4"
 )
 
 // normals returns n draws from N(0, 1) from a fixed seed.
@@ -92,4 +94,14 @@ func sameSnapshot(t *testing.T, before, after map[string][]byte) {
 			t.Errorf("new file %s left behind", k)
 		}
 	}
+}
+
+// nf4Entries is NF4Entries for arguments a test knows are good.
+func nf4Entries(t testing.TB, name string, w *nf4.Tensor, orig DType) []Entry {
+	t.Helper()
+	es, err := NF4Entries(name, w, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
 }

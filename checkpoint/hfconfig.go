@@ -79,33 +79,56 @@ func QuantizationConfig(rep *Report) map[string]any {
 // Every other key is kept as it was; the file is written as transformers
 // writes it (keys sorted, two-space indent) and atomically.
 func WriteModelConfig(in, out string, qc map[string]any) error {
-	data, err := os.ReadFile(in)
+	cfg, _, err := readModelConfig(in)
 	if err != nil {
-		return fileErr(in, "%v", err)
+		return err
+	}
+	data, err := encodeModelConfig(in, cfg, qc)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(out, data)
+}
+
+// readModelConfig reads a config.json, which must be one JSON object.
+func readModelConfig(path string) (map[string]json.RawMessage, os.FileInfo, error) {
+	data, st, err := readInput(path, maxSideFile)
+	if err != nil {
+		return nil, nil, err
 	}
 	var cfg map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&cfg); err != nil {
-		return fileErr(in, "not a JSON object: %v", err)
+		return nil, nil, fileErr(path, "not a JSON object: %v", err)
 	}
 	if cfg == nil {
-		return fileErr(in, "not a JSON object")
+		return nil, nil, fileErr(path, "not a JSON object")
 	}
 	if dec.More() {
-		return fileErr(in, "data after the JSON object")
+		return nil, nil, fileErr(path, "data after the JSON object")
 	}
-	delete(cfg, "quantization_config")
+	return cfg, st, nil
+}
+
+// encodeModelConfig returns the config cfg (read from path) with its
+// quantization_config set to qc, or removed when qc is nil.
+func encodeModelConfig(path string, cfg map[string]json.RawMessage, qc map[string]any) ([]byte, error) {
+	out := make(map[string]json.RawMessage, len(cfg)+1)
+	for k, v := range cfg {
+		out[k] = v
+	}
+	delete(out, "quantization_config")
 	if qc != nil {
 		raw, err := json.Marshal(qc)
 		if err != nil {
-			return fileErr(out, "%v", err)
+			return nil, fileErr(path, "%v", err)
 		}
-		cfg["quantization_config"] = raw
+		out["quantization_config"] = raw
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
-		return fileErr(in, "%v", err)
+		return nil, fileErr(path, "%v", err)
 	}
-	return WriteFileAtomic(out, append(b, '\n'))
+	return append(b, '\n'), nil
 }

@@ -22,7 +22,11 @@ type Item struct {
 // order, checking every NF4 weight's companions against its quant state.
 // A companion whose weight has no quant state (an absmax on its own, say)
 // is an error, not a tensor to copy blindly.
-func (c *Checkpoint) Items() ([]Item, error) {
+func (c *Checkpoint) Items() (_ []Item, err error) {
+	if c == nil {
+		return nil, &Error{Err: errNilCheckpoint}
+	}
+	defer guardMapped(&err)()
 	owned := map[string]bool{}
 	nf4 := map[string]Item{}
 	for _, t := range c.infos {

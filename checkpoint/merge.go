@@ -70,6 +70,9 @@ func addUpdate(dst []float32, l *LoRALayer, scale float64) {
 // Requantize quantizes merged like base (same block size and double
 // quantization) and measures the error against merged.
 func Requantize(merged []float32, base *nf4.Tensor) (*nf4.Tensor, MergeStats, error) {
+	if base == nil {
+		return nil, MergeStats{}, nf4.ErrNil
+	}
 	opts := []nf4.Option{nf4.WithBlockSize(base.BlockSize())}
 	if base.DoubleQuant() {
 		opts = append(opts, nf4.WithDoubleQuant())

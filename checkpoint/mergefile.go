@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 
@@ -12,10 +13,14 @@ import (
 type MergeOptions struct {
 	// Float writes merged NF4 weights as float tensors (of the dtype they
 	// had before quantization, or DType) instead of requantizing them.
-	Float     bool
-	DType     DType
-	ShardSize int64 // as in QuantizeOptions
-	Progress  Progress
+	Float bool
+	DType DType
+	// AllowOverflow writes a merged value beyond the range of its float
+	// dtype as ±Inf instead of failing, as in DequantizeOptions.
+	AllowOverflow bool
+	ShardSize     int64      // as in QuantizeOptions
+	Config        ConfigCopy // as in QuantizeOptions
+	Progress      Progress
 }
 
 // MergeFile merges the PEFT adapter in adapterDir into the checkpoint
@@ -24,18 +29,22 @@ type MergeOptions struct {
 // quantization (the report gives the requantization error), or written as
 // float with Float; float weights stay float. Other tensors are copied.
 func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions) (*Report, error) {
-	if o.DType != "" && o.DType != F32 && o.DType != F16 && o.DType != BF16 {
-		return nil, fileErr(out, "output dtype %q not supported: want F32, F16 or BF16", o.DType)
+	if err := checkFloatDType(o.DType); err != nil {
+		return nil, err
 	}
-	ad, err := LoadAdapter(adapterDir)
+	if err := checkShardSize(o.ShardSize); err != nil {
+		return nil, err
+	}
+	ad, adFiles, err := loadAdapter(adapterDir)
 	if err != nil {
 		return nil, err
 	}
-	c, items, err := openConversion(base, out)
+	v, err := startConversion(base, out, o.ShardSize, adFiles, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer v.Close()
+	c, items := v.Checkpoint, v.items
 	adPath := filepath.Join(adapterDir, AdapterWeightsFile)
 	byWeight := map[string]*LoRALayer{}
 	for i := range ad.Layers {
@@ -47,6 +56,9 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 	rep := &Report{}
 	var es []Entry
 	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err // planning reads every weight under double quantization
+		}
 		l := byWeight[it.Name]
 		if l == nil {
 			es = append(es, c.copyItem(it)...)
@@ -103,7 +115,11 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 					if err != nil {
 						return err
 					}
-					_, err = w.Write(EncodeFloats(make([]byte, 0, len(f)*dt.Size()), f, dt))
+					b, err := encodeWeight(item.Info.File, name, f, cols, dt, o.AllowOverflow)
+					if err != nil {
+						return tensorErr(item.Info.File, name, "merged with %s: %v", adPath, errors.Unwrap(err))
+					}
+					_, err = w.Write(b)
 					return err
 				}}
 			step.OutBytes = e.Size
@@ -121,6 +137,9 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			if err != nil {
 				return nil, tensorErr(c.Path, name, "requantize: %v", err)
 			}
+			if err := readsBack(item.Info.File, name, q); err != nil {
+				return nil, err
+			}
 			step.Merge = &st
 			return q, nil
 		}
@@ -136,6 +155,5 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			return nil, tensorErr(adPath, peftPrefix+l.Module+".lora_A.weight", "no base weight %s in %s", l.Module+".weight", base)
 		}
 	}
-	rep.Files, err = WriteSharded(ctx, out, c.Metadata, es, o.ShardSize, c.isInput, o.Progress)
-	return rep, err
+	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }

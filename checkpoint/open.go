@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ type Checkpoint struct {
 	byName map[string]int
 	data   map[string][]byte // file path → its bytes
 	maps   []mmap.MMap
+	inputs inputFiles // every file read: the index, the shards
 }
 
 // Open opens a .safetensors file, or a sharded checkpoint through its
@@ -47,19 +47,14 @@ func FromBytes(name string, data []byte) (*Checkpoint, error) {
 	return c, nil
 }
 
-func (c *Checkpoint) add(path string) error {
-	f, err := os.Open(path)
+func (c *Checkpoint) add(path string) (err error) {
+	defer guardMapped(&err)()
+	f, st, err := openInput(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fileErr(path, "not a regular file")
-	}
+	c.inputs = append(c.inputs, inputFile{path, st})
 	if st.Size() < 8 {
 		return fileErr(path, "truncated: %d bytes, too short for the 8-byte header length", st.Size())
 	}
@@ -68,6 +63,7 @@ func (c *Checkpoint) add(path string) error {
 		return fileErr(path, "map: %v", err)
 	}
 	c.maps = append(c.maps, m)
+	registerMapping(m, path)
 	return c.addBytes(path, m)
 }
 
@@ -93,7 +89,7 @@ func (c *Checkpoint) addBytes(path string, data []byte) error {
 // openIndex opens the shards a Hugging Face index lists and checks that
 // every tensor it names is where it says.
 func openIndex(path string) (*Checkpoint, error) {
-	js, err := os.ReadFile(path)
+	js, st, err := readInput(path, maxSideFile)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +114,8 @@ func openIndex(path string) (*Checkpoint, error) {
 		names = append(names, s)
 	}
 	sort.Strings(names)
-	c := &Checkpoint{Path: path, byName: map[string]int{}, data: map[string][]byte{}}
+	c := &Checkpoint{Path: path, byName: map[string]int{}, data: map[string][]byte{},
+		inputs: inputFiles{{path, st}}}
 	for _, s := range names {
 		if err := c.add(filepath.Join(filepath.Dir(path), s)); err != nil {
 			c.Close()
@@ -135,10 +132,16 @@ func openIndex(path string) (*Checkpoint, error) {
 	return c, nil
 }
 
+var errNilCheckpoint = errors.New("nil *Checkpoint")
+
 // Close unmaps the files. Slices returned by Raw are invalid afterwards.
 func (c *Checkpoint) Close() error {
+	if c == nil {
+		return nil
+	}
 	var errs []error
 	for _, m := range c.maps {
+		unregisterMapping(m)
 		errs = append(errs, m.Unmap())
 	}
 	c.maps = nil
@@ -147,10 +150,18 @@ func (c *Checkpoint) Close() error {
 }
 
 // Tensors returns every tensor, in file order (shards by name).
-func (c *Checkpoint) Tensors() []TensorInfo { return append([]TensorInfo(nil), c.infos...) }
+func (c *Checkpoint) Tensors() []TensorInfo {
+	if c == nil {
+		return nil
+	}
+	return append([]TensorInfo(nil), c.infos...)
+}
 
 // Info returns the description of the named tensor.
 func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
+	if c == nil {
+		return TensorInfo{}, false
+	}
 	i, ok := c.byName[name]
 	if !ok {
 		return TensorInfo{}, false
@@ -159,11 +170,16 @@ func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
 }
 
 // Has reports whether the checkpoint holds the named tensor.
-func (c *Checkpoint) Has(name string) bool { _, ok := c.byName[name]; return ok }
+func (c *Checkpoint) Has(name string) bool { _, ok := c.Info(name); return ok }
 
 // Raw returns the bytes of the named tensor, little-endian as stored. The
-// slice is a view of the mapped file: read it only while c is open.
+// slice is a view of the mapped file: read it only while c is open, and
+// know that reading it after another program truncated the file raises
+// SIGBUS (Float32s, Dense, NF4 and the writers turn that into an error).
 func (c *Checkpoint) Raw(name string) ([]byte, TensorInfo, error) {
+	if c == nil {
+		return nil, TensorInfo{}, &Error{Tensor: name, Err: errNilCheckpoint}
+	}
 	t, ok := c.Info(name)
 	if !ok {
 		return nil, t, tensorErr(c.Path, name, "not in the checkpoint")

@@ -31,7 +31,7 @@ func TestNF4RoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				path := writeEntries(t, dir, fmt.Sprintf("b%d-%v.safetensors", bs, dq), nil,
-					append(NF4Entries("layer.weight", w, BF16), floatEntry("layer.bias", F32, []int{rows}, normals(3, rows)))...)
+					append(nf4Entries(t, "layer.weight", w, BF16), floatEntry("layer.bias", F32, []int{rows}, normals(3, rows)))...)
 				c, err := Open(path)
 				if err != nil {
 					t.Fatal(err)

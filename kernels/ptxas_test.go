@@ -18,49 +18,89 @@ func TestPtxasAllKernels(t *testing.T) {
 			kn, tg := kn, tg
 			t.Run(kn.Name()+"/"+tg.String(), func(t *testing.T) {
 				t.Parallel()
-				src, err := kn.PTX(tg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				r, err := ptxas.Assemble(as, src, tg.String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(r.Warnings) > 0 {
-					t.Errorf("ptxas warnings:\n%s", strings.Join(r.Warnings, "\n"))
-				}
-				f := r.Functions[kn.Name()]
-				if f == nil {
-					t.Fatalf("ptxas did not report %s:\n%s", kn.Name(), r.Log)
-				}
-				if f.SpillStores != 0 || f.SpillLoads != 0 || f.StackFrame != 0 {
-					t.Errorf("spills %d/%d bytes, stack frame %d bytes", f.SpillStores, f.SpillLoads, f.StackFrame)
-				}
-				if f.Registers > kn.RegBudget() {
-					t.Errorf("%d registers, budget %d", f.Registers, kn.RegBudget())
-				}
-				sass, err := ptxas.SASS(objdump, r.Cubin)
-				if err != nil {
-					t.Fatal(err)
-				}
-				mix := ptxas.Mix(sass)
-				if len(mix) == 0 {
-					t.Fatalf("no SASS parsed:\n%s", sass)
-				}
-				for op := range mix {
-					if strings.HasPrefix(op, "LDL") || strings.HasPrefix(op, "STL") {
-						t.Errorf("local memory access %s", op)
-					}
-				}
-				want := sassWants(kn)
-				for _, w := range want {
-					if !hasPrefixOp(mix, w) {
-						t.Errorf("SASS has no %s; mix: %v", w, mix)
-					}
-				}
+				checkAssembly(t, as, objdump, kn, tg, tg.String())
 			})
 		}
 	}
+}
+
+// TestPtxas124AllKernels assembles every kernel with CUDA 12.4's ptxas too:
+// for sm_80, sm_90, and sm_90a (the Hopper-only target of wgmma and TMA,
+// from the sm_90 text), and checks the PTX stays within ISA 8.4, what 12.4
+// accepts.
+func TestPtxas124AllKernels(t *testing.T) {
+	tools := ptxas.RequireCUDA12(t)
+	for _, kn := range All() {
+		for _, c := range []struct {
+			tg   ptx.Target
+			arch string
+		}{{ptx.SM80, "sm_80"}, {ptx.SM90, "sm_90"}, {ptx.SM90, "sm_90a"}} {
+			kn, c := kn, c
+			t.Run(kn.Name()+"/"+c.arch, func(t *testing.T) {
+				t.Parallel()
+				checkAssembly(t, tools.Ptxas, tools.Cuobjdump, kn, c.tg, c.arch)
+			})
+		}
+	}
+}
+
+// checkAssembly assembles kn's PTX for target tg with -arch=arch and holds
+// it to its register budget, no spills or local memory, the SASS it must
+// contain, and a PTX ISA version the assembler accepts.
+func checkAssembly(t *testing.T, as, objdump string, kn Kernel, tg ptx.Target, arch string) {
+	src, err := kn.PTX(tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := ptxVersion(src); v == "" || v > "8.4" {
+		t.Errorf("PTX .version %q: CUDA 12.4 accepts up to 8.4", v)
+	}
+	r, err := ptxas.Assemble(as, src, arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warnings) > 0 {
+		t.Errorf("ptxas warnings:\n%s", strings.Join(r.Warnings, "\n"))
+	}
+	f := r.Functions[kn.Name()]
+	if f == nil {
+		t.Fatalf("ptxas did not report %s:\n%s", kn.Name(), r.Log)
+	}
+	if f.SpillStores != 0 || f.SpillLoads != 0 || f.StackFrame != 0 {
+		t.Errorf("spills %d/%d bytes, stack frame %d bytes", f.SpillStores, f.SpillLoads, f.StackFrame)
+	}
+	if f.Registers > kn.RegBudget() {
+		t.Errorf("%d registers, budget %d", f.Registers, kn.RegBudget())
+	}
+	sass, err := ptxas.SASS(objdump, r.Cubin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mix := ptxas.Mix(sass)
+	if len(mix) == 0 {
+		t.Fatalf("no SASS parsed:\n%s", sass)
+	}
+	for op := range mix {
+		if strings.HasPrefix(op, "LDL") || strings.HasPrefix(op, "STL") {
+			t.Errorf("local memory access %s", op)
+		}
+	}
+	for _, w := range sassWants(kn) {
+		if !hasPrefixOp(mix, w) {
+			t.Errorf("SASS has no %s; mix: %v", w, mix)
+		}
+	}
+}
+
+// ptxVersion is the module's .version, e.g. "7.8" (single-digit minors:
+// the ISA numbers so far compare as strings).
+func ptxVersion(src string) string {
+	for _, line := range strings.Split(src, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), ".version "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // sassWants lists opcodes (prefixes) a kernel's SASS must contain.

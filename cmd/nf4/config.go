@@ -19,7 +19,10 @@ transformers loads 4-bit weights only when it carries a
 another folder, the command writes a config.json into OUT's folder with the
 quantization_config that matches what it wrote (or without one, when no
 NF4 weight is left); a config.json already in OUT's folder is updated
-instead. --config PATH writes it to PATH; --no-config writes none.
+instead. --config PATH writes it to PATH (which may be the config.json
+beside IN, updated in place, but no other file the command reads);
+--no-config writes none. The config.json is read and checked before any
+work, and OUT never replaces the one beside IN.
 `
 
 // outputFlags are the flags of every command that writes a checkpoint,
@@ -31,6 +34,7 @@ type outputFlags struct {
 	shard      string
 	shardSize  int64
 	progress   *progress
+	note       string // what was left alone, said after the summary
 }
 
 func addOutputFlags(fs *flag.FlagSet) *outputFlags {
@@ -42,13 +46,38 @@ func addOutputFlags(fs *flag.FlagSet) *outputFlags {
 	return o
 }
 
-// check validates the flags once they are parsed.
-func (o *outputFlags) check() (err error) {
+// check validates the flags once they are parsed, and the output path
+// out, before any work.
+func (o *outputFlags) check(out string) (err error) {
 	if o.noConfig && o.configPath != "" {
 		return usagef("--config and --no-config exclude each other")
 	}
+	if err := checkOutput("OUT", out); err != nil {
+		return err
+	}
+	if o.configPath != "" {
+		if err := checkOutput("--config", o.configPath); err != nil {
+			return err
+		}
+	}
 	o.shardSize, err = parseSize("shard-size", o.shard)
 	return err
+}
+
+// checkOutput refuses, as a usage error, an output path that is never
+// written (see outputHelp).
+func checkOutput(what, path string) error {
+	err := checkpoint.CheckOutput(path)
+	var ce *checkpoint.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce) && ce.File == "":
+		return usagef("%s: %v", what, ce.Err)
+	case errors.As(err, &ce):
+		return usagef("%s %s: %v", what, ce.File, ce.Err)
+	}
+	return usagef("%s: %v", what, err)
 }
 
 // start returns the progress callback for the conversion.
@@ -57,38 +86,24 @@ func (o *outputFlags) start(stderr io.Writer) checkpoint.Progress {
 	return o.progress.update
 }
 
-// finish ends the progress display and, when the conversion of in to out
-// succeeded, prints its summary and writes the model's config.json.
-func (o *outputFlags) finish(in, out string, rep *checkpoint.Report, err error, stdout io.Writer) error {
-	o.progress.finish()
-	if err != nil {
-		return err
-	}
-	if !o.quiet {
-		printReport(stdout, rep, out)
-	}
-	return o.writeConfig(in, out, rep, stdout)
-}
-
-// write brings the model's config.json in line with the checkpoint just
-// written to out from in. It never touches the config.json beside the
-// input unless --config names it.
-func (o *outputFlags) writeConfig(in, out string, rep *checkpoint.Report, stdout io.Writer) error {
+// configCopy decides which config.json the conversion of in to out
+// writes, before any work: the one beside OUT (updated, or made from the
+// one beside IN) or --config. The config.json beside IN is left alone
+// when OUT is in IN's folder, unless --config names it.
+func (o *outputFlags) configCopy(in, out string) (checkpoint.ConfigCopy, error) {
 	if o.noConfig {
-		return nil
+		return checkpoint.ConfigCopy{}, nil
 	}
 	inCfg := filepath.Join(filepath.Dir(in), checkpoint.ConfigFile)
 	target := o.configPath
 	if target == "" {
 		target = filepath.Join(filepath.Dir(out), checkpoint.ConfigFile)
 		if !exists(inCfg) {
-			return nil
+			return checkpoint.ConfigCopy{}, nil
 		}
 		if sameFile(inCfg, target) {
-			if !o.quiet {
-				fmt.Fprintf(stdout, "%s left alone: OUT is in the input's folder (use --config PATH)\n", inCfg)
-			}
-			return nil
+			o.note = fmt.Sprintf("%s left alone: OUT is in the input's folder (use --config PATH)", inCfg)
+			return checkpoint.ConfigCopy{}, nil
 		}
 	}
 	src := target
@@ -96,13 +111,26 @@ func (o *outputFlags) writeConfig(in, out string, rep *checkpoint.Report, stdout
 		src = inCfg
 	}
 	if !exists(src) {
-		return fmt.Errorf("--config %s: no config.json beside %s to start from", o.configPath, in)
+		return checkpoint.ConfigCopy{}, fmt.Errorf("--config %s: no config.json beside %s to start from", o.configPath, in)
 	}
-	if err := checkpoint.WriteModelConfig(src, target, checkpoint.QuantizationConfig(rep)); err != nil {
+	return checkpoint.ConfigCopy{From: src, To: target}, nil
+}
+
+// finish ends the progress display and, when the conversion of in to out
+// succeeded, prints its summary.
+func (o *outputFlags) finish(out string, rep *checkpoint.Report, err error, stdout io.Writer) error {
+	o.progress.finish()
+	if err != nil {
 		return err
 	}
 	if !o.quiet {
-		fmt.Fprintf(stdout, "wrote %s\n", target)
+		printReport(stdout, rep, out)
+		if rep.Config != "" {
+			fmt.Fprintf(stdout, "wrote %s\n", rep.Config)
+		}
+		if o.note != "" {
+			fmt.Fprintln(stdout, o.note)
+		}
 	}
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/nf4go/nf4"
 	"github.com/nf4go/nf4/checkpoint"
@@ -58,7 +60,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		bytes += it.Bytes
 		params += n
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t\n", it.Name, shape, typ, it.Bytes, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t\n", printable(it.Name), shape, typ, it.Bytes, ratio)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\n%d tensors, %d values, %s", len(items), params, human(bytes))
@@ -70,7 +72,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(c.Metadata) > 0 {
 		var kv []string
 		for k, v := range c.Metadata {
-			kv = append(kv, fmt.Sprintf("%s=%q", k, v))
+			kv = append(kv, fmt.Sprintf("%s=%q", printable(k), v))
 		}
 		slices.Sort(kv)
 		fmt.Fprintf(stdout, "metadata: %s\n", strings.Join(kv, " "))
@@ -79,3 +81,15 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func human(n int64) string { return nf4.HumanBytes(int(n)) }
+
+// printable returns a name as it is when every character prints, and
+// quoted with escapes otherwise (or when it is empty or starts with a
+// quote, so that a quoted name is never mistaken for a plain one): a name
+// cannot move the cursor, color the terminal, break the table or pass for
+// another.
+func printable(name string) string {
+	if name == "" || name[0] == '"' || strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(name)
+	}
+	return name
+}

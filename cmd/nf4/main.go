@@ -29,9 +29,11 @@ Commands:
 Run "nf4 <command> --help" for the flags of a command.
 
 Files are safetensors files; a sharded checkpoint is read through its
-*.safetensors.index.json. Outputs are written to a temporary file in the
-output's directory and renamed into place when complete, so a failed or
-interrupted run leaves no partial output and never touches its input.
+*.safetensors.index.json. No file a command reads is ever written, by any
+path. Outputs replace only regular files (or a symbolic link's target),
+and are written to temporaries renamed into place when every one is
+complete, so a failed or interrupted run leaves an earlier output as it
+was; see "nf4 quantize --help".
 
 Exit status: 0 success, 1 failure (bad input, I/O error, interrupted),
 2 usage error.
@@ -66,6 +68,12 @@ var commands = []command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal asks the run to stop cleanly; the second, with
+		// the handler gone, ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -23,7 +23,7 @@ quantized, except embeddings and lm_head. --include replaces that rule
 with a regular expression on tensor names (a matching tensor that cannot
 be quantized is then an error); --exclude removes names from the
 selection.
-` + shardHelp + configHelp + `
+` + shardHelp + configHelp + outputHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
 
@@ -38,7 +38,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := out.check(); err != nil {
+	if err := out.check(pos[1]); err != nil {
 		return err
 	}
 	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, ShardSize: out.shardSize}
@@ -51,9 +51,12 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if o.Exclude, err = optRegexp("exclude", *exc); err != nil {
 		return err
 	}
+	if o.Config, err = out.configCopy(pos[0], pos[1]); err != nil {
+		return err
+	}
 	o.Progress = out.start(stderr)
 	rep, err := checkpoint.QuantizeFile(ctx, pos[0], pos[1], o)
-	return out.finish(pos[0], pos[1], rep, err, stdout)
+	return out.finish(pos[1], rep, err, stdout)
 }
 
 func optRegexp(flag, s string) (*regexp.Regexp, error) {

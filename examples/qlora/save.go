@@ -27,7 +27,11 @@ func save(dir string, m *mlp, quantized []*nf4.Tensor, layers []*ops.LoRA) error
 	var es []checkpoint.Entry
 	ad := &checkpoint.Adapter{Rank: layers[0].Rank, Alpha: layers[0].Alpha}
 	for l, q := range quantized {
-		es = append(es, checkpoint.NF4Entries(layerName(l)+".weight", q, checkpoint.F32)...)
+		nes, err := checkpoint.NF4Entries(layerName(l)+".weight", q, checkpoint.F32)
+		if err != nil {
+			return err
+		}
+		es = append(es, nes...)
 		b := m.biases[l].Data().([]float32)
 		es = append(es, checkpoint.Entry{Name: layerName(l) + ".bias", DType: checkpoint.F32,
 			Shape: []int{len(b)}, Data: checkpoint.EncodeFloats(nil, b, checkpoint.F32)})

@@ -20,6 +20,9 @@ func (b *blockRun) access(t *thread, sp space, addr uint64, n int, write, atomic
 		if err != nil {
 			return nil, b.fail(t, "out-of-bounds: %v", err)
 		}
+		if buf.gen != nil {
+			return m, nil
+		}
 		off := addr - buf.base
 		init := buf.init[off : off+uint64(n)]
 		if write {
@@ -70,6 +73,38 @@ func (b *blockRun) access(t *thread, sp space, addr uint64, n int, write, atomic
 	return nil, b.fail(t, "unsupported state space")
 }
 
+// profileAccess records a lane's access for the profile, with a generic
+// address resolved to the space it hits.
+func (b *blockRun) profileAccess(t *thread, in *inst, sp space, addr uint64, n int) {
+	if sp == spGeneric {
+		if addr >= sharedWindow && addr < sharedWindow+1<<32 {
+			sp, addr = spShared, addr-sharedWindow
+		} else {
+			sp = spGlobal
+		}
+	}
+	var c MemClass
+	switch {
+	case in.op == opAtom && sp == spShared:
+		c = SharedAtomic
+	case in.op == opAtom:
+		c = GlobalAtomic
+	case sp == spShared && in.op == opLd:
+		c = SharedLoad
+	case sp == spShared:
+		c = SharedStore
+	case sp == spConst:
+		c = ConstLoad
+	case sp == spParam:
+		c = ParamLoad
+	case in.op == opLd:
+		c = GlobalLoad
+	default:
+		c = GlobalStore
+	}
+	b.col.record(t, in, c, addr, n, 0, 0)
+}
+
 func (b *blockRun) load(t *thread, in *inst) error {
 	r := t.regs
 	sz := in.t.size()
@@ -77,6 +112,9 @@ func (b *blockRun) load(t *thread, in *inst) error {
 	m, err := b.access(t, in.space, addr, sz*int(in.n), false, false)
 	if err != nil {
 		return err
+	}
+	if b.col != nil {
+		b.profileAccess(t, in, in.space, addr, sz*int(in.n))
 	}
 	if in.n == 1 {
 		r[in.d] = in.t.ext(loadLE(m))
@@ -96,6 +134,9 @@ func (b *blockRun) store(t *thread, in *inst) error {
 	if err != nil {
 		return err
 	}
+	if b.col != nil {
+		b.profileAccess(t, in, in.space, addr, sz*int(in.n))
+	}
 	if in.n == 1 {
 		storeLE(m, r[in.a])
 		return nil
@@ -113,6 +154,9 @@ func (b *blockRun) atom(t *thread, in *inst) error {
 	m, err := b.access(t, in.space, addr, ty.size(), false, true)
 	if err != nil {
 		return err
+	}
+	if b.col != nil {
+		b.profileAccess(t, in, in.space, addr, ty.size())
 	}
 	old := ty.ext(loadLE(m))
 	x := ty.ext(r[in.b])

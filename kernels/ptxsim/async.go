@@ -41,6 +41,9 @@ func (b *blockRun) asyncIssue(t *thread, in *inst) error {
 			return b.fail(t, "out-of-bounds cp.async source: %v", err)
 		}
 	}
+	if b.col != nil {
+		b.col.record(t, in, CpAsync, op.src, op.srcN, op.dst, op.n)
+	}
 	t.async.open = append(t.async.open, op)
 	return nil
 }
@@ -66,7 +69,7 @@ func (b *blockRun) asyncDo(t *thread, op cpOp) error {
 			return b.fail(t, "cp.async from line %d: %v", op.line, err)
 		}
 		off := op.src - buf.base
-		for i := 0; i < op.srcN; i++ {
+		for i := 0; i < op.srcN && buf.gen == nil; i++ {
 			if !buf.init[off+uint64(i)] {
 				return b.fail(t, "cp.async from line %d reads uninitialised global memory at 0x%x", op.line, op.src+uint64(i))
 			}

@@ -6,7 +6,12 @@ import (
 )
 
 // BenchmarkLoop measures the interpreter on a plain arithmetic loop.
-func BenchmarkLoop(b *testing.B) {
+func BenchmarkLoop(b *testing.B) { benchLoop(b, false) }
+
+// BenchmarkLoopProfiled is the same loop with the profiler on.
+func BenchmarkLoopProfiled(b *testing.B) { benchLoop(b, true) }
+
+func benchLoop(b *testing.B, profile bool) {
 	src := header + `
 .visible .entry k(.param .u64 out)
 {
@@ -36,6 +41,9 @@ L:
 	}
 	k, _ := m.Kernel("k")
 	d := NewDevice()
+	if profile {
+		d.Profile = NewProfile()
+	}
 	out := d.Alloc(4 * 256)
 	start := time.Now()
 	for i := 0; i < b.N; i++ {

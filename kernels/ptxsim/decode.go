@@ -207,6 +207,11 @@ func (d *decoder) decode(ri *rawInst) (inst, error) {
 }
 
 func (d *decoder) decodeLdSt(in *inst, base string, m mods, ops []rawOperand) error {
+	for _, x := range m {
+		if x == ".cg" || x == ".cv" || x == ".L1::no_allocate" {
+			in.flags |= fNoL1
+		}
+	}
 	m.dropHints()
 	in.space, _ = m.takeSpace()
 	if m.take(".nc") && (base != "ld" || in.space != spGlobal) {

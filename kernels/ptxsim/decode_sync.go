@@ -308,6 +308,9 @@ func (d *decoder) decodeCp(in *inst, m mods, ops []rawOperand) error {
 	if !cg && !m.take(".ca") {
 		return d.errf("cp.async needs .ca or .cg")
 	}
+	if cg {
+		in.flags |= fNoL1
+	}
 	if !m.take(".shared") && !m.take(".shared::cta") {
 		return d.errf("cp.async copies to .shared")
 	}

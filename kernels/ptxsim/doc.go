@@ -55,6 +55,15 @@
 // Each error is an *Error naming the kernel, block, thread, line and
 // instruction text.
 //
+// Profiling: with Device.Profile set, a launch also counts what every
+// warp-level memory instruction costs (global sectors and lines per request,
+// L1 and shared-memory wavefronts and bank conflicts, cp.async and ldmatrix
+// traffic, L1 misses, bytes) and how often each instruction issued, per
+// kernel and per PTX line (see Profile). LaunchBlocks runs only some blocks of
+// a grid and AllocGenerated backs a buffer with data made on first touch, so
+// a few blocks of a full-size problem can be measured cheaply; kernels/perf
+// builds its predictions on these counts.
+//
 // Numerics: f32 and f64 arithmetic is IEEE correctly rounded; .approx
 // instructions return the correctly rounded result, which lies inside the
 // documented error bound. mma.sync multiplies exactly and accumulates in

@@ -27,6 +27,7 @@ type thread struct {
 	barN  uint64 // expected thread count, 0 for all
 	steps int64
 	async asyncState
+	execs []int32 // per instruction: times reached, when profiling
 }
 
 type blockRun struct {
@@ -40,12 +41,28 @@ type blockRun struct {
 	race     *raceShadow
 	params   []byte
 	maxSteps int64
+	col      *collector // nil unless the device is profiling
 }
 
 // Launch runs kernel k over grid×block threads. params are the kernel's
 // parameters in order, each stored with the width its declaration gives.
 // The first failure stops the launch and is returned as an *Error.
 func (d *Device) Launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, params ...uint64) error {
+	return d.launch(k, grid, block, sharedDynamicBytes, nil, params)
+}
+
+// LaunchBlocks runs only the listed blocks of a grid×block launch, in the
+// order given, as if they were part of the whole grid (%nctaid is grid).
+// With AllocGenerated buffers it samples a large problem cheaply; with
+// Device.Profile set it measures what those blocks cost.
+func (d *Device) LaunchBlocks(k *Kernel, grid, block [3]int, sharedDynamicBytes int, blocks [][3]int, params ...uint64) error {
+	if blocks == nil {
+		blocks = [][3]int{}
+	}
+	return d.launch(k, grid, block, sharedDynamicBytes, blocks, params)
+}
+
+func (d *Device) launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, blocks [][3]int, params []uint64) error {
 	if k == nil {
 		return fmt.Errorf("ptxsim: nil kernel")
 	}
@@ -93,15 +110,40 @@ func (d *Device) Launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, p
 	if !d.NoRaceCheck {
 		b.race = newRaceShadow(len(b.shared))
 	}
-	for z := 0; z < grid[2]; z++ {
-		for y := 0; y < grid[1]; y++ {
-			for x := 0; x < grid[0]; x++ {
-				b.ctaid = [3]int{x, y, z}
-				if err := b.run(grid, block); err != nil {
-					return err
+	if d.Profile != nil {
+		b.col = newCollector(d.Profile, k, nthreads, b.nwarps)
+		for i := range b.threads {
+			b.threads[i].execs = b.col.threadExecs(i)
+		}
+	}
+	if blocks != nil {
+		for _, c := range blocks {
+			for i := 0; i < 3; i++ {
+				if c[i] < 0 || c[i] >= grid[i] {
+					return fail("block %v is outside the grid %v", c, grid)
 				}
 			}
 		}
+		for _, c := range blocks {
+			b.ctaid = c
+			if err := b.run(grid, block); err != nil {
+				return err
+			}
+		}
+	} else {
+		for z := 0; z < grid[2]; z++ {
+			for y := 0; y < grid[1]; y++ {
+				for x := 0; x < grid[0]; x++ {
+					b.ctaid = [3]int{x, y, z}
+					if err := b.run(grid, block); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	if b.col != nil {
+		b.col.endLaunch()
 	}
 	return nil
 }
@@ -127,7 +169,10 @@ func (b *blockRun) reset(grid, block [3]int) {
 		r[slotCtaidX], r[slotCtaidY], r[slotCtaidZ] = uint64(b.ctaid[0]), uint64(b.ctaid[1]), uint64(b.ctaid[2])
 		r[slotNctaidX], r[slotNctaidY], r[slotNctaidZ] = uint64(grid[0]), uint64(grid[1]), uint64(grid[2])
 		r[slotLaneid], r[slotWarpid], r[slotNwarpid] = uint64(i%32), uint64(i/32), uint64(b.nwarps)
-		*t = thread{regs: t.regs, idx: int32(i), lane: int32(i % 32), warp: int32(i / 32), tid: [3]int{x, y, z}}
+		*t = thread{regs: t.regs, idx: int32(i), lane: int32(i % 32), warp: int32(i / 32), tid: [3]int{x, y, z}, execs: t.execs}
+	}
+	if b.col != nil {
+		b.col.beginBlock()
 	}
 }
 
@@ -148,6 +193,9 @@ func (b *blockRun) run(grid, block [3]int) error {
 		if ran {
 			continue
 		}
+		if b.col != nil {
+			b.col.flush()
+		}
 		fired := false
 		for w := 0; w < b.nwarps; w++ {
 			f, err := b.resolveWarp(w)
@@ -160,8 +208,14 @@ func (b *blockRun) run(grid, block [3]int) error {
 			continue
 		}
 		done, err := b.resolveBarrier()
-		if err != nil || done {
+		if err != nil {
 			return err
+		}
+		if done {
+			if b.col != nil {
+				b.col.endBlock(b)
+			}
+			return nil
 		}
 	}
 }
@@ -188,6 +242,9 @@ func (b *blockRun) exec(t *thread) error {
 		n++
 		if n > budget {
 			return b.fail(t, "thread exceeded %d instructions (endless loop?)", b.maxSteps)
+		}
+		if t.execs != nil {
+			t.execs[t.pc]++
 		}
 		if in.guard >= 0 && (regs[in.guard] != 0) == in.gneg {
 			t.pc++

@@ -86,6 +86,7 @@ const (
 	fHasC     // setp with a combining predicate c
 	fZfill    // cp.async with a source-size operand
 	fApprox
+	fNoL1 // a global access that does not allocate in L1 (.cg, .cv, .L1::no_allocate)
 )
 
 // comparison operators for setp

@@ -25,12 +25,44 @@ type Device struct {
 	// Executed counts the instructions run by all launches so far,
 	// including those skipped by a false guard predicate.
 	Executed int64
+	// Profile, when set, collects memory and issue counters of every
+	// launch (see Profile).
+	Profile *Profile
 }
 
 type buffer struct {
 	base uint64
 	data []byte
 	init []bool // byte written since allocation
+	// A generated buffer (AllocGenerated) has no data or init: its pages
+	// are made by gen on first touch and count as initialised.
+	size  uint64
+	gen   func(off int64, p []byte)
+	pages map[uint64][]byte
+}
+
+// pageBytes is the granule of a generated buffer. Every simulated access is
+// at most 16 bytes and aligned to its size, so none crosses a page.
+const pageBytes = 64 << 10
+
+func (b *buffer) len() uint64 {
+	if b.gen != nil {
+		return b.size
+	}
+	return uint64(len(b.data))
+}
+
+// page returns the generated page holding buffer offset off.
+func (b *buffer) page(off uint64) []byte {
+	i := off / pageBytes
+	p, ok := b.pages[i]
+	if !ok {
+		n := min(uint64(pageBytes), b.size-i*pageBytes)
+		p = make([]byte, n)
+		b.gen(int64(i*pageBytes), p)
+		b.pages[i] = p
+	}
+	return p
 }
 
 const (
@@ -56,8 +88,23 @@ func (d *Device) Alloc(n int) Ptr {
 	return Ptr(b.base)
 }
 
+// AllocGenerated returns a buffer of n bytes whose contents gen makes on
+// demand, 64 KiB at a time (gen fills p with the bytes at offset off), so a
+// launch that runs only some blocks (LaunchBlocks) of a large problem
+// touches only the memory those blocks use. Its bytes count as initialised;
+// writes are kept.
+func (d *Device) AllocGenerated(n int64, gen func(off int64, p []byte)) Ptr {
+	if n < 0 {
+		n = 0
+	}
+	b := &buffer{base: d.next, size: uint64(n), gen: gen, pages: map[uint64][]byte{}}
+	d.bufs = append(d.bufs, b)
+	d.next += (uint64(n) + globalGuard + 255) &^ 255
+	return Ptr(b.base)
+}
+
 func (d *Device) find(addr uint64, n int) *buffer {
-	if b := d.last; b != nil && addr >= b.base && addr+uint64(n) <= b.base+uint64(len(b.data)) {
+	if b := d.last; b != nil && addr >= b.base && addr+uint64(n) <= b.base+b.len() {
 		return b
 	}
 	i := sort.Search(len(d.bufs), func(i int) bool { return d.bufs[i].base > addr }) - 1
@@ -65,7 +112,7 @@ func (d *Device) find(addr uint64, n int) *buffer {
 		return nil
 	}
 	b := d.bufs[i]
-	if addr+uint64(n) > b.base+uint64(len(b.data)) || addr+uint64(n) < addr {
+	if addr+uint64(n) > b.base+b.len() || addr+uint64(n) < addr {
 		return nil
 	}
 	d.last = b
@@ -80,6 +127,14 @@ func (d *Device) bytes(addr uint64, n int) ([]byte, *buffer, error) {
 		return nil, nil, fmt.Errorf("global access of %d bytes at 0x%x %s", n, addr, d.near(addr))
 	}
 	off := addr - b.base
+	if b.gen != nil {
+		p := b.page(off)
+		po := off % pageBytes
+		if po+uint64(n) > uint64(len(p)) {
+			return nil, nil, fmt.Errorf("access of %d bytes at 0x%x crosses a 64 KiB page of a generated buffer", n, addr)
+		}
+		return p[po : po+uint64(n)], b, nil
+	}
 	return b.data[off : off+uint64(n)], b, nil
 }
 
@@ -92,14 +147,18 @@ func (d *Device) near(addr uint64) string {
 	}
 	b := d.bufs[i]
 	where := "is outside every allocation"
-	if addr < b.base+uint64(len(b.data)) {
+	if addr < b.base+b.len() {
 		where = "runs past the end of its buffer"
 	}
-	return fmt.Sprintf("%s (buffer 0x%x has %d bytes; access is at offset %d)", where, b.base, len(b.data), addr-b.base)
+	return fmt.Sprintf("%s (buffer 0x%x has %d bytes; access is at offset %d)", where, b.base, b.len(), addr-b.base)
 }
 
 // Write copies p into device memory at ptr.
 func (d *Device) Write(ptr Ptr, p []byte) error {
+	if b := d.find(uint64(ptr), len(p)); b != nil && b.gen != nil {
+		b.span(uint64(ptr)-b.base, len(p), func(m []byte, i int) { copy(m, p[i:]) })
+		return nil
+	}
 	m, b, err := d.bytes(uint64(ptr), len(p))
 	if err != nil {
 		return err
@@ -112,8 +171,25 @@ func (d *Device) Write(ptr Ptr, p []byte) error {
 	return nil
 }
 
+// span calls f on each page piece of [off, off+n) of a generated buffer,
+// with the index of its first byte within the span.
+func (b *buffer) span(off uint64, n int, f func(m []byte, i int)) {
+	for i := 0; i < n; {
+		p := b.page(off + uint64(i))
+		po := (off + uint64(i)) % pageBytes
+		k := min(n-i, len(p)-int(po))
+		f(p[po:po+uint64(k)], i)
+		i += k
+	}
+}
+
 // Read copies n bytes at ptr out of device memory.
 func (d *Device) Read(ptr Ptr, n int) ([]byte, error) {
+	if b := d.find(uint64(ptr), n); b != nil && b.gen != nil {
+		out := make([]byte, n)
+		b.span(uint64(ptr)-b.base, n, func(m []byte, i int) { copy(out[i:], m) })
+		return out, nil
+	}
 	m, _, err := d.bytes(uint64(ptr), n)
 	if err != nil {
 		return nil, err

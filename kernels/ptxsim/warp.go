@@ -61,6 +61,14 @@ func (b *blockRun) resolveWarp(w int) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if b.col != nil {
+			switch in.op {
+			case opShfl:
+				b.col.shuffle(t.pc)
+			case opLdmatrix:
+				b.col.ldmatrix(in, t.pc, &lanes)
+			}
+		}
 		for _, u := range lanes {
 			if u != nil {
 				u.state = stRun

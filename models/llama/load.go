@@ -234,10 +234,15 @@ func (m *Model) Save(dir string) error {
 		es = append(es, checkpoint.Entry{Name: name, DType: checkpoint.F32, Shape: []int{len(v)}, Data: checkpoint.EncodeFloats(nil, v, checkpoint.F32)})
 	}
 	var nf4Names, floatNames []string
+	var err error
 	lin := func(l *Linear) {
 		name := l.Name + ".weight"
 		if l.NF4 != nil {
-			es = append(es, checkpoint.NF4Entries(name, l.NF4, checkpoint.F32)...)
+			ne, e := checkpoint.NF4Entries(name, l.NF4, checkpoint.F32)
+			if e != nil && err == nil {
+				err = e
+			}
+			es = append(es, ne...)
 			nf4Names = append(nf4Names, l.Name)
 		} else {
 			es = append(es, checkpoint.Entry{Name: name, DType: checkpoint.F32, Shape: []int{l.Out, l.In},
@@ -262,6 +267,9 @@ func (m *Model) Save(dir string) error {
 	cfg.TieWordEmbeddings = m.LMHead == m.Embed
 	if !cfg.TieWordEmbeddings {
 		lin(m.LMHead)
+	}
+	if err != nil {
+		return err
 	}
 	path := filepath.Join(dir, WeightsFile)
 	if err := checkpoint.WriteFile(context.Background(), path, map[string]string{"format": "pt"}, es, nil); err != nil {

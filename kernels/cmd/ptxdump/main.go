@@ -7,6 +7,25 @@
 //
 // ptxas and cuobjdump are found through $NF4_PTXAS or PATH
 // (scripts/install-ptxas.sh installs them).
+//
+// With -perf it prints the performance model instead (package
+// kernels/perf): per kernel and shape, the bytes moved, sectors and
+// wavefronts of the costliest memory instruction, bank conflicts, SASS
+// instructions per weight in the main loop, occupancy, waves, the binding
+// resource, the predicted time and its fraction of the physical limit. It
+// is a model, not a measurement.
+//
+//	go run ./kernels/cmd/ptxdump -perf -device h200 [-json] [-shapes 4096x4096,...] [-m 1,8,512] [-run REGEXP] [-lines N] [-profile]
+//
+// The CUDA 12.4 tools it needs are found in the cache
+// scripts/install-ptxas.sh 12.4 fills, without any setting.
+//
+// With -calibrate it reads what Nsight Compute measured (ncu --csv, either
+// page) and prints each measured quantity beside the model's prediction of
+// it, from the JSON lines -perf -json wrote (scripts/gpu-check run does
+// this on a GPU machine):
+//
+//	ptxdump -calibrate ncu.csv -model model.jsonl -device h200
 package main
 
 import (
@@ -26,8 +45,31 @@ func main() {
 	out := flag.String("o", "", "write <kernel>.<target>.ptx files into this folder")
 	targets := flag.String("targets", "sm_80,sm_90", "comma-separated targets")
 	mixN := flag.Int("mix", 8, "SASS opcodes to list per kernel")
+	var po perfOptions
+	flag.BoolVar(&po.on, "perf", false, "print the performance model's prediction per kernel and shape")
+	flag.StringVar(&po.device, "device", "h200", "with -perf: device profile (h100, h200)")
+	flag.BoolVar(&po.json, "json", false, "with -perf: one JSON object per kernel × shape × device")
+	flag.StringVar(&po.shapes, "shapes", "", "with -perf: comma-separated NxK weight shapes (default: the standard five)")
+	flag.StringVar(&po.ms, "m", "", "with -perf: comma-separated batch sizes M (default 1,2,4,8,16,64,512,4096)")
+	flag.StringVar(&po.run, "run", "", "with -perf: only kernels whose name matches this regular expression")
+	flag.BoolVar(&po.profile, "profile", false, "with -perf: also print the device profile, every number with its source")
+	flag.IntVar(&po.lines, "lines", 0, "with -perf: also list each kernel's N costliest memory instructions with their PTX line")
+	calib := flag.String("calibrate", "", "compare this ncu --csv output with the model (-model, -device)")
+	model := flag.String("model", "", "with -calibrate: the model's JSON lines (from -perf -json)")
+	metrics := flag.Bool("ncu-metrics", false, "print the Nsight Compute metrics the calibration collects, comma-separated")
 	flag.Parse()
-	if err := run(os.Stdout, *out, *targets, *mixN); err != nil {
+	var err error
+	switch {
+	case *metrics:
+		fmt.Println(ncuMetricList())
+	case *calib != "":
+		err = runCalibrate(os.Stdout, *calib, *model, po.device)
+	case po.on:
+		err = runPerf(os.Stdout, po)
+	default:
+		err = run(os.Stdout, *out, *targets, *mixN)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ptxdump:", err)
 		os.Exit(1)
 	}

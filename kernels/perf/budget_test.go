@@ -1,0 +1,72 @@
+package perf
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/nf4go/nf4/kernels"
+	"github.com/nf4go/nf4/kernels/internal/ptxas"
+)
+
+// budgets hold each kernel to the predicted fraction of its physical
+// limit it reaches today on the H200 profile (the model's fraction,
+// truncated to 0.1 percentage point): a change that makes a kernel slower
+// in the model fails here. Work that speeds a kernel up raises its floor
+// (the test says by how much it could).
+var budgets = []struct {
+	kernel func() (kernels.Kernel, error)
+	shape  kernels.Shape
+	floor  float64
+}{
+	{dequantizeF32, kernels.Shape{N: 4096, K: 4096, BlockSize: 64}, 0.867},
+	{gemv(1), kernels.Shape{M: 1, N: 4096, K: 4096, BlockSize: 64}, 0.115},
+	{gemv(1), kernels.Shape{M: 1, N: 8192, K: 8192, BlockSize: 64}, 0.115},
+	{gemv(2), kernels.Shape{M: 2, N: 4096, K: 4096, BlockSize: 64}, 0.061},
+	{gemv(4), kernels.Shape{M: 4, N: 4096, K: 4096, BlockSize: 64}, 0.032},
+	{gemv(8), kernels.Shape{M: 8, N: 4096, K: 4096, BlockSize: 64}, 0.016},
+	{gemmF32(false), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.387},
+	{gemmF32(true), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.254},
+	{gemmTC, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.192},
+}
+
+func dequantizeF32() (kernels.Kernel, error) { return kernels.NewDequantize(kernels.OutF32, 64, false) }
+func gemmTC() (kernels.Kernel, error)        { return kernels.NewGemmTC(64, false) }
+func gemv(m int) func() (kernels.Kernel, error) {
+	return func() (kernels.Kernel, error) { return kernels.NewGemv(m, 64, false) }
+}
+func gemmF32(t bool) func() (kernels.Kernel, error) {
+	return func() (kernels.Kernel, error) { return kernels.NewGemm(64, false, t) }
+}
+
+func TestBudgets(t *testing.T) {
+	ptxas.RequireCUDA12(t)
+	if raceDetector {
+		// The model is deterministic: the plain go test run checks the
+		// budgets; under the race detector they would only repeat it,
+		// ten times slower (AnalyzeAll's concurrency is raced in
+		// kernels/cmd/ptxdump's tests).
+		t.Skip("budgets are checked by the plain (non -race) test run")
+	}
+	d := H200()
+	for _, b := range budgets {
+		k, err := b.kernel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("%s/M%d_%dx%d", k.Name(), b.shape.M, b.shape.N, b.shape.K), func(t *testing.T) {
+			r, err := Analyze(k, b.shape, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := r.Prediction
+			if p.Fraction < b.floor {
+				t.Errorf("predicted %.1f%% of %s (%.4g µs, bound by %s), below its budget of %.1f%%",
+					100*p.Fraction, p.Limit, p.Seconds*1e6, p.Binding, 100*b.floor)
+			}
+			if now := math.Floor(p.Fraction*1000) / 1000; now > b.floor+0.005 {
+				t.Logf("predicted %.1f%% of %s: raise the floor to %.3f", 100*p.Fraction, p.Limit, now)
+			}
+		})
+	}
+}
