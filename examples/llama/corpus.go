@@ -94,11 +94,15 @@ type stream struct {
 	train, held []int
 }
 
+// tokenize encodes each document (with the tokenizer's special tokens)
+// followed by eos, when eos is an id.
 func tokenize(tok *tokenizer.Tokenizer, docs []string, eos int) stream {
 	var all []int
 	for _, d := range docs {
 		all = append(all, tok.Encode(d, true)...)
-		all = append(all, eos)
+		if eos >= 0 {
+			all = append(all, eos)
+		}
 	}
 	cut := len(all) * 9 / 10
 	return stream{train: all[:cut], held: all[cut:]}
