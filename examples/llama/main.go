@@ -120,10 +120,11 @@ func run(c config, w io.Writer) error {
 		defer os.RemoveAll(dir)
 		out = dir
 	}
-	engine, err := nf4.NewEngine()
+	engine, err := nf4.NewEngine(engineOptions()...)
 	if err != nil {
 		return err
 	}
+	defer engine.Close()
 	fmt.Fprintf(w, "nf4 Llama QLoRA walk-through, engine: %v, output in %s\n\n", engine, out)
 	s := &session{c: c, w: w, r: r, engine: engine, out: out}
 	if c.hf != "" {
