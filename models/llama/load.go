@@ -233,7 +233,7 @@ func (m *Model) Save(dir string) error {
 	vec := func(name string, v []float32) {
 		es = append(es, checkpoint.Entry{Name: name, DType: checkpoint.F32, Shape: []int{len(v)}, Data: checkpoint.EncodeFloats(nil, v, checkpoint.F32)})
 	}
-	var nf4Names, floatNames []string
+	var nf4Names []string
 	var err error
 	lin := func(l *Linear) {
 		name := l.Name + ".weight"
@@ -247,7 +247,6 @@ func (m *Model) Save(dir string) error {
 		} else {
 			es = append(es, checkpoint.Entry{Name: name, DType: checkpoint.F32, Shape: []int{l.Out, l.In},
 				Data: checkpoint.EncodeFloats(nil, l.floats(), checkpoint.F32)})
-			floatNames = append(floatNames, l.Name)
 		}
 		if l.Bias != nil {
 			vec(l.Name+".bias", l.Bias)
