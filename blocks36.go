@@ -24,6 +24,9 @@ func (t *Tensor) PackedBlocks() ([]byte, error) {
 	if t.w.BlockSize != PackedBlockValues {
 		return nil, errorf("packed blocks hold %d values, tensor has block size %d", PackedBlockValues, t.w.BlockSize)
 	}
+	if t.w.Type != NF4 || !t.w.RowAligned() {
+		return nil, errorf("packed blocks hold NF4 rows of whole blocks; tensor is %v", t)
+	}
 	nb := t.w.Blocks()
 	out := make([]byte, nb*PackedBlockBytes)
 	for b := range nb {
@@ -35,8 +38,8 @@ func (t *Tensor) PackedBlocks() ([]byte, error) {
 }
 
 // FromPackedBlocks imports a rows×cols matrix stored as 36-byte blocks.
-// The length must match the shape exactly, and every scale must be a finite
-// absmax ≥ 0; errors name the offending block.
+// The length must match the shape exactly, and every scale must be finite;
+// errors name the offending block.
 func FromPackedBlocks(data []byte, rows, cols int) (*Tensor, error) {
 	if err := cpu.CheckShape(rows, cols, PackedBlockValues); err != nil {
 		return nil, wrap("packed blocks", err)
@@ -56,5 +59,5 @@ func FromPackedBlocks(data []byte, rows, cols int) (*Tensor, error) {
 	if err := checkScales(&w); err != nil {
 		return nil, wrap("packed blocks", err)
 	}
-	return &Tensor{w: w}, nil
+	return &Tensor{w: w, shape: []int{rows, cols}}, nil
 }

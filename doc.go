@@ -3,7 +3,9 @@
 //
 // A float weight W[N, K] (Linear convention: N outputs, K inputs) is
 // quantized into a *Tensor: blocks of BlockSize values along K, each with one
-// absmax scale, every value replaced by the nearest of 16 NF4 codes. A Tensor
+// absmax scale, every value replaced by one of 16 NF4 codes with
+// bitsandbytes' rule (bucketize x·(1/absmax) against the codebook's float32
+// midpoints), so the bytes are those bitsandbytes writes. A Tensor
 // is a gorgonia Value of type "Matrix nf4", so it binds to an input node:
 //
 //	w, _ := nf4.Quantize(dense)

@@ -111,13 +111,15 @@ func (e *Engine) LinearBackwardInto(dx, dy *tensor.Dense, w *Tensor) error {
 	return err
 }
 
-// Dequantize returns W as a float32 tensor [N K] on this engine.
+// Dequantize returns W as a float32 tensor of its shape ([N K] for a
+// weight) on this engine. A tensor whose blocks span rows is dequantized
+// on the CPU.
 func (e *Engine) Dequantize(w *Tensor) (*tensor.Dense, error) {
-	if w != nil && e.useDevice(int64(w.Size())) {
+	if w != nil && w.w.RowAligned() && e.useDevice(int64(w.Size())) {
 		out := make([]float32, w.Size())
 		switch err := e.dev.dequantize(out, w); {
 		case err == nil:
-			return tensor.New(tensor.WithShape(w.w.Rows, w.w.Cols), tensor.WithBacking(out), tensor.WithEngine(e)), nil
+			return tensor.New(tensor.WithShape(w.shape...), tensor.WithBacking(out), tensor.WithEngine(e)), nil
 		case !errors.Is(err, errNotOnDevice):
 			return nil, wrap("dequantize", err)
 		}
@@ -138,6 +140,9 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 	}
 	if x == nil || w == nil {
 		return nil, fmt.Errorf("nf4: %s: %w", op, ErrNil)
+	}
+	if err := w.w.CheckProduct(); err != nil {
+		return nil, wrap(op, err)
 	}
 	in, outCols := w.w.Cols, w.w.Rows
 	if backward {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nf4go/nf4/cpu"
 	"github.com/nf4go/nf4/internal/cudaplan"
+	"github.com/nf4go/nf4/kernels"
 	"github.com/nf4go/nf4/kernels/ptx"
 	"gorgonia.org/cu"
 )
@@ -535,8 +536,12 @@ func (d *cudaDevice) problem(op cudaplan.Op, m int, w *Tensor) (cudaplan.Plan, e
 	if d.cfg.mode == ComputeBF16 {
 		mode = cudaplan.BF16
 	}
+	quant := kernels.NF4
+	if w.w.Type == FP4 {
+		quant = kernels.FP4
+	}
 	pl, err := cudaplan.Choose(cudaplan.Problem{Op: op, Mode: mode, M: m, N: w.w.Rows, K: w.w.Cols,
-		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double()})
+		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant})
 	if err != nil {
 		return pl, fmt.Errorf("%w: %w", errNotOnDevice, err)
 	}

@@ -2,21 +2,38 @@ package nf4
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // String summarises the tensor, e.g.
 // "NF4[1024×1024] block 64: 576.00 KiB, 7.11× smaller than float32"
-// (see ExampleTensor_String).
+// (see ExampleTensor_String), or for a tensor read from a file,
+// "FP4[64×96] block 64 (blocks span rows), double-quantized: …".
 func (t *Tensor) String() string {
 	if t == nil {
 		return "NF4<nil>"
 	}
-	dq := ""
-	if t.DoubleQuant() {
-		dq = ", double-quantized"
+	dims := make([]string, len(t.shape))
+	for i, d := range t.shape {
+		dims[i] = strconv.Itoa(d)
 	}
-	return fmt.Sprintf("NF4[%d×%d] block %d%s: %s, %.2f× smaller than float32",
-		t.w.Rows, t.w.Cols, t.w.BlockSize, dq, HumanBytes(t.Bytes()), t.CompressionRatio())
+	extra := ""
+	if n := t.w.Rows * t.w.Cols; !t.w.RowAligned() {
+		switch {
+		case t.w.Rows == 1:
+			extra = " (the last block partial)"
+		case n%t.w.BlockSize != 0:
+			extra = " (blocks span rows, the last partial)"
+		default:
+			extra = " (blocks span rows)"
+		}
+	}
+	if t.DoubleQuant() {
+		extra += ", double-quantized"
+	}
+	return fmt.Sprintf("%s[%s] block %d%s: %s, %.2f× smaller than float32",
+		strings.ToUpper(t.w.Type.String()), strings.Join(dims, "×"), t.w.BlockSize, extra, HumanBytes(t.Bytes()), t.CompressionRatio())
 }
 
 // Format prints String for every verb, so %v of a large weight is a line,

@@ -44,11 +44,11 @@ func TestFromDoubleQuantPartsErrors(t *testing.T) {
 	}{
 		{"short map", func(_ *[]uint8, _ *[]float32, _ *float32, m *[]float32) { *m = (*m)[:255] }, "want 256"},
 		{"NaN in map", func(_ *[]uint8, _ *[]float32, _ *float32, m *[]float32) { (*m)[3] = float32(math.NaN()) }, "entry 3"},
-		{"negative nested", func(_ *[]uint8, n *[]float32, _ *float32, _ *[]float32) { (*n)[0] = -1 }, "nested scale 0"},
+		{"Inf nested", func(_ *[]uint8, n *[]float32, _ *float32, _ *[]float32) { (*n)[0] = float32(math.Inf(-1)) }, "nested scale 0"},
 		{"Inf offset", func(_ *[]uint8, _ *[]float32, o *float32, _ *[]float32) { *o = float32(math.Inf(1)) }, "offset"},
 		{"too few codes", func(q *[]uint8, _ *[]float32, _ *float32, _ *[]float32) { *q = (*q)[:1] }, "want one per block"},
 		{"too many nested", func(_ *[]uint8, n *[]float32, _ *float32, _ *[]float32) { *n = []float32{1, 1} }, "nested scales"},
-		{"negative decoded scale", func(q *[]uint8, _ *[]float32, _ *float32, _ *[]float32) { (*q)[1] = 0 }, "row 1, block 0"},
+		{"overflowing decoded scale", func(_ *[]uint8, n *[]float32, o *float32, _ *[]float32) { (*n)[0], *o = 3e38, 3e38 }, "row 0, block 0"},
 	} {
 		q, n, o, m := ok()
 		c.edit(&q, &n, &o, &m)
@@ -60,5 +60,40 @@ func TestFromDoubleQuantPartsErrors(t *testing.T) {
 	q, n, o, m := ok()
 	if _, err := FromDoubleQuantParts(2, 64, 64, codes, q, n, o, m); err != nil {
 		t.Errorf("valid parts: %v", err)
+	}
+}
+
+// TestNegativeDecodedScales: a decoded scale below zero (a near-zero block
+// beside large ones, as double quantization makes them) and a negative
+// nested scale are data, not errors: they decode as bitsandbytes decodes
+// them, value = code·scale.
+func TestNegativeDecodedScales(t *testing.T) {
+	dyn := cpu.DynamicMap()
+	codes := make([]byte, 2*64/2)
+	for i := range codes {
+		codes[i] = byte(i)
+	}
+	w, err := FromDoubleQuantParts(2, 64, 64, codes, []uint8{255, 0}, []float32{-0.25}, 0.125, dyn[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.Absmax()
+	want := []float32{-0.25 + 0.125, float32(dyn[0]*-0.25) + 0.125}
+	if !slices.Equal(s, want) || s[0] >= 0 {
+		t.Fatalf("decoded scales %v, want %v", s, want)
+	}
+	out := make([]float32, 128)
+	if err := w.DequantizeInto(out); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out {
+		c := codes[i/2] >> (4 * (i % 2)) & 15
+		if v != Codebook[c]*s[i/64] {
+			t.Fatalf("value %d: %v, want %v", i, v, Codebook[c]*s[i/64])
+		}
+	}
+	p, err := FromParts(1, 64, 64, codes[:32], []float32{-3})
+	if err != nil || p.Absmax()[0] != -3 {
+		t.Fatalf("plain negative scale: %v", err)
 	}
 }

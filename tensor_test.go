@@ -169,7 +169,7 @@ func TestPackedBlocks(t *testing.T) {
 	if _, err := nf4.FromPackedBlocks(p[:len(p)-1], 3, 192); err == nil {
 		t.Error("truncated blocks accepted")
 	}
-	p[36*5+3] = 0xff // block 5 (row 1, block 2) gets a NaN scale
+	p[36*5+2], p[36*5+3] = 0xff, 0xff // block 5 (row 1, block 2) gets a NaN scale
 	if _, err := nf4.FromPackedBlocks(p, 3, 192); err == nil || !strings.Contains(err.Error(), "row 1, block 2") {
 		t.Errorf("NaN scale: %v", err)
 	}

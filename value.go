@@ -1,6 +1,7 @@
 package nf4
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -9,7 +10,8 @@ import (
 )
 
 // The methods below make *Tensor a gorgonia.Value of type
-// TensorType{Dims: 2, Of: Dtype}, so it binds to a named input node:
+// TensorType{Dims: 2, Of: Dtype} (a weight; other ranks report theirs), so
+// it binds to a named input node:
 //
 //	gorgonia.NewTensor(g, nf4.Dtype, 2, gorgonia.WithName("w"), gorgonia.WithValue(w))
 
@@ -19,12 +21,12 @@ var (
 	_ gorgonia.ZeroValuer = (*Tensor)(nil)
 )
 
-// Shape returns [N K].
+// Shape returns [N K] for a weight, or the shape a file recorded.
 func (t *Tensor) Shape() tensor.Shape {
 	if t == nil {
 		return nil
 	}
-	return tensor.Shape{t.w.Rows, t.w.Cols}
+	return tensor.Shape(slices.Clone(t.shape))
 }
 
 // Size returns N*K, the number of weights.
@@ -42,8 +44,15 @@ func (t *Tensor) Uintptr() uintptr { return uintptr(unsafe.Pointer(unsafe.SliceD
 // MemSize returns Bytes.
 func (t *Tensor) MemSize() uintptr { return uintptr(t.Bytes()) }
 
-// Type returns the gorgonia type "Matrix nf4".
-func (t *Tensor) Type() hm.Type { return gorgonia.TensorType{Dims: 2, Of: Dtype} }
+// Type returns the gorgonia type "Matrix nf4" (for a weight; a tensor of
+// another rank reports its own).
+func (t *Tensor) Type() hm.Type {
+	dims := 2
+	if t != nil {
+		dims = len(t.shape)
+	}
+	return gorgonia.TensorType{Dims: dims, Of: Dtype}
+}
 
 // Clone returns a Tensor sharing this one's storage: a Tensor is never
 // modified, so sharing is as good as a copy and costs nothing. The clone

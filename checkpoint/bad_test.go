@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -113,17 +114,17 @@ func TestBadNF4(t *testing.T) {
 		tensor string
 		want   string
 	}{
-		{"quant type fp4", false, state(`{"quant_type": "fp4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, `quant type "fp4" not supported`},
-		{"block size not a power of two", false, state(`{"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "block size 48 not supported"},
-		{"block size too large", false, state(`{"quant_type": "nf4", "blocksize": 8192, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "block size 8192 not supported"},
-		{"block size inconsistent with absmax", false, state(`{"quant_type": "nf4", "blocksize": 128, "dtype": "float32", "shape": [4, 128]}`), SuffixAbsmax, "want 4 for quant state [4 128] block 128"},
+		{"quant type fp4", false, state(`{"quant_type": "fp4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, `quant_type "fp4", but the tensor is named for "nf4"`},
+		{"block size not a power of two", false, state(`{"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "blocksize 48 not supported"},
+		{"block size too large", false, state(`{"quant_type": "nf4", "blocksize": 8192, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "blocksize 8192 not supported"},
+		{"block size inconsistent with absmax", false, state(`{"quant_type": "nf4", "blocksize": 128, "dtype": "float32", "shape": [4, 128]}`), SuffixAbsmax, "want 4 (the absmax (one per block)) for quant state NF4 [4 128] block 128"},
 		{"shape inconsistent with packed weight", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [8, 128]}`), "", "want 512"},
-		{"3-D shape", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [2, 2, 128]}`), SuffixQuantState, "want a 2-D weight"},
-		{"K not a multiple of the block size", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [16, 32]}`), SuffixQuantState, "not a multiple of the block size"},
+		{"shape with no values", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 0, 128]}`), SuffixQuantState, "dimensions must be positive"},
+		{"unknown quant type", false, state(`{"quant_type": "int4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, `quant_type: quant type "int4" not supported`},
 		{"unsupported dtype", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "int8", "shape": [4, 128]}`), SuffixQuantState, `dtype "int8" not supported`},
 		{"malformed JSON", false, state(`{"quant_type": "nf4", `), SuffixQuantState, "malformed JSON"},
 		{"missing fields", false, state(`{"quant_type": "nf4"}`), SuffixQuantState, "needs quant_type, blocksize, dtype and shape"},
-		{"nested block size", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_blocksize": 128, "nested_dtype": "float32", "nested_offset": 0.5}`), SuffixQuantState, "nested block size 128 not supported"},
+		{"nested block size", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_blocksize": 128, "nested_dtype": "float32", "nested_offset": 0.5}`), SuffixQuantState, "nested_blocksize 128 not supported"},
 		{"partial nested fields", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_offset": 0.5}`), SuffixQuantState, "needs nested_blocksize"},
 		{"double-quantized absmax, plain state", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`), SuffixAbsmax, "dtype U8, want F32"},
 		{"missing quant_map", false, drop(SuffixQuantMap), SuffixQuantMap, "missing"},
@@ -134,16 +135,74 @@ func TestBadNF4(t *testing.T) {
 		{"quant_map not the NF4 codebook", false, func(m map[string]*Entry) []Entry {
 			m[SuffixQuantMap].Data = EncodeFloats(nil, make([]float32, 16), F32)
 			return nil
-		}, SuffixQuantMap, "not the NF4 codebook"},
+		}, SuffixQuantMap, "not the NF4 code table"},
 		{"NaN absmax", false, func(m map[string]*Entry) []Entry {
 			m[SuffixAbsmax].Data = EncodeFloats(nil, []float32{1, 1, 1, float32(math.NaN()), 1, 1, 1, 1}, F32)
 			return nil
 		}, SuffixAbsmax, "row 1, block 1"},
-		{"negative absmax", false, func(m map[string]*Entry) []Entry {
-			m[SuffixAbsmax].Data = EncodeFloats(nil, []float32{1, 1, -1, 1, 1, 1, 1, 1}, F32)
+		{"infinite absmax", false, func(m map[string]*Entry) []Entry {
+			m[SuffixAbsmax].Data = EncodeFloats(nil, []float32{1, 1, float32(math.Inf(-1)), 1, 1, 1, 1, 1}, F32)
 			return nil
 		}, SuffixAbsmax, "row 1, block 0"},
 		{"non-finite nested offset", true, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 1e300}`), SuffixQuantState, "not a finite float32"},
+		// A quant state that lies about the weight it describes.
+		{"shape lies about the count", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [2, 2, 64]}`), "", "holds 256 bytes of packed codes, want 128"},
+		{"shape too large", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [1000000000, 1000000000, 1000000000]}`), SuffixQuantState, "dimensions must be positive"},
+		{"shape not numbers", false, state(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": "4x128"}`), SuffixQuantState, "malformed JSON"},
+		{"blocksize not a number", false, state(`{"quant_type": "nf4", "blocksize": "64", "dtype": "float32", "shape": [4, 128]}`), SuffixQuantState, "malformed JSON"},
+		{"quant_type lies about the table", false, func(m map[string]*Entry) []Entry {
+			e := m[SuffixQuantState]
+			e.Name = "l.weight" + SuffixQuantStateFP4
+			return nil
+		}, SuffixQuantStateFP4, `quant_type "nf4", but the tensor is named for "fp4"`},
+		{"two quant states", false, func(m map[string]*Entry) []Entry {
+			var out []Entry
+			for _, e := range m {
+				out = append(out, *e)
+			}
+			fp4 := *m[SuffixQuantState]
+			fp4.Name = "l.weight" + SuffixQuantStateFP4
+			return append(out, fp4)
+		}, "", "has both"},
+		{"quant state not U8", false, func(m map[string]*Entry) []Entry {
+			e := m[SuffixQuantState]
+			e.DType, e.Shape, e.Data = F32, []int{4}, make([]byte, 16)
+			return nil
+		}, SuffixQuantState, "dtype F32, want U8"},
+		{"packed codes of the wrong size in BF16", false, func(m map[string]*Entry) []Entry {
+			e := m[""]
+			e.DType, e.Shape, e.Data = BF16, []int{64, 1}, e.Data[:128]
+			return nil
+		}, "", "BF16 [64 1] holds 128 bytes of packed codes, want 256"},
+		{"absmax count lies (double)", true, func(m map[string]*Entry) []Entry {
+			e := m[SuffixAbsmax]
+			e.Shape, e.Data = []int{7}, e.Data[:7]
+			return nil
+		}, SuffixAbsmax, "want 8 (the 8-bit codes of the scales"},
+		{"plain absmax under a double state", true, func(m map[string]*Entry) []Entry {
+			e := m[SuffixAbsmax]
+			e.DType, e.Data = F32, make([]byte, 32)
+			return nil
+		}, SuffixAbsmax, "dtype F32, want U8"},
+		{"nested absmax count lies", true, func(m map[string]*Entry) []Entry {
+			e := m[SuffixNestedAbsmax]
+			e.Shape, e.Data = []int{2}, append(e.Data, e.Data...)
+			return nil
+		}, SuffixNestedAbsmax, "want 1 (the nested absmax"},
+		{"nested map count lies", true, func(m map[string]*Entry) []Entry {
+			e := m[SuffixNestedQuantMap]
+			e.Shape, e.Data = []int{255}, e.Data[:4*255]
+			return nil
+		}, SuffixNestedQuantMap, "want 256 (the nested 8-bit map)"},
+		{"NaN nested absmax", true, func(m map[string]*Entry) []Entry {
+			m[SuffixNestedAbsmax].Data = EncodeFloats(nil, []float32{float32(math.NaN())}, F32)
+			return nil
+		}, SuffixNestedAbsmax, "nested scale 0 is NaN"},
+		{"Inf in the nested map", true, func(m map[string]*Entry) []Entry {
+			d := m[SuffixNestedQuantMap].Data
+			copy(d[4*9:], EncodeFloats(nil, []float32{float32(math.Inf(1))}, F32))
+			return nil
+		}, SuffixNestedQuantMap, "entry 9 is +Inf"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := nf4File(t, c.dq, c.edit)
@@ -154,7 +213,8 @@ func TestBadNF4(t *testing.T) {
 			defer cp.Close()
 			// Items checks the layout; values are checked when read.
 			_, itemsErr := cp.Items()
-			if c.name == "NaN absmax" || c.name == "negative absmax" {
+			// (values, not layout)
+			if c.name == "NaN absmax" || c.name == "infinite absmax" || c.name == "NaN nested absmax" || c.name == "Inf in the nested map" {
 				if itemsErr != nil {
 					t.Fatalf("Items: %v", itemsErr)
 				}
@@ -203,4 +263,93 @@ func TestWriteRefusesBadEntries(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("files left behind: %v", ents)
 	}
+}
+
+// FuzzLyingQuantState: a 4-bit weight whose quant state and companions lie
+// (its JSON, quant type, block size, shape, dtype, the count of absmax and
+// nested values, the dtype and size of the packed codes) is never a panic
+// nor a silently wrong tensor: either an error that names the file and a
+// tensor, or a weight whose every part agrees with what was stored.
+func FuzzLyingQuantState(f *testing.F) {
+	f.Add(`{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4, 128]}`, false, false, uint8(0), int16(0), int16(0), int16(0))
+	f.Add(`{"quant_type": "fp4", "blocksize": 128, "dtype": "bfloat16", "shape": [512], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 0.25}`, true, true, uint8(1), int16(-4), int16(1), int16(0))
+	f.Add(`{"quant_type": "nf4", "blocksize": 32, "dtype": "float16", "shape": [2, 2, 128]}`, false, false, uint8(2), int16(8), int16(0), int16(-128))
+	f.Fuzz(func(t *testing.T, js string, double, fp4Name bool, packedDType uint8, absmaxDelta, nestedDelta, packedDelta int16) {
+		opts := []nf4.Option{nf4.WithBlockSize(64)}
+		if double {
+			opts = append(opts, nf4.WithDoubleQuant())
+		}
+		w, err := nf4.QuantizeFloat32s(normals(5, 4*128), 4, 128, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resize := func(b []byte, delta int, unit int) []byte {
+			n := max(0, len(b)+delta*unit)
+			out := make([]byte, n)
+			copy(out, b)
+			return out
+		}
+		var es []Entry
+		for _, e := range nf4Entries(t, "l.weight", w, F32) {
+			switch strings.TrimPrefix(e.Name, "l.weight") {
+			case SuffixQuantState:
+				e.Data = []byte(js)
+				if fp4Name {
+					e.Name = "l.weight" + SuffixQuantStateFP4
+				}
+			case "":
+				e.DType = []DType{U8, BF16, F32, I8, F16}[int(packedDType)%5]
+				e.Data = resize(e.Data, int(packedDelta), 1)
+				e.Data = e.Data[:len(e.Data)/e.DType.Size()*e.DType.Size()]
+			case SuffixAbsmax:
+				unit := 4
+				if double {
+					unit = 1
+				}
+				e.Data = resize(e.Data, int(absmaxDelta), unit)
+			case SuffixNestedAbsmax:
+				e.Data = resize(e.Data, int(nestedDelta), 4)
+			}
+			e.Shape = []int{len(e.Data) / e.DType.Size()}
+			e.Size = int64(len(e.Data))
+			es = append(es, e)
+		}
+		path := filepath.Join(t.TempDir(), "w.safetensors")
+		if err := WriteFile(context.Background(), path, nil, es, nil); err != nil {
+			return // not a file the writer makes
+		}
+		c, err := Open(path)
+		if err != nil {
+			t.Fatalf("the layout itself is sound: %v", err)
+		}
+		defer c.Close()
+		named := func(err error) {
+			t.Helper()
+			var ce *Error
+			if !errors.As(err, &ce) || ce.File != path || !strings.HasPrefix(ce.Tensor, "l.weight") {
+				t.Fatalf("error does not name the file and a tensor: %v", err)
+			}
+		}
+		if _, err := c.Items(); err != nil {
+			named(err)
+		}
+		got, _, err := c.NF4("l.weight")
+		if err != nil {
+			named(err)
+			return
+		}
+		// Accepted: the weight agrees with the tensors stored.
+		n := 1
+		for _, d := range got.Shape() {
+			n *= d
+		}
+		packed, _, _ := c.Raw("l.weight")
+		if len(got.Codes()) != len(packed) || len(packed) != (n+1)/2 || len(got.Absmax()) != (n+got.BlockSize()-1)/got.BlockSize() {
+			t.Fatalf("accepted %v from %d packed bytes and %d scales", got, len(packed), len(got.Absmax()))
+		}
+		out := make([]float32, n)
+		if err := got.DequantizeInto(out); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

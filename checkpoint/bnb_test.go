@@ -170,7 +170,7 @@ func TestQuantStateAnyFormatting(t *testing.T) {
 		"{ \"quant_type\" : \"nf4\" ,\n \"blocksize\" : 64, \"dtype\": \"bfloat16\", \"shape\": [ 2 , 64 ] }",
 		`{"nested_offset": 0.0001, "nested_dtype": "float32", "nested_blocksize": 256, "quant_type": "nf4", "blocksize": 64, "dtype": "float16", "shape": [2, 64]}`,
 	} {
-		if _, err := parseQuantState("f", "t", []byte(js)); err != nil {
+		if _, err := parseQuantState("f", "t", []byte(js), nf4.NF4); err != nil {
 			t.Errorf("%s: %v", js, err)
 		}
 	}

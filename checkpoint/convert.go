@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/nf4go/nf4"
 	"github.com/nf4go/nf4/cpu"
@@ -40,8 +42,14 @@ func (r *Report) Totals() (in, out int64) {
 
 // QuantizeOptions controls QuantizeFile.
 type QuantizeOptions struct {
-	BlockSize int // 0 means nf4.DefaultBlockSize
+	BlockSize int           // 0 means nf4.DefaultBlockSize
+	QuantType nf4.QuantType // NF4 (the zero value) or FP4
 	Double    bool
+	// Flat quantizes selected float tensors of any shape as bitsandbytes
+	// does, blocks running over their flattened values (see
+	// nf4.QuantizeFlat); otherwise only 2-D weights whose rows hold whole
+	// blocks are.
+	Flat bool
 	// Include selects the tensors to quantize by name; nil selects every
 	// 2-D float tensor whose name ends in ".weight", except embeddings and
 	// lm_head. Exclude removes names from the selection.
@@ -66,6 +74,9 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 		return nil, fmt.Errorf("checkpoint: block size %d: want 0 (the default, %d) or a power of two from %d to %d",
 			o.BlockSize, nf4.DefaultBlockSize, cpu.MinBlockSize, cpu.MaxBlockSize)
 	}
+	if !o.QuantType.Valid() {
+		return nil, fmt.Errorf("checkpoint: quant type %v not supported: want NF4 or FP4", o.QuantType)
+	}
 	if err := checkShardSize(o.ShardSize); err != nil {
 		return nil, err
 	}
@@ -79,7 +90,7 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 	if bs == 0 {
 		bs = nf4.DefaultBlockSize
 	}
-	opts := []nf4.Option{nf4.WithBlockSize(bs)}
+	opts := []nf4.Option{nf4.WithBlockSize(bs), nf4.WithQuantType(o.QuantType)}
 	if o.Double {
 		opts = append(opts, nf4.WithDoubleQuant())
 	}
@@ -105,8 +116,14 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 		switch {
 		case !t.DType.IsFloat():
 			why = fmt.Sprintf("dtype %s is not a float type", t.DType)
-		case len(t.Shape) != 2:
+		case len(t.Shape) == 0 || t.Elements() == 0:
+			why = fmt.Sprintf("shape %v holds no values", t.Shape)
+		case !o.Flat && len(t.Shape) != 2:
 			why = fmt.Sprintf("shape %v is not 2-D", t.Shape)
+		case o.Flat:
+			if err := cpu.CheckLayout(1, t.Elements(), bs); err != nil {
+				why = err.Error()
+			}
 		default:
 			if err := cpu.CheckShape(t.Shape[0], t.Shape[1], bs); err != nil {
 				why = err.Error()
@@ -122,23 +139,24 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 			rep.Steps = append(rep.Steps, s)
 			continue
 		}
-		name := t.Name
+		name, shape := t.Name, slices.Clone(t.Shape)
 		quantize := func() (*nf4.Tensor, error) {
 			f, _, err := c.Float32s(name)
 			if err != nil {
 				return nil, err
 			}
-			q, err := nf4.QuantizeFloat32s(f, t.Shape[0], t.Shape[1], opts...)
+			q, err := nf4.QuantizeFlat(f, shape, opts...)
 			if err != nil {
 				return nil, tensorErr(t.File, name, "%v", err)
 			}
 			return q, readsBack(t.File, name, q)
 		}
-		ne, err := planNF4(name, t.Shape[0], t.Shape[1], bs, o.Double, t.DType, quantize)
+		st := quantState{shape: shape, blockSize: bs, quant: o.QuantType, double: o.Double, dtype: t.DType}
+		ne, err := planNF4(name, st, quantize)
 		if err != nil {
 			return nil, err
 		}
-		step := &Step{Name: name, Action: "nf4", From: string(t.DType), To: nf4Desc(bs, o.Double),
+		step := &Step{Name: name, Action: "nf4", From: string(t.DType), To: nf4Desc(o.QuantType, bs, o.Double),
 			Shape: t.Shape, InBytes: t.Size, OutBytes: entriesSize(ne), Orig: t.DType}
 		es = append(es, ne...)
 		rep.Steps = append(rep.Steps, step)
@@ -146,19 +164,18 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)
 }
 
-// planNF4 returns the lazily-filled entries of an NF4 weight. Under double
-// quantization the header needs the scales' mean, so the weight is
+// planNF4 returns the lazily-filled entries of a 4-bit weight. Under
+// double quantization the header needs the scales' mean, so the weight is
 // quantized once here to learn it, and again when written.
-func planNF4(name string, rows, cols, bs int, double bool, orig DType, quantize func() (*nf4.Tensor, error)) ([]Entry, error) {
-	var offset float32
-	if double {
+func planNF4(name string, st quantState, quantize func() (*nf4.Tensor, error)) ([]Entry, error) {
+	if st.double {
 		q, err := quantize()
 		if err != nil {
 			return nil, err
 		}
-		offset = q.Weights().Scales.Offset
+		st.offset = q.Weights().Scales.Offset
 	}
-	return LazyNF4Entries(name, rows, cols, bs, double, offset, orig, quantize), nil
+	return lazyEntries(name, st, quantize), nil
 }
 
 func checkShardSize(n int64) error {
@@ -176,11 +193,13 @@ func checkFloatDType(dt DType) error {
 	return nil
 }
 
-func nf4Desc(bs int, double bool) string {
+// nf4Desc describes a 4-bit layout: "NF4/64", "FP4/64+DQ".
+func nf4Desc(q nf4.QuantType, bs int, double bool) string {
+	d := fmt.Sprintf("%s/%d", strings.ToUpper(q.String()), bs)
 	if double {
-		return fmt.Sprintf("NF4/%d+DQ", bs)
+		d += "+DQ"
 	}
-	return fmt.Sprintf("NF4/%d", bs)
+	return d
 }
 
 func entriesSize(es []Entry) int64 {
@@ -206,8 +225,8 @@ func copyStep(it Item) *Step {
 	s := &Step{Name: it.Name, Action: "copy", From: string(it.Info.DType), To: string(it.Info.DType),
 		Shape: it.Info.Shape, InBytes: it.Bytes, OutBytes: it.Bytes}
 	if it.NF4 {
-		s.From = nf4Desc(it.BlockSize, it.Double)
-		s.To, s.Shape, s.Orig = s.From, []int{it.Rows, it.Cols}, it.Orig
+		s.From = nf4Desc(it.QuantType, it.BlockSize, it.Double)
+		s.To, s.Shape, s.Orig = s.From, slices.Clone(it.Shape), it.Orig
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"io"
+	"slices"
 )
 
 // DequantizeOptions controls DequantizeFile.
@@ -19,8 +20,9 @@ type DequantizeOptions struct {
 	Progress      Progress
 }
 
-// DequantizeFile writes the checkpoint in with every NF4 weight turned
-// back into a float tensor [out, in]; other tensors are copied.
+// DequantizeFile writes the checkpoint in with every 4-bit weight (NF4 or
+// FP4) turned back into a float tensor of the shape its quant state
+// records ([out, in] for a linear weight); other tensors are copied.
 func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*Report, error) {
 	if err := checkFloatDType(o.DType); err != nil {
 		return nil, err
@@ -47,7 +49,7 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 			dt = it.Orig
 		}
 		name := it.Name
-		e := Entry{Name: name, DType: dt, Shape: []int{it.Rows, it.Cols}, Size: int64(it.Rows*it.Cols) * int64(dt.Size()),
+		e := Entry{Name: name, DType: dt, Shape: slices.Clone(it.Shape), Size: int64(it.Rows*it.Cols) * int64(dt.Size()),
 			Fill: func(w io.Writer) error {
 				t, _, err := c.NF4(name)
 				if err != nil {
@@ -65,7 +67,7 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 				return err
 			}}
 		es = append(es, e)
-		rep.Steps = append(rep.Steps, &Step{Name: name, Action: "float", From: nf4Desc(it.BlockSize, it.Double),
+		rep.Steps = append(rep.Steps, &Step{Name: name, Action: "float", From: nf4Desc(it.QuantType, it.BlockSize, it.Double),
 			To: string(dt), Shape: e.Shape, InBytes: it.Bytes, OutBytes: e.Size})
 	}
 	return rep, v.write(ctx, es, rep, o.ShardSize, o.Progress)

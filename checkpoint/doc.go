@@ -1,6 +1,10 @@
 // Package checkpoint reads and writes safetensors files: float tensors,
-// NF4 weights in the bitsandbytes / Hugging Face 4-bit layout, and LoRA
-// adapters in the PEFT layout.
+// 4-bit weights (NF4 or FP4) in the bitsandbytes / Hugging Face layout, and
+// LoRA adapters in the PEFT layout. What it writes for a 4-bit weight is
+// what bitsandbytes writes, byte for byte (testdata/bnb holds files made
+// by bitsandbytes' own code, and the tests compare against them); it reads
+// every 4-bit layout bitsandbytes writes: packed codes in any storage
+// dtype, any shape, blocks spanning rows, a partial last block.
 //
 // Files are memory-mapped and checked strictly before any tensor is read:
 // the header must be one JSON object, offsets must tile the data section

@@ -32,6 +32,15 @@ func FuzzReadCheckpoint(f *testing.F) {
 		es = append(es, e.Data...)
 	}
 	f.Add(es)
+	// FP4, double-quantized, 3-D with a partial last block, as a whole file.
+	w3, _ := nf4.QuantizeFlat(normals(2, 3*5*7), []int{3, 5, 7}, nf4.WithBlockSize(32), nf4.WithQuantType(nf4.FP4), nf4.WithDoubleQuant())
+	path := filepath.Join(f.TempDir(), "fp4.safetensors")
+	if err := WriteFile(context.Background(), path, nil, nf4Entries(f, "w", w3, BF16), nil); err != nil {
+		f.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		f.Add(b)
+	}
 
 	// A base and an adapter for its weight l.weight [2, 64], to merge the
 	// fuzzed bytes with.

@@ -15,23 +15,28 @@ import (
 const ConfigFile = "config.json"
 
 // QuantizationConfig returns the "quantization_config" that transformers
-// (BitsAndBytesConfig) needs to load the NF4 weights of rep as they are:
-// bitsandbytes, 4-bit NF4, double quantization as written, computing in
-// the dtype most of the weights had. Every 2-D ".weight" left in float is
+// (BitsAndBytesConfig) needs to load the 4-bit weights of rep as they are:
+// bitsandbytes, 4-bit NF4 or FP4 (the table most weights use: the config
+// holds one), double quantization as written, computing in the dtype most
+// of the weights had. Every 2-D ".weight" left in float is
 // listed in llm_int8_skip_modules, so transformers does not expect it in
-// 4 bits, and so is lm_head unless it was quantized (a model with tied
-// embeddings has no lm_head.weight of its own). The block size is not part of it: each weight's quant state
-// records its own. It returns nil when rep quantized nothing.
+// 4 bits, and so, in a decoder with a token embedding, is lm_head unless
+// it was quantized (with tied embeddings there is no lm_head.weight). The block size is not
+// part of it: each weight's quant state records its own. It returns nil when rep quantized nothing.
 func QuantizationConfig(rep *Report) map[string]any {
 	dtypes := map[string]int{}
+	tables := map[string]int{}
 	double := false
 	quantized := map[string]bool{}
 	var skip []string
+	embedding := false // a decoder's token embedding: an lm_head goes with it
 	for _, s := range rep.Steps {
+		embedding = embedding || strings.HasSuffix(s.Name, "embed_tokens.weight")
 		switch {
-		case strings.HasPrefix(s.To, "NF4"):
+		case strings.HasPrefix(s.To, "NF4/") || strings.HasPrefix(s.To, "FP4/"):
 			quantized[s.Name] = true
 			dtypes[s.Orig.torchName()]++
+			tables[strings.ToLower(s.To[:3])]++
 			double = double || strings.HasSuffix(s.To, "+DQ")
 		case len(s.Shape) == 2 && strings.HasSuffix(s.Name, ".weight"):
 			skip = append(skip, strings.TrimSuffix(s.Name, ".weight"))
@@ -49,8 +54,12 @@ func QuantizationConfig(rep *Report) map[string]any {
 	// A model with tied embeddings stores no lm_head.weight, yet
 	// transformers builds an lm_head and, given a skip list, quantizes
 	// every module it does not name: an lm_head not quantized is named.
-	if !quantized["lm_head.weight"] && !slices.Contains(skip, "lm_head") {
+	if embedding && !quantized["lm_head.weight"] && !slices.Contains(skip, "lm_head") {
 		skip = append(skip, "lm_head")
+	}
+	quantType := "nf4"
+	if tables["fp4"] > tables["nf4"] {
+		quantType = "fp4"
 	}
 	var skipModules any // null unless something stays float
 	if len(skip) > 0 {
@@ -63,7 +72,7 @@ func QuantizationConfig(rep *Report) map[string]any {
 		"load_in_8bit":                     false,
 		"_load_in_4bit":                    true,
 		"_load_in_8bit":                    false,
-		"bnb_4bit_quant_type":              "nf4",
+		"bnb_4bit_quant_type":              quantType,
 		"bnb_4bit_use_double_quant":        double,
 		"bnb_4bit_compute_dtype":           compute,
 		"bnb_4bit_quant_storage":           "uint8",

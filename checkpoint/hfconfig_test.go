@@ -92,3 +92,16 @@ func TestQuantizationConfigLMHead(t *testing.T) {
 		t.Errorf("quantized lm_head: llm_int8_skip_modules %v, want null", got)
 	}
 }
+
+// TestQuantizationConfigFP4: FP4 weights give bnb_4bit_quant_type fp4 and
+// are not listed as modules left in float.
+func TestQuantizationConfigFP4(t *testing.T) {
+	rep := &checkpoint.Report{Steps: []*checkpoint.Step{
+		{Name: "a.weight", Action: "nf4", From: "BF16", To: "FP4/64", Shape: []int{4, 64}, Orig: checkpoint.BF16},
+		{Name: "b.weight", Action: "nf4", From: "BF16", To: "FP4/64+DQ", Shape: []int{4, 64}, Orig: checkpoint.BF16},
+	}}
+	qc := checkpoint.QuantizationConfig(rep)
+	if qc["bnb_4bit_quant_type"] != "fp4" || qc["bnb_4bit_use_double_quant"] != true || qc["llm_int8_skip_modules"] != nil {
+		t.Errorf("config %v", qc)
+	}
+}

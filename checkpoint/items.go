@@ -1,17 +1,23 @@
 package checkpoint
 
-import "strings"
+import (
+	"strings"
 
-// Item is one logical tensor of a checkpoint: a plain tensor, or an NF4
-// weight together with its companion tensors.
+	"github.com/nf4go/nf4"
+)
+
+// Item is one logical tensor of a checkpoint: a plain tensor, or a 4-bit
+// weight (NF4 or FP4) together with its companion tensors.
 type Item struct {
 	Name  string
-	Info  TensorInfo // the tensor itself; for NF4, the packed weight
+	Info  TensorInfo // the tensor itself; for a 4-bit weight, the packed codes
 	Bytes int64      // with companions
 
-	NF4       bool
-	Rows      int
-	Cols      int
+	NF4       bool          // a 4-bit weight in the bitsandbytes layout
+	QuantType nf4.QuantType // its code table
+	Shape     []int         // its shape, as the quant state records it
+	Rows      int           // Shape flattened: all dimensions but the last
+	Cols      int           // the last dimension
 	BlockSize int
 	Double    bool
 	Orig      DType    // dtype before quantization
@@ -28,21 +34,22 @@ func (c *Checkpoint) Items() (_ []Item, err error) {
 	}
 	defer guardMapped(&err)()
 	owned := map[string]bool{}
-	nf4 := map[string]Item{}
+	weights := map[string]Item{}
 	for _, t := range c.infos {
-		base, ok := strings.CutSuffix(t.Name, SuffixQuantState)
+		base, _, ok := cutStateSuffix(t.Name)
 		if !ok {
-			if b, fp4 := strings.CutSuffix(t.Name, ".quant_state.bitsandbytes__fp4"); fp4 {
-				return nil, tensorErr(t.File, b, "quant type fp4 not supported: want nf4")
-			}
 			continue
+		}
+		if _, seen := weights[base]; seen {
+			continue // its other quant state; nf4State has refused the pair
 		}
 		st, err := c.nf4State(base)
 		if err != nil {
 			return nil, err
 		}
-		it := Item{Name: base, NF4: true, Rows: st.rows, Cols: st.cols, BlockSize: st.blockSize,
-			Double: st.double, Orig: st.dtype}
+		rows, cols := st.flat()
+		it := Item{Name: base, NF4: true, QuantType: st.quant, Shape: st.shape, Rows: rows, Cols: cols,
+			BlockSize: st.blockSize, Double: st.double, Orig: st.dtype}
 		it.Info, _ = c.Info(base)
 		it.Bytes = it.Info.Size
 		for _, p := range st.parts()[1:] {
@@ -52,11 +59,11 @@ func (c *Checkpoint) Items() (_ []Item, err error) {
 			it.Bytes += pi.Size
 		}
 		owned[base] = true
-		nf4[base] = it
+		weights[base] = it
 	}
 	var items []Item
 	for _, t := range c.infos {
-		if it, ok := nf4[t.Name]; ok {
+		if it, ok := weights[t.Name]; ok {
 			items = append(items, it)
 			continue
 		}

@@ -43,7 +43,9 @@ func MergeFloat(w *nf4.Tensor, l *LoRALayer, scale float64) ([]float32, error) {
 }
 
 // addUpdate adds scale·B·A to the row-major weight dst [out, in],
-// accumulating each row in float64.
+// accumulating each row in float64. Every product is converted on its own
+// so that no build fuses it with the sum (the merged bytes must not depend
+// on GOAMD64).
 func addUpdate(dst []float32, l *LoRALayer, scale float64) {
 	a, b := denseFloat32s(l.A), denseFloat32s(l.B)
 	r, in := l.A.Shape()[0], l.A.Shape()[1]
@@ -57,27 +59,27 @@ func addUpdate(dst []float32, l *LoRALayer, scale float64) {
 				continue
 			}
 			for k, v := range a[j*in : (j+1)*in] {
-				row[k] += s * float64(v)
+				row[k] += float64(s * float64(v))
 			}
 		}
 		d := dst[n*in : (n+1)*in]
 		for k := range d {
-			d[k] = float32(float64(d[k]) + scale*row[k])
+			d[k] = float32(float64(d[k]) + float64(scale*row[k]))
 		}
 	}
 }
 
-// Requantize quantizes merged like base (same block size and double
-// quantization) and measures the error against merged.
+// Requantize quantizes merged like base (same shape, block size, code
+// table and double quantization) and measures the error against merged.
 func Requantize(merged []float32, base *nf4.Tensor) (*nf4.Tensor, MergeStats, error) {
 	if base == nil {
 		return nil, MergeStats{}, nf4.ErrNil
 	}
-	opts := []nf4.Option{nf4.WithBlockSize(base.BlockSize())}
+	opts := []nf4.Option{nf4.WithBlockSize(base.BlockSize()), nf4.WithQuantType(base.QuantType())}
 	if base.DoubleQuant() {
 		opts = append(opts, nf4.WithDoubleQuant())
 	}
-	q, err := nf4.QuantizeFloat32s(merged, base.Rows(), base.Cols(), opts...)
+	q, err := nf4.QuantizeFlat(merged, base.Shape(), opts...)
 	if err != nil {
 		return nil, MergeStats{}, err
 	}

@@ -67,6 +67,9 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 		}
 		found[it.Name] = true
 		rows, cols := it.Rows, it.Cols
+		if it.NF4 && len(it.Shape) != 2 {
+			return nil, tensorErr(adPath, peftPrefix+l.Module+".lora_A.weight", "base tensor %s in %s is a 4-bit tensor of shape %v, not a 2-D weight", it.Name, it.Info.File, it.Shape)
+		}
 		if !it.NF4 {
 			if len(it.Info.Shape) != 2 || !it.Info.DType.IsFloat() {
 				return nil, tensorErr(adPath, peftPrefix+l.Module+".lora_A.weight", "base tensor %s in %s is %s%v, not a 2-D float or NF4 weight", it.Name, it.Info.File, it.Info.DType, it.Info.Shape)
@@ -107,7 +110,7 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			}
 			step.From, step.To = string(it.Info.DType), string(dt)
 			if it.NF4 {
-				step.From = nf4Desc(it.BlockSize, it.Double)
+				step.From = nf4Desc(it.QuantType, it.BlockSize, it.Double)
 			}
 			e := Entry{Name: name, DType: dt, Shape: []int{rows, cols}, Size: int64(rows*cols) * int64(dt.Size()),
 				Fill: func(w io.Writer) error {
@@ -126,7 +129,7 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			es = append(es, e)
 			continue
 		}
-		step.From = nf4Desc(it.BlockSize, it.Double)
+		step.From = nf4Desc(it.QuantType, it.BlockSize, it.Double)
 		step.To, step.Orig = step.From, it.Orig
 		requant := func() (*nf4.Tensor, error) {
 			f, w, err := merged()
@@ -143,7 +146,8 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 			step.Merge = &st
 			return q, nil
 		}
-		ne, err := planNF4(name, rows, cols, it.BlockSize, it.Double, it.Orig, requant)
+		st := quantState{shape: []int{rows, cols}, blockSize: it.BlockSize, quant: it.QuantType, double: it.Double, dtype: it.Orig}
+		ne, err := planNF4(name, st, requant)
 		if err != nil {
 			return nil, err
 		}

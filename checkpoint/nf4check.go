@@ -22,14 +22,7 @@ func checkNF4Entries(name string, t *nf4.Tensor, orig DType) error {
 // be read: with double quantization, the decoded scales of weights whose
 // absmax values span many orders of magnitude can fail them.
 func readsBack(file, name string, t *nf4.Tensor) error {
-	w := t.Weights()
-	var err error
-	if s := w.Scales; s.Double() {
-		_, err = nf4.FromDoubleQuantParts(w.Rows, w.Cols, w.BlockSize, w.Codes, s.Q, s.Nested, s.Offset, s.Map[:])
-	} else {
-		_, err = nf4.FromParts(w.Rows, w.Cols, w.BlockSize, w.Codes, s.Absmax)
-	}
-	if err != nil {
+	if _, err := nf4.Assemble(t.Parts()); err != nil {
 		return &Error{File: file, Tensor: name, Err: fmt.Errorf("the quantized weight would not read back: %w", err)}
 	}
 	return nil

@@ -2,7 +2,10 @@ package cpu
 
 import "fmt"
 
-// Dequantize writes W as row-major float32 values into dst (Rows*Cols).
+// Dequantize writes W as row-major float32 values into dst (Rows*Cols):
+// each value is the float32 product table[code]·scale of its block. Any
+// layout Check accepts is decoded, blocks spanning rows and a partial last
+// block included.
 func Dequantize(dst []float32, w *Weights) error {
 	return dequantize(dst, w)
 }
@@ -13,16 +16,16 @@ func Dequantize64(dst []float64, w *Weights) error {
 	if err := w.Check(); err != nil {
 		return err
 	}
-	if len(dst) != w.Rows*w.Cols {
-		return fmt.Errorf("destination has %d values, want %d", len(dst), w.Rows*w.Cols)
+	n := w.Rows * w.Cols
+	if len(dst) != n {
+		return fmt.Errorf("destination has %d values, want %d", len(dst), n)
 	}
-	B := w.BlockSize
+	B, tab := w.BlockSize, &w.table().values
 	parallelFor(w.Blocks(), 1+(1<<14)/B, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
 			s := w.Scales.At(b)
-			for i, c := range w.Codes[b*B/2 : (b+1)*B/2] {
-				dst[b*B+2*i] = float64(Codebook[c&15] * s)
-				dst[b*B+2*i+1] = float64(Codebook[c>>4] * s)
+			for i := b * B; i < min((b+1)*B, n); i++ {
+				dst[i] = float64(tab[w.Codes[i/2]>>(4*(i%2))&15] * s)
 			}
 		}
 	})
@@ -33,38 +36,46 @@ func dequantize(dst []float32, w *Weights) error {
 	if err := w.Check(); err != nil {
 		return err
 	}
-	if len(dst) != w.Rows*w.Cols {
-		return fmt.Errorf("destination has %d values, want %d", len(dst), w.Rows*w.Cols)
+	n := w.Rows * w.Cols
+	if len(dst) != n {
+		return fmt.Errorf("destination has %d values, want %d", len(dst), n)
 	}
-	B := w.BlockSize
+	B, t := w.BlockSize, w.table()
+	full := n / B
 	if k := active; k != nil {
-		parallelFor(w.Blocks(), 1+(1<<14)/B, func(lo, hi int) {
+		parallelFor(full, 1+(1<<14)/B, func(lo, hi int) {
 			// Double-quantized scales are decoded a stretch at a time.
 			var buf []float32
 			if w.Scales.Double() {
 				buf = make([]float32, min(hi-lo, NestedBlockSize))
 			}
 			for b := lo; b < hi; b += NestedBlockSize {
-				n := min(NestedBlockSize, hi-b)
-				sc := rowScales(&w.Scales, b, n, buf)
-				k.decode(&dst[b*B], &w.Codes[b*B/2], &sc[0], n, B, streamAhead, &Codebook)
+				nb := min(NestedBlockSize, hi-b)
+				sc := rowScales(&w.Scales, b, nb, buf)
+				k.decode(&dst[b*B], &w.Codes[b*B/2], &sc[0], nb, B, streamAhead, &t.values)
 			}
 		})
-		return nil
+	} else {
+		parallelFor(full, 1+(1<<14)/B, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				t.decodeScaled(dst[b*B:(b+1)*B], w.Codes[b*B/2:(b+1)*B/2], w.Scales.At(b))
+			}
+		})
 	}
-	parallelFor(w.Blocks(), 1+(1<<14)/B, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			decodeScaled(dst[b*B:(b+1)*B], w.Codes[b*B/2:(b+1)*B/2], w.Scales.At(b))
+	if full*B < n { // the partial last block
+		s := w.Scales.At(full)
+		for i := full * B; i < n; i++ {
+			dst[i] = t.values[w.Codes[i/2]>>(4*(i%2))&15] * s
 		}
-	})
+	}
 	return nil
 }
 
 // decodeScaled writes code*scale for every code of src (two per byte).
-func decodeScaled(dst []float32, src []byte, scale float32) {
+func (t *codeTable) decodeScaled(dst []float32, src []byte, scale float32) {
 	dst = dst[:2*len(src)]
 	for i, c := range src {
-		p := &pairTable[c]
+		p := &t.pairs[c]
 		dst[2*i] = p[0] * scale
 		dst[2*i+1] = p[1] * scale
 	}

@@ -2,10 +2,15 @@
 // the fused matrix products, on plain slices.
 //
 // The package knows nothing of gorgonia. A weight W[N, K] is stored row-major
-// in blocks of BlockSize consecutive values along K: block (n, j) covers
-// W[n, j*B : (j+1)*B] and has index n*(K/B)+j. Codes are 4 bits, two per byte,
-// element 2i in the low nibble. Each block has one float32 scale (its absmax),
-// stored plainly or double-quantized (see Scales).
+// in blocks of BlockSize consecutive values of the flattened matrix, as
+// bitsandbytes lays them out: with K a multiple of B (what the products
+// need) block (n, j) covers W[n, j*B : (j+1)*B] and has index n*(K/B)+j;
+// otherwise blocks span rows and the last may be partial (Quantize and
+// Dequantize take that layout too). Codes are 4 bits, two per byte, element
+// 2i in the low nibble, indexing a code table (QuantType: NF4 or FP4). Each
+// block has one float32 scale (its absmax), stored plainly or
+// double-quantized (see Scales). Quantize follows bitsandbytes' CPU
+// reference bit for bit (see QuantType.Quantize).
 //
 // Work is split across GOMAXPROCS goroutines.
 //

@@ -119,6 +119,6 @@ func decodePanel(k *vecKernels, panel []float32, ld int, w *Weights, n0, rows, k
 	for r := range rows {
 		b := ((n0+r)*K + k0) / B
 		sc := rowScales(&w.Scales, b, nb, buf)
-		k.decode(&panel[r*ld], &w.Codes[b*B/2], &sc[0], nb, B, kt/2, &Codebook)
+		k.decode(&panel[r*ld], &w.Codes[b*B/2], &sc[0], nb, B, kt/2, &w.table().values)
 	}
 }

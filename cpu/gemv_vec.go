@@ -1,7 +1,5 @@
 package cpu
 
-import "math"
-
 // gemvL1 bounds the activations one pass of the decode-dot reads (all M
 // rows of one K chunk), so they stay in L1 while a band of W streams by.
 const (
@@ -16,23 +14,6 @@ const (
 	// prefetcher stops at page boundaries).
 	gemvAhead = 4096
 )
-
-// planeTables feeds the decode-dot kernels: row j holds byte j of each
-// codebook value (the 16 entries repeated for both 128-bit lanes, as
-// VPSHUFB looks up within lanes), row 4 the nibble mask.
-var planeTables = func() (t [5][32]byte) {
-	for v, f := range Codebook {
-		bits := math.Float32bits(f)
-		for j := range 4 {
-			t[j][v] = byte(bits >> (8 * j))
-			t[j][16+v] = t[j][v]
-		}
-	}
-	for i := range t[4] {
-		t[4][i] = 0x0f
-	}
-	return t
-}()
 
 // unitOrder[p] is the position, within a 64-code unit, of the p-th value
 // the kernels decode: the low nibbles (even positions) first, then the
@@ -120,7 +101,7 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 				} else {
 					sc = w.Scales.Absmax[first : first+(rows-1)*perRow+nb]
 				}
-				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, &planeTables, &acc[0])
+				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, &w.table().planes, &acc[0])
 			}
 			for r := range rows {
 				n := n0 + r
@@ -132,7 +113,7 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 					s := w.Scales.At(b)
 					codes := w.Codes[b*B/2 : (b+1)*B/2]
 					for i := range m {
-						out[i*N+n] += s * decodeDot(codes, x[i*K+ku:(i+1)*K], &pairTable)
+						out[i*N+n] += s * decodeDot(codes, x[i*K+ku:(i+1)*K], &w.table().pairs)
 					}
 				}
 			}

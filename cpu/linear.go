@@ -61,7 +61,7 @@ func LinearBackward64(dx, dy []float64, m int, w *Weights) error {
 type float interface{ float32 | float64 }
 
 func checkOperands(w *Weights, m int, in, out, inCols, outCols int) error {
-	if err := w.Check(); err != nil {
+	if err := w.CheckProduct(); err != nil {
 		return err
 	}
 	switch {
@@ -142,7 +142,7 @@ func panelWidth(blockSize int) int { return max(blockSize, panelCols/blockSize*b
 // row stride kt. k0 and kt are multiples of the block size.
 func decodeTile[T float](dst []T, w *Weights, n0, nt, k0, kt int) {
 	B, K := w.BlockSize, w.Cols
-	table := tableFor[T]()
+	table := tableFor[T](w)
 	for r := range nt {
 		n := n0 + r
 		for k := k0; k < k0+kt; k += B {
@@ -163,7 +163,7 @@ func decodeTile[T float](dst []T, w *Weights, n0, nt, k0, kt int) {
 // applied once to each partial sum.
 func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 	B, K, N := w.BlockSize, w.Cols, w.Rows
-	table := tableFor[T]()
+	table := tableFor[T](w)
 	perRow := K / B
 	buf := make([]T, B)
 	var acc [GEMVMaxRows]T
@@ -234,13 +234,14 @@ func dot[T float](a, b []T) T {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func tableFor[T float]() *[256][2]T {
+// tableFor returns the weight's code-pair table in the activations' type.
+func tableFor[T float](w *Weights) *[256][2]T {
 	var t any
 	switch any(T(0)).(type) {
 	case float32:
-		t = &pairTable
+		t = &w.table().pairs
 	default:
-		t = &pairTable64
+		t = &w.table().pairs64
 	}
 	return t.(*[256][2]T)
 }

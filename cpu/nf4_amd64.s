@@ -1687,7 +1687,7 @@ gemmAVX2x6x16_store:
 	VZEROUPPER
 	RET
 
-// func quantizeAVX2(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[19][8]uint32) int
+// func quantizeAVX2(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[22][8]uint32) int
 // Requires: AVX, AVX2
 TEXT ·quantizeAVX2(SB), NOSPLIT, $0-56
 	MOVQ    codes+0(FP), AX
@@ -1698,122 +1698,128 @@ TEXT ·quantizeAVX2(SB), NOSPLIT, $0-56
 	SHLQ    $0x02, SI
 	MOVQ    k+40(FP), DI
 	VMOVUPS 512(DI), Y0
-	VXORPS  Y1, Y1, Y1
 	XORQ    R8, R8
 
 quant_block:
 	MOVQ   DX, R9
 	ADDQ   SI, R9
 	MOVQ   DX, R10
+	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
 
 quant_max:
-	VANDPS       (R10), Y0, Y5
-	VANDPS       32(R10), Y0, Y6
-	VPCMPGTD     544(DI), Y5, Y7
-	VPOR         Y7, Y4, Y4
-	VPCMPGTD     544(DI), Y6, Y7
-	VPOR         Y7, Y4, Y4
+	VANDPS       (R10), Y0, Y4
+	VANDPS       32(R10), Y0, Y5
+	VPCMPGTD     544(DI), Y4, Y6
+	VPOR         Y6, Y3, Y3
+	VPCMPGTD     544(DI), Y5, Y6
+	VPOR         Y6, Y3, Y3
+	VMAXPS       Y4, Y1, Y1
 	VMAXPS       Y5, Y2, Y2
-	VMAXPS       Y6, Y3, Y3
 	ADDQ         $0x40, R10
 	CMPQ         R10, R9
 	JB           quant_max
-	VPTEST       Y4, Y4
+	VPTEST       Y3, Y3
 	JNZ          quant_bad
-	VMAXPS       Y3, Y2, Y2
-	VEXTRACTF128 $0x01, Y2, X7
-	VMAXPS       X7, X2, X2
-	VPERMILPS    $0x4e, X2, X7
-	VMAXPS       X7, X2, X2
-	VPERMILPS    $0xb1, X2, X7
-	VMAXPS       X7, X2, X2
-	VMOVSS       X2, (CX)
-	VBROADCASTSS X2, Y3
-	VCMPPS       $0x00, Y1, Y3, Y7
-	VBLENDVPS    Y7, 480(DI), Y3, Y3
+	VMAXPS       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X6
+	VMAXPS       X6, X1, X1
+	VPERMILPS    $0x4e, X1, X6
+	VMAXPS       X6, X1, X1
+	VPERMILPS    $0xb1, X1, X6
+	VMAXPS       X6, X1, X1
+	VMOVSS       X1, (CX)
+	VBROADCASTSS X1, Y2
+	VMAXPS       608(DI), Y2, Y2
+	VMOVUPS      480(DI), Y6
+	VDIVPS       Y2, Y6, Y2
 
 quant_codes:
-	VMOVUPS      (DX), Y5
-	VDIVPS       Y3, Y5, Y5
-	VXORPS       Y2, Y2, Y2
-	VMOVUPS      32(DX), Y6
-	VDIVPS       Y3, Y6, Y6
-	VXORPS       Y4, Y4, Y4
-	VCMPPS       $0x1e, (DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, (DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 32(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 32(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 64(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 64(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 96(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 96(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 128(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 128(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 160(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 160(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 192(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 192(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 224(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 224(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 256(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 256(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 288(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 288(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 320(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 320(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 352(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 352(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 384(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 384(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 416(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 416(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VCMPPS       $0x1e, 448(DI), Y5, Y7
-	VPSUBD       Y7, Y2, Y2
-	VCMPPS       $0x1e, 448(DI), Y6, Y7
-	VPSUBD       Y7, Y4, Y4
-	VPSRLQ       $0x1c, Y2, Y7
-	VPOR         Y7, Y2, Y2
-	VPSHUFB      576(DI), Y2, Y2
-	VEXTRACTI128 $0x01, Y2, X7
-	VPUNPCKLWD   X7, X2, X2
-	VMOVD        X2, (AX)
-	VPSRLQ       $0x1c, Y4, Y7
-	VPOR         Y7, Y4, Y4
-	VPSHUFB      576(DI), Y4, Y4
-	VEXTRACTI128 $0x01, Y4, X7
-	VPUNPCKLWD   X7, X4, X4
-	VMOVD        X4, 4(AX)
+	VMULPS       (DX), Y2, Y4
+	VXORPS       Y1, Y1, Y1
+	VMULPS       32(DX), Y2, Y5
+	VXORPS       Y3, Y3, Y3
+	VCMPPS       $0x1e, (DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, (DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 32(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 32(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 64(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 64(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 96(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 96(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 128(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 128(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 160(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 160(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 192(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 192(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 224(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 224(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 256(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 256(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 288(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 288(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 320(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 320(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 352(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 352(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 384(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 384(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 416(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 416(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VCMPPS       $0x1e, 448(DI), Y4, Y6
+	VPSUBD       Y6, Y1, Y1
+	VCMPPS       $0x1e, 448(DI), Y5, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPSLLD       $0x1c, Y1, Y6
+	VPERMPS      672(DI), Y1, Y4
+	VPERMPS      640(DI), Y1, Y1
+	VBLENDVPS    Y6, Y4, Y1, Y1
+	VPSRLQ       $0x1c, Y1, Y6
+	VPOR         Y6, Y1, Y1
+	VPSHUFB      576(DI), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X6
+	VPUNPCKLWD   X6, X1, X1
+	VMOVD        X1, (AX)
+	VPSLLD       $0x1c, Y3, Y6
+	VPERMPS      672(DI), Y3, Y5
+	VPERMPS      640(DI), Y3, Y3
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	VPSRLQ       $0x1c, Y3, Y6
+	VPOR         Y6, Y3, Y3
+	VPSHUFB      576(DI), Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X6
+	VPUNPCKLWD   X6, X3, X3
+	VMOVD        X3, 4(AX)
 	ADDQ         $0x08, AX
 	ADDQ         $0x40, DX
 	CMPQ         DX, R9

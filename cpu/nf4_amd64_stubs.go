@@ -53,4 +53,4 @@ func gemmAVX2x5x16(a *float32, rs int, ps int, b *float32, ldb int, c *float32, 
 func gemmAVX2x6x16(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
 
 // quantizeAVX2 quantizes blocks·blockSize values of src.
-func quantizeAVX2(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[19][8]uint32) int
+func quantizeAVX2(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[22][8]uint32) int

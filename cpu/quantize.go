@@ -9,85 +9,151 @@ import (
 type NonFiniteError struct {
 	Row, Block, Col int
 	Value           float64
+	// Flat is set when blocks run over the flattened tensor rather than
+	// within rows (K not a multiple of the block size): Block then counts
+	// blocks of the whole tensor.
+	Flat bool
 }
 
 func (e *NonFiniteError) Error() string {
-	return fmt.Sprintf("non-finite weight %v at row %d, column %d (block %d of that row)", e.Value, e.Row, e.Col, e.Block)
+	where := "that row"
+	if e.Flat {
+		where = "the flattened tensor"
+	}
+	return fmt.Sprintf("non-finite weight %v at row %d, column %d (block %d of %s)", e.Value, e.Row, e.Col, e.Block, where)
 }
 
-// Quantize fills codes (rows*cols/2 bytes) and absmax (one per block) from
-// the row-major float32 matrix src. Each value becomes the nearest code of
-// x/absmax(block), ties to the lower code; an all-zero block gets absmax 0
-// and the zero code. A NaN or Inf is an error naming its row and block.
+// Quantize fills codes and absmax from the row-major float32 matrix src
+// (rows×cols values) with the NF4 table; see QuantType.Quantize.
 func Quantize(codes []byte, absmax []float32, src []float32, rows, cols, blockSize int) error {
-	return quantize(codes, absmax, src, rows, cols, blockSize)
+	return NF4.Quantize(codes, absmax, src, rows, cols, blockSize)
 }
 
 // Quantize64 is Quantize for a float64 source; values are rounded to float32
 // first, so it gives the same codes as Quantize on the rounded matrix.
 func Quantize64(codes []byte, absmax []float32, src []float64, rows, cols, blockSize int) error {
-	return quantize(codes, absmax, src, rows, cols, blockSize)
+	return NF4.Quantize64(codes, absmax, src, rows, cols, blockSize)
 }
 
-func quantize[T float32 | float64](codes []byte, absmax []float32, src []T, rows, cols, blockSize int) error {
-	if err := CheckShape(rows, cols, blockSize); err != nil {
+// Quantize fills codes ((n+1)/2 bytes for n = rows·cols values, element 2i
+// in the low nibble) and absmax (one per block) from the row-major float32
+// matrix src, exactly as bitsandbytes' CPU reference (its pure-torch
+// quantize_4bit) does. Blocks of blockSize consecutive values run over the
+// flattened matrix, so a block spans rows when cols is not a multiple of
+// blockSize, and the last block may be partial. For a full block:
+//
+//	absmax = max|x|, r = 1/max(absmax, 1e-38), code = Code(x·r)
+//
+// in float32, storing absmax itself (0 for an all-zero block, whose codes
+// are all the zero code). The partial last block divides instead,
+// code = Code(x / max(absmax, 1e-38)), and stores the clamped absmax. An
+// odd count pads the last byte with the zero code. A NaN or Inf is an
+// error naming its row, column and block.
+func (q QuantType) Quantize(codes []byte, absmax []float32, src []float32, rows, cols, blockSize int) error {
+	return quantize(q, codes, absmax, src, rows, cols, blockSize)
+}
+
+// Quantize64 is Quantize for a float64 source, rounded to float32 first.
+func (q QuantType) Quantize64(codes []byte, absmax []float32, src []float64, rows, cols, blockSize int) error {
+	return quantize(q, codes, absmax, src, rows, cols, blockSize)
+}
+
+func quantize[T float32 | float64](q QuantType, codes []byte, absmax []float32, src []T, rows, cols, blockSize int) error {
+	if !q.Valid() {
+		return fmt.Errorf("quantize: %v is not a code table", q)
+	}
+	if err := CheckLayout(rows, cols, blockSize); err != nil {
 		return err
 	}
 	n := rows * cols
+	blocks := (n + blockSize - 1) / blockSize
 	switch {
 	case len(src) != n:
 		return fmt.Errorf("source has %d values, want %d for shape [%d %d]", len(src), n, rows, cols)
-	case len(codes) != n/2:
-		return fmt.Errorf("codes: have %d bytes, want %d", len(codes), n/2)
-	case len(absmax) != n/blockSize:
-		return fmt.Errorf("absmax: have %d, want one per block (%d)", len(absmax), n/blockSize)
+	case len(codes) != (n+1)/2:
+		return fmt.Errorf("codes: have %d bytes, want %d", len(codes), (n+1)/2)
+	case len(absmax) != blocks:
+		return fmt.Errorf("absmax: have %d, want one per block (%d)", len(absmax), blocks)
 	}
-	perRow := cols / blockSize
-	errs := make([]error, rows)
-	if k := active; k != nil {
-		parallelFor(rows, 1+(1<<16)/cols, func(lo, hi int) {
-			var buf []float32
-			for r := lo; r < hi; r++ {
-				row, ok := any(src[r*cols : (r+1)*cols]).([]float32)
-				if !ok {
-					if buf == nil {
-						buf = make([]float32, cols)
-					}
-					for i, x := range src[r*cols : (r+1)*cols] {
-						buf[i] = float32(x)
-					}
-					row = buf
+	t := q.table()
+	B := blockSize
+	full := n / B
+	bad := func(i int) error {
+		e := &NonFiniteError{Row: i / cols, Col: i % cols, Value: float64(src[i])}
+		if cols%B == 0 {
+			e.Block = e.Col / B
+		} else {
+			e.Block, e.Flat = i/B, true
+		}
+		return e
+	}
+	// Chunks of whole blocks, at least 64 Ki values each, in parallel; the
+	// first error in a chunk stops that chunk.
+	grain := 1 + (1<<16)/B
+	chunks := (full + grain - 1) / grain
+	errs := make([]error, chunks)
+	k := active
+	parallelFor(chunks, 1, func(lo, hi int) {
+		var buf []float32
+		for c := lo; c < hi; c++ {
+			b0, b1 := c*grain, min((c+1)*grain, full)
+			vals, ok := any(src[b0*B : b1*B]).([]float32)
+			if !ok {
+				if buf == nil {
+					buf = make([]float32, grain*B)
 				}
-				j := k.quantize(&codes[r*cols/2], &absmax[r*perRow], &row[0], perRow, blockSize, &quantConsts)
-				if j >= 0 {
-					_, bad := blockAbsmax(row[j*blockSize : (j+1)*blockSize])
-					errs[r] = &NonFiniteError{Row: r, Block: j, Col: j*blockSize + bad, Value: float64(src[r*cols+j*blockSize+bad])}
-					return
+				vals = buf[:(b1-b0)*B]
+				for i, x := range src[b0*B : b1*B] {
+					vals[i] = float32(x)
 				}
 			}
-		})
-		return firstError(errs)
-	}
-	parallelFor(rows, 1+(1<<16)/cols, func(lo, hi int) {
-		buf := make([]float32, blockSize)
-		for r := lo; r < hi; r++ {
-			for j := range perRow {
-				b := r*perRow + j
-				off := b * blockSize
-				for i, x := range src[off : off+blockSize] {
-					buf[i] = float32(x)
+			if k != nil {
+				if j := k.quantize(&codes[b0*B/2], &absmax[b0], &vals[0], b1-b0, B, &t.quant); j >= 0 {
+					_, at := blockAbsmax(vals[j*B : (j+1)*B])
+					errs[c] = bad((b0+j)*B + at)
 				}
-				amax, bad := blockAbsmax(buf)
-				if bad >= 0 {
-					errs[r] = &NonFiniteError{Row: r, Block: j, Col: j*blockSize + bad, Value: float64(src[off+bad])}
-					return
+				continue
+			}
+			for b := b0; b < b1; b++ {
+				x := vals[(b-b0)*B : (b-b0+1)*B]
+				amax, at := blockAbsmax(x)
+				if at >= 0 {
+					errs[c] = bad(b*B + at)
+					break
 				}
 				absmax[b] = amax
-				encodeBlock(codes[off/2:(off+blockSize)/2], buf, amax)
+				t.encode(codes[b*B/2:(b+1)*B/2], x, 1/max(amax, MinScale))
 			}
 		}
 	})
-	return firstError(errs)
+	if err := firstError(errs); err != nil {
+		return err
+	}
+	if full == blocks {
+		return nil
+	}
+	// The partial last block, as bitsandbytes treats it: a true division
+	// by the clamped absmax, which is also what it stores.
+	x := make([]float32, n-full*B)
+	for i, v := range src[full*B:] {
+		x[i] = float32(v)
+	}
+	amax, at := blockAbsmax(x)
+	if at >= 0 {
+		return bad(full*B + at)
+	}
+	d := max(amax, MinScale)
+	absmax[full] = d
+	dst := codes[full*B/2:]
+	for i := range dst {
+		lo := t.code(x[2*i] / d)
+		hi := t.zero
+		if 2*i+1 < len(x) {
+			hi = t.code(x[2*i+1] / d)
+		}
+		dst[i] = lo | hi<<4
+	}
+	return nil
 }
 
 func firstError(errs []error) error {
@@ -113,16 +179,10 @@ func blockAbsmax(x []float32) (float32, int) {
 	return amax, -1
 }
 
-func encodeBlock(dst []byte, x []float32, amax float32) {
-	if amax == 0 {
-		for i := range dst {
-			dst[i] = ZeroCode | ZeroCode<<4
-		}
-		return
-	}
+// encode writes the codes of the values x (an even count) scaled by r.
+func (t *codeTable) encode(dst []byte, x []float32, r float32) {
+	x = x[:2*len(dst)]
 	for i := range dst {
-		lo := NearestCode(x[2*i] / amax)
-		hi := NearestCode(x[2*i+1] / amax)
-		dst[i] = lo | hi<<4
+		dst[i] = t.code(x[2*i]*r) | t.code(x[2*i+1]*r)<<4
 	}
 }

@@ -3,7 +3,6 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // NestedBlockSize is the number of first-level scales that share one
@@ -33,12 +32,16 @@ func (s *Scales) Len() int {
 	return len(s.Absmax)
 }
 
-// At decodes the scale of block i.
+// At decodes the scale of block i. A double-quantized scale is the
+// float32 product, rounded, plus the offset, rounded again, as bitsandbytes
+// computes it (dequantize_blockwise, then += offset): the explicit
+// conversion keeps the compiler from fusing the two into one multiply-add
+// on builds that have FMA, which would change the bits.
 func (s *Scales) At(i int) float32 {
 	if s.Q == nil {
 		return s.Absmax[i]
 	}
-	return s.Map[s.Q[i]]*s.Nested[i/NestedBlockSize] + s.Offset
+	return float32(s.Map[s.Q[i]]*s.Nested[i/NestedBlockSize]) + s.Offset
 }
 
 // Expand writes every scale into dst, which must hold Len() values.
@@ -83,100 +86,53 @@ func (s *Scales) check(blocks int) error {
 	return nil
 }
 
-// DynamicMap returns bitsandbytes' signed dynamic 8-bit map
-// (create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8)):
-// 256 ascending values in [-1, 1] with 0 and 1 exact, dense near zero.
-// The arithmetic follows torch's float32 linspace so the values agree.
-func DynamicMap() *[256]float32 {
-	m := dynamicMap
-	return &m
-}
-
-var dynamicMap = func() (m [256]float32) {
-	data := make([]float32, 0, 256)
-	for i := range 7 {
-		steps := 1<<i + 1
-		bounds := linspace32(0.1, 1, steps)
-		scale := float32(math.Pow(10, float64(i-6)))
-		for j := 0; j+1 < steps; j++ {
-			mean := (bounds[j] + bounds[j+1]) / 2
-			data = append(data, scale*mean, -scale*mean)
-		}
-	}
-	data = append(data, 0, 1)
-	sort.Slice(data, func(a, b int) bool { return data[a] < data[b] })
-	copy(m[:], data)
-	return m
-}()
-
-// linspace32 mirrors torch.linspace on float32: the first half counts up
-// from start, the second half down from end.
-func linspace32(start, end float32, steps int) []float32 {
-	out := make([]float32, steps)
-	if steps == 1 {
-		out[0] = start
-		return out
-	}
-	step := (end - start) / float32(steps-1)
-	half := steps / 2
-	for i := range out {
-		if i < half {
-			out[i] = start + step*float32(i)
-		} else {
-			out[i] = end - step*float32(steps-i-1)
-		}
-	}
-	return out
-}
-
-// DoubleQuantize compresses absmax as bitsandbytes does: subtract the mean,
-// then quantize blocks of 256 to the nearest entry of the dynamic map (ties
-// to the lower index) with one float32 absmax per nested block.
+// DoubleQuantize compresses absmax as bitsandbytes' CPU install does
+// (quantize_4bit with compress_statistics=True), with DynamicMap as the
+// 8-bit map: see DoubleQuantizeWithMap. The absmax values must be finite
+// and their sum must not overflow float32 (QuantType.DoubleQuantizeFrom
+// checks that).
 func DoubleQuantize(absmax []float32) Scales {
-	var sum float64
-	for _, a := range absmax {
-		sum += float64(a)
+	return doubleQuantize(absmax, &dynamicMap, dynamicLUT())
+}
+
+// DoubleQuantizeWithMap compresses absmax as bitsandbytes' CPU install
+// does, with the ascending 256-entry map m (a file's nested_quant_map, say):
+// the offset is torch's float32 absmax.mean() (see torchMean), and
+// absmax − offset, in nested blocks of 256, is quantized by bitsandbytes'
+// C++ kernel (cquantize_blockwise_cpu_fp32): each nested block keeps its
+// float32 max|v|, and every value the 8-bit code the kernel's 65536-entry
+// lookup table gives for v/max|v| (see buildLUT). A nested block of zeros
+// stores absmax 0 and code 0, as that kernel does. The scales keep m.
+func DoubleQuantizeWithMap(absmax []float32, m *[256]float32) Scales {
+	if m == &dynamicMap || *m == dynamicMap {
+		return DoubleQuantize(absmax)
 	}
-	offset := float32(0)
-	if len(absmax) > 0 {
-		offset = float32(sum / float64(len(absmax)))
-	}
-	m := &dynamicMap // shared by every tensor; nothing writes to it
+	mm := *m
+	return doubleQuantize(absmax, &mm, buildLUT(&mm))
+}
+
+func doubleQuantize(absmax []float32, m *[256]float32, lut *[lutSize]uint8) Scales {
+	offset := torchMean(absmax)
 	nested := make([]float32, (len(absmax)+NestedBlockSize-1)/NestedBlockSize)
 	q := make([]uint8, len(absmax))
+	v := make([]float32, NestedBlockSize)
 	for b := range nested {
 		blk := absmax[b*NestedBlockSize : min((b+1)*NestedBlockSize, len(absmax))]
 		var amax float32
-		for _, a := range blk {
-			amax = max(amax, abs32(a-offset))
+		for i, a := range blk {
+			v[i] = a - offset
+			amax = max(amax, abs32(v[i]))
 		}
 		nested[b] = amax
-		inv := float32(0)
-		if amax > 0 {
-			inv = 1 / amax
+		if amax == 0 {
+			continue // codes 0
 		}
-		for i, a := range blk {
-			q[b*NestedBlockSize+i] = nearestIndex(m, (a-offset)*inv)
+		inv := 1 / amax
+		for i := range blk {
+			q[b*NestedBlockSize+i] = lut[lutIndex(v[i]*inv)]
 		}
 	}
 	return Scales{Q: q, Nested: nested, Offset: offset, Map: m}
-}
-
-// nearestIndex returns the index of the entry of the ascending map nearest to
-// v, ties to the lower index.
-func nearestIndex(m *[256]float32, v float32) uint8 {
-	hi := sort.Search(len(m), func(i int) bool { return m[i] >= v })
-	switch {
-	case hi == 0:
-		return 0
-	case hi == len(m):
-		return uint8(len(m) - 1)
-	}
-	lo := hi - 1
-	if v-m[lo] <= m[hi]-v {
-		return uint8(lo)
-	}
-	return uint8(hi)
 }
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }

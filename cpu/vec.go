@@ -16,7 +16,7 @@ type vecKernels struct {
 	gemv1s   gemvFunc // gemv[1] for blocks of at most 64 codes
 	gemm     tile     // the panel GEMM's micro-kernels
 	decode   func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
-	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *[19][8]uint32) int
+	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *quantConsts) int
 }
 
 // gemvFunc is a decode-dot kernel; see gemvVec for its arguments.
@@ -81,21 +81,26 @@ func UseKernels(name string) error {
 // reading codes sequentially.
 const streamAhead = 512
 
-// quantConsts feeds the vector quantizer: the 15 midpoints, 1.0, the
-// absolute-value mask, MaxFloat32's bits and a byte-gather mask, each
-// repeated across 8 lanes.
-var quantConsts = func() (k [19][8]uint32) {
-	for i := range k {
+// quantConsts feeds the vector quantizer, rows of 8 identical lanes: the 15
+// bounds of a code table in sort order, 1.0, the absolute-value mask,
+// MaxFloat32's bits, a byte-gather mask, MinScale, and the table's sort
+// order (rank → code) as two rows of 8 dwords for a VPERMPS lookup.
+type quantConsts = [22][8]uint32
+
+func newQuantConsts(t *codeTable) (k quantConsts) {
+	for i := range 20 {
 		var v uint32
 		switch {
 		case i < 15:
-			v = math.Float32bits(Midpoints[i])
+			v = math.Float32bits(t.bounds[i])
 		case i == 15:
 			v = math.Float32bits(1)
 		case i == 16:
 			v = 0x7fffffff
 		case i == 17:
 			v = math.Float32bits(math.MaxFloat32)
+		case i == 19:
+			v = math.Float32bits(MinScale)
 		}
 		for j := range k[i] {
 			k[i][j] = v
@@ -105,8 +110,11 @@ var quantConsts = func() (k [19][8]uint32) {
 		k[18][j] = 0x80808080
 	}
 	k[18][0], k[18][4] = 0x80800800, 0x80800800
+	for j := range 8 {
+		k[20][j], k[21][j] = uint32(t.order[j]), uint32(t.order[8+j])
+	}
 	return k
-}()
+}
 
 // rowScales returns the scales of blocks [first, first+n): the plain slice,
 // or double-quantized ones decoded into buf.

@@ -55,9 +55,19 @@ func TestVariantsLinear(t *testing.T) {
 	eachVariant(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, 12))
 		for _, sh := range shapes {
-			for _, double := range []bool{false, true} {
-				w0, _ := randomWeights(t, r, sh.n, sh.k, sh.b, double)
-				for _, m := range sh.ms {
+			for _, c := range []struct {
+				q      QuantType
+				double bool
+			}{{NF4, false}, {NF4, true}, {FP4, true}} {
+				double := c.double
+				ms := sh.ms
+				if c.q == FP4 {
+					// The table is a pointer argument: the smallest and largest
+					// gemv and a GEMM show every kernel uses it.
+					ms = []int{1, 8, 9}
+				}
+				w0, _ := randomWeightsOf(t, c.q, r, sh.n, sh.k, sh.b, double)
+				for _, m := range ms {
 					for _, backward := range []bool{false, true} {
 						off := m % 2 // odd batches run on unaligned data
 						w := w0
@@ -88,7 +98,7 @@ func TestVariantsLinear(t *testing.T) {
 							t.Fatal(err)
 						}
 						if e := relErr(out, refLinear(w0, x64, m, backward)); !(e <= 1e-5) {
-							t.Errorf("N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e", sh.n, sh.k, sh.b, double, m, backward, e)
+							t.Errorf("%v N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e", c.q, sh.n, sh.k, sh.b, double, m, backward, e)
 						}
 					}
 				}
@@ -101,18 +111,20 @@ func TestVariantsLinear(t *testing.T) {
 // planes put back together give every codebook value bit for bit, in both
 // 128-bit lanes, and unitOrder visits each position of a unit once.
 func TestGEMVPlanes(t *testing.T) {
-	for v, want := range Codebook {
-		for lane := range 2 {
-			var bits uint32
-			for j := range 4 {
-				bits |= uint32(planeTables[j][16*lane+v]) << (8 * j)
-			}
-			if got := math.Float32frombits(bits); math.Float32bits(got) != math.Float32bits(want) {
-				t.Errorf("code %d lane %d: planes give %v, want %v", v, lane, got, want)
+	for _, q := range QuantTypes() {
+		for v, want := range q.Values() {
+			for lane := range 2 {
+				var bits uint32
+				for j := range 4 {
+					bits |= uint32(q.table().planes[j][16*lane+v]) << (8 * j)
+				}
+				if got := math.Float32frombits(bits); math.Float32bits(got) != math.Float32bits(want) {
+					t.Errorf("%v code %d lane %d: planes give %v, want %v", q, v, lane, got, want)
+				}
 			}
 		}
 	}
-	for i, b := range planeTables[4] {
+	for i, b := range tables[FP4].planes[4] {
 		if b != 0x0f {
 			t.Errorf("mask byte %d is %#x", i, b)
 		}
@@ -131,7 +143,7 @@ func quantizeWith(k *vecKernels, src []float32, rows, cols, b int) ([]byte, []fl
 	saved := active
 	defer func() { active = saved }()
 	active = k
-	codes, absmax := make([]byte, len(src)/2), make([]float32, len(src)/b)
+	codes, absmax := make([]byte, (len(src)+1)/2), make([]float32, (len(src)+b-1)/b)
 	err := Quantize(codes, absmax, src, rows, cols, b)
 	return codes, absmax, err
 }
@@ -184,10 +196,7 @@ func TestVariantsQuantizeExact(t *testing.T) {
 	for i, v := range src { // the scalar path is the rule itself
 		code := wantCodes[i/2] >> (4 * (i % 2)) & 15
 		a := wantMax[i/32]
-		want := uint8(ZeroCode)
-		if a != 0 {
-			want = NearestCode(v / a)
-		}
+		want := NearestCode(v * (1 / max(a, MinScale)))
 		if code != want {
 			t.Fatalf("scalar code %d for %v/%v, want %d", code, v, a, want)
 		}
@@ -245,8 +254,12 @@ func firstDiff[T comparable](a, b []T) int {
 func TestVariantsDequantizeExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, b := range []int{32, 64, 1024} {
-		for _, double := range []bool{false, true} {
-			w, _ := randomWeights(t, r, 37, 2048, b, double)
+		for _, c := range []struct {
+			q      QuantType
+			double bool
+		}{{NF4, false}, {NF4, true}, {FP4, false}, {FP4, true}} {
+			double := c.double
+			w, _ := randomWeightsOf(t, c.q, r, 37, 2048, b, double)
 			want := make([]float32, 37*2048)
 			saved := active
 			active = nil

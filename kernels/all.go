@@ -2,7 +2,8 @@ package kernels
 
 // All returns the kernel configurations the project ships and checks: every
 // kernel type at the default block size 64, plus the extreme block sizes and
-// double-quantized scales where they change the code.
+// double-quantized scales where they change the code, and every kernel type
+// once for the FP4 table.
 func All() []Kernel {
 	var ks []Kernel
 	add := func(k Kernel, err error) {
@@ -33,5 +34,17 @@ func All() []Kernel {
 	add(NewGemmTC(64, false))
 	add(NewGemmTC(64, true))
 	add(NewGemmTC(32, false))
+	fp4 := func(k Kernel, err error) {
+		if err == nil {
+			add(ForQuant(k, FP4))
+		}
+	}
+	fp4(NewDequantize(OutF32, 64, true))
+	fp4(NewQuantize(64))
+	fp4(NewGemv(1, 64, false))
+	fp4(NewGemv(4, 64, true))
+	fp4(NewGemm(64, true, false))
+	fp4(NewGemm(64, false, true))
+	fp4(NewGemmTC(64, false))
 	return ks
 }

@@ -28,7 +28,7 @@ func (o OutType) String() string {
 	return fmt.Sprintf("OutType(%d)", int(o))
 }
 
-// Dequantize expands NF4 codes to a dense array: out[i] = Codebook[code i] ·
+// Dequantize expands 4-bit codes to a dense array: out[i] = table[code i] ·
 // absmax[i/B] (one float32 multiply, then a round-to-nearest conversion for
 // f16/bf16). Each thread reads 16 bytes of codes (32 values) with one
 // 128-bit load; a warp reads 512 contiguous bytes.
@@ -39,6 +39,7 @@ type Dequantize struct {
 	Out         OutType
 	BlockSize   int
 	DoubleQuant bool
+	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
 }
 
 const dequantThreads = 256
@@ -61,9 +62,9 @@ func dqSuffix(dq bool) string {
 	return ""
 }
 
-// Name is nf4_dequantize_<out>_b<B>[_dq].
+// Name is nf4_dequantize_<out>_b<B>[_dq][_fp4].
 func (d *Dequantize) Name() string {
-	return fmt.Sprintf("nf4_dequantize_%s_b%d%s", d.Out, d.BlockSize, dqSuffix(d.DoubleQuant))
+	return fmt.Sprintf("nf4_dequantize_%s_b%d%s%s", d.Out, d.BlockSize, dqSuffix(d.DoubleQuant), d.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
@@ -92,7 +93,7 @@ func (d *Dequantize) PTX(t ptx.Target) (string, error) {
 	if _, err := NewDequantize(d.Out, d.BlockSize, d.DoubleQuant); err != nil {
 		return "", err
 	}
-	return build(t, d.build)
+	return build(t, d.Quant, d.build)
 }
 
 func (d *Dequantize) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {

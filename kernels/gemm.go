@@ -21,6 +21,7 @@ type Gemm struct {
 	BlockSize   int
 	DoubleQuant bool
 	Transposed  bool
+	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
 }
 
 const (
@@ -43,7 +44,7 @@ func (g *Gemm) Name() string {
 	if g.Transposed {
 		t = "_t"
 	}
-	return fmt.Sprintf("nf4_gemm%s_f32_b%d%s", t, g.BlockSize, dqSuffix(g.DoubleQuant))
+	return fmt.Sprintf("nf4_gemm%s_f32_b%d%s%s", t, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
@@ -87,7 +88,7 @@ func (g *Gemm) PTX(t ptx.Target) (string, error) {
 	if _, err := NewGemm(g.BlockSize, g.DoubleQuant, g.Transposed); err != nil {
 		return "", err
 	}
-	return build(t, g.build)
+	return build(t, g.Quant, g.build)
 }
 
 // gemmArgs are the values both directions share.

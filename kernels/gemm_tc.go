@@ -24,6 +24,7 @@ import (
 type GemmTC struct {
 	BlockSize   int
 	DoubleQuant bool
+	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
 }
 
 const (
@@ -46,7 +47,7 @@ func NewGemmTC(blockSize int, doubleQuant bool) (*GemmTC, error) {
 
 // Name is nf4_gemm_bf16tc_b<B>[_dq].
 func (g *GemmTC) Name() string {
-	return fmt.Sprintf("nf4_gemm_bf16tc_b%d%s", g.BlockSize, dqSuffix(g.DoubleQuant))
+	return fmt.Sprintf("nf4_gemm_bf16tc_b%d%s%s", g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
@@ -81,7 +82,7 @@ func (g *GemmTC) PTX(t ptx.Target) (string, error) {
 	if _, err := NewGemmTC(g.BlockSize, g.DoubleQuant); err != nil {
 		return "", err
 	}
-	return build(t, g.build)
+	return build(t, g.Quant, g.build)
 }
 
 func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {

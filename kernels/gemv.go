@@ -19,6 +19,7 @@ type Gemv struct {
 	M           int
 	BlockSize   int
 	DoubleQuant bool
+	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
 }
 
 const (
@@ -44,9 +45,9 @@ func NewGemv(m, blockSize int, doubleQuant bool) (*Gemv, error) {
 	return &Gemv{M: m, BlockSize: blockSize, DoubleQuant: doubleQuant}, nil
 }
 
-// Name is nf4_gemv_m<M>_b<B>[_dq].
+// Name is nf4_gemv_m<M>_b<B>[_dq][_fp4].
 func (g *Gemv) Name() string {
-	return fmt.Sprintf("nf4_gemv_m%d_b%d%s", g.M, g.BlockSize, dqSuffix(g.DoubleQuant))
+	return fmt.Sprintf("nf4_gemv_m%d_b%d%s%s", g.M, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
@@ -77,7 +78,7 @@ func (g *Gemv) PTX(t ptx.Target) (string, error) {
 	if _, err := NewGemv(g.M, g.BlockSize, g.DoubleQuant); err != nil {
 		return "", err
 	}
-	return build(t, g.build)
+	return build(t, g.Quant, g.build)
 }
 
 func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {

@@ -69,10 +69,15 @@ func checkShape(s Shape, b int, needM bool) error {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// build prints a single-kernel module holding the codebook constant.
-func build(t ptx.Target, f func(m *ptx.Module, cb ptx.Sym) *ptx.Kernel) (string, error) {
+// build prints a single-kernel module holding the code table q as the
+// constant array "codebook", whose symbol the body gets (see QuantType).
+func build(t ptx.Target, q QuantType, f func(m *ptx.Module, cb ptx.Sym) *ptx.Kernel) (string, error) {
+	if err := q.valid(); err != nil {
+		return "", err
+	}
 	m := ptx.NewModule()
-	cb := m.ConstF32("nf4_codebook", Codebook[:])
+	v := q.Values()
+	cb := m.ConstF32("codebook", v[:])
 	m.Add(f(m, cb))
 	return m.Print(t)
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestNamesUniqueAndParamsMatchPTX(t *testing.T) {
 		}
 		// Codes and plain scales are never read a byte at a time; the only
 		// byte load is the tail of a double-quantized scale array.
-		if bytes := strings.Count(src, "ld.global.nc.u8") + strings.Count(src, "ld.global.u8"); bytes > 0 && !strings.HasSuffix(kn.Name(), "_dq") {
+		if bytes := strings.Count(src, "ld.global.nc.u8") + strings.Count(src, "ld.global.u8"); bytes > 0 && !strings.Contains(kn.Name(), "_dq") {
 			t.Errorf("%s: %d byte loads", kn.Name(), bytes)
 		}
 	}
@@ -152,5 +153,27 @@ func TestMidpoints(t *testing.T) {
 	}
 	if Codebook != cpu.Codebook {
 		t.Errorf("codebook %v, cpu has %v", Codebook, cpu.Codebook)
+	}
+	if FP4.Values() != cpu.FP4Values || NF4.Values() != cpu.Codebook {
+		t.Errorf("FP4 table %v, cpu has %v", FP4.Values(), cpu.FP4Values)
+	}
+	// The sort order and midpoints drive the quantizer: codes must agree
+	// with cpu's at every midpoint.
+	for _, c := range []struct {
+		q  QuantType
+		cq cpu.QuantType
+	}{{NF4, cpu.NF4}, {FP4, cpu.FP4}} {
+		order, mids := c.q.sorted()
+		for i, m := range mids {
+			if got := c.cq.Code(m); got != order[i] {
+				t.Errorf("%v: midpoint %d (%v): cpu code %d, kernel order %d", c.q, i, m, got, order[i])
+			}
+			if got := c.cq.Code(math.Nextafter32(m, 2)); got != order[i+1] {
+				t.Errorf("%v: above midpoint %d: cpu code %d, kernel order %d", c.q, i, got, order[i+1])
+			}
+		}
+	}
+	if _, err := ForQuant(&Gemv{M: 1, BlockSize: 64}, QuantType(5)); err == nil {
+		t.Error("ForQuant accepted an unknown table")
 	}
 }

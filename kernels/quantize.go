@@ -6,17 +6,25 @@ import (
 	"github.com/nf4go/nf4/kernels/ptx"
 )
 
-// Quantize turns float32 values into NF4 codes and one float32 absmax per
-// block. One warp owns one block: lanes read 8 values at a time (two 128-bit
-// loads), the block's absmax comes from a butterfly max-reduction, and each
-// value's code is the number of float32 midpoints strictly below x/absmax
-// (div.rn, so identical to the CPU rule; ties go to the lower code). An
-// all-zero block gets absmax 0 and code 7 everywhere.
+// Quantize turns float32 values into 4-bit codes (NF4, or the table Quant
+// names) and one float32 absmax per block with bitsandbytes' CPU rule, as
+// the cpu package does. One warp owns
+// one block: lanes read 8 values at a time (two 128-bit loads), the block's
+// absmax comes from a butterfly max-reduction, r = 1/max(absmax, 1e-38)
+// (div.rn), and each value's code is the number of the table's float32
+// midpoints strictly below x·r (mul.rn; ties go to the lower code), mapped
+// through the table's sort order. An all-zero block stores absmax 0 and
+// gets the zero code. Subnormals are kept (no .ftz), as on the CPU.
 //
 // Params: x, codes, absmax, n (number of values, a multiple of B).
 type Quantize struct {
 	BlockSize int
+	Quant     QuantType // the code table (NF4 unless set; see ForQuant)
 }
+
+// minScale is the floor bitsandbytes puts under absmax before taking its
+// reciprocal (absmax.clamp(min=1e-38)), rounded to float32.
+const minScale float32 = 1e-38
 
 const (
 	quantThreads = 256
@@ -31,8 +39,10 @@ func NewQuantize(blockSize int) (*Quantize, error) {
 	return &Quantize{BlockSize: blockSize}, nil
 }
 
-// Name is nf4_quantize_b<B>.
-func (q *Quantize) Name() string { return fmt.Sprintf("nf4_quantize_b%d", q.BlockSize) }
+// Name is nf4_quantize_b<B>[_fp4].
+func (q *Quantize) Name() string {
+	return fmt.Sprintf("nf4_quantize_b%d%s", q.BlockSize, q.Quant.suffix())
+}
 
 // Params lists the launch arguments in order.
 func (q *Quantize) Params() []string { return []string{"x", "codes", "absmax", "n"} }
@@ -57,7 +67,7 @@ func (q *Quantize) PTX(t ptx.Target) (string, error) {
 	if _, err := NewQuantize(q.BlockSize); err != nil {
 		return "", err
 	}
-	return build(t, q.build)
+	return build(t, q.Quant, q.build)
 }
 
 func (q *Quantize) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
@@ -99,16 +109,33 @@ func (q *Quantize) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.St("global", ptx.F32, ptx.Addr{Base: index(k, absmax, blk, 4)}, m)
 	})
 
-	zero := k.Setp("eq", ptx.F32, m, ptx.F32Imm(0))
-	mids := Midpoints()
+	// The floor keeps the reciprocal finite for an all-zero block.
+	r := k.Op("div.rn", ptx.F32, ptx.F32Imm(1), k.Op("max", ptx.F32, m, ptx.F32Imm(minScale)))
+	order, mids := q.Quant.sorted()
+	// A table not in ascending code order (FP4) maps each rank to its code
+	// through its sort order, packed into one 64-bit word of nibbles.
+	var remap ptx.Reg
+	identity := true
+	var packed uint64
+	for r, c := range order {
+		identity = identity && int(c) == r
+		packed |= uint64(c) << (4 * r)
+	}
+	if !identity {
+		remap = k.Mov(ptx.U64, ptx.Imm(int64(packed)))
+	}
 	k.For(lane, groups, ptx.Imm(32), func(g ptx.Reg) {
 		word := k.Mov(ptx.B32, ptx.Imm(0))
 		for j, xv := range load(g) {
-			v := k.Selp(ptx.F32, ptx.F32Imm(0), k.Op("div.rn", ptx.F32, xv, m), zero)
+			v := k.Op("mul.rn", ptx.F32, xv, r)
 			code := k.Mov(ptx.U32, ptx.Imm(0))
 			for _, mid := range mids {
 				gt := k.Setp("gt", ptx.F32, v, ptx.F32Imm(mid))
 				k.OpTo(code, "add", ptx.U32, code, k.Selp(ptx.U32, ptx.Imm(1), ptx.Imm(0), gt))
+			}
+			if !identity {
+				pos := k.Shift("shl", ptx.B32, code, ptx.Imm(2))
+				code = k.Cvt("", ptx.U32, ptx.U64, k.Bfe(ptx.U64, remap, pos, ptx.Imm(4)))
 			}
 			k.OpTo(word, "or", ptx.B32, word, k.Shift("shl", ptx.B32, code, ptx.Imm(4*j)))
 		}

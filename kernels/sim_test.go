@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sort"
 	"testing"
 
+	"github.com/nf4go/nf4/cpu"
 	"github.com/nf4go/nf4/kernels"
 	"github.com/nf4go/nf4/kernels/ptx"
 	"github.com/nf4go/nf4/kernels/ptxsim"
@@ -15,7 +17,7 @@ import (
 // with references computed here from the canonical rules.
 
 // quantRef applies the quantize rule: code = number of float32 midpoints
-// strictly below x/absmax; an all-zero block gets code 7.
+// strictly below x·(1/max(absmax, 1e-38)); an all-zero block gets code 7.
 func quantRef(x []float32, b int) (codes []byte, absmax []float32) {
 	mids := kernels.Midpoints()
 	codes = make([]byte, len(x)/2)
@@ -25,11 +27,9 @@ func quantRef(x []float32, b int) (codes []byte, absmax []float32) {
 			m = max(m, float32(math.Abs(float64(v))))
 		}
 		absmax = append(absmax, m)
+		r := 1 / max(m, 1e-38)
 		for i := blk * b; i < (blk+1)*b; i++ {
-			var v float32
-			if m != 0 {
-				v = x[i] / m
-			}
+			v := x[i] * r
 			c := 0
 			for _, md := range mids {
 				if v > md {
@@ -90,16 +90,23 @@ func newProblem(t *testing.T, r *rand.Rand, m, n, k, b int, dq bool) *problem {
 		}
 		nmap := make([]float32, 256)
 		for i := range nmap {
-			nmap[i] = float32(i)/255 - 0.3
+			nmap[i] = float32(i)/255 - 0.5
 		}
 		nested := make([]float32, (nb+255)/256)
 		for i := range nested {
-			nested[i] = 0.5 + r.Float32()
+			nested[i] = 1 + r.Float32()
 		}
-		off := float32(0.75)
+		// The offset leaves some decoded scales negative, as double
+		// quantization does for a near-zero block beside large ones.
+		off := float32(0.25)
+		negative := false
 		for i := range p.absmax {
 			prod := nmap[q[i]] * nested[i/256]
 			p.absmax[i] = prod + off
+			negative = negative || p.absmax[i] < 0
+		}
+		if !negative && nb > 8 {
+			t.Fatal("no negative decoded scale among the test's")
 		}
 		p.scaleArgs = []uint64{
 			uint64(p.put(t, q)), uint64(p.put(t, f32bytes(nmap))), uint64(p.put(t, f32bytes(nested))),
@@ -249,6 +256,82 @@ func TestSimQuantizeTies(t *testing.T) {
 	}
 	if want[0]&15 != 0 || want[3]>>4 != 7 || want[7]>>4 != 15 || want[8]&15 != 0 {
 		t.Fatalf("reference tie rule broken: %x", want)
+	}
+}
+
+// TestSimQuantizeMatchesCPU holds the GPU quantizer to the cpu package's
+// bitsandbytes rule, byte for byte, for both code tables, on the corners
+// of that rule: block maxima with values on and beside every midpoint, for
+// ordinary, tiny, subnormal and huge maxima (where 1/absmax is subnormal),
+// all-zero and negative-zero blocks and blocks of subnormals.
+func TestSimQuantizeMatchesCPU(t *testing.T) {
+	for _, c := range []struct {
+		q  kernels.QuantType
+		cq cpu.QuantType
+	}{{kernels.NF4, cpu.NF4}, {kernels.FP4, cpu.FP4}} {
+		r := rand.New(rand.NewSource(4))
+		const b = 32
+		vals := c.q.Values()
+		sorted := append([]float32(nil), vals[:]...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		var x []float32
+		block := func(a float32, vs []float32) {
+			for len(vs) > 0 {
+				n := min(b-1, len(vs))
+				x = append(x, a)
+				x = append(x, vs[:n]...)
+				for range b - 1 - n {
+					x = append(x, float32(r.Float64()*2-1)*a)
+				}
+				vs = vs[n:]
+			}
+		}
+		for _, a := range []float32{1, 3, 1e-20, 2e-38, 8e-39, 1e-40, 8.6e37, 3e38, math.MaxFloat32} {
+			var vs []float32
+			for i := 0; i+1 < len(sorted); i++ {
+				v := (sorted[i] + sorted[i+1]) / 2 * a
+				for _, u := range []float32{v, math.Nextafter32(v, 0), math.Nextafter32(v, 2*v)} {
+					if math.Abs(float64(u)) <= float64(a) {
+						vs = append(vs, u, -u)
+					}
+				}
+			}
+			block(a, vs)
+			block(-a, vs)
+		}
+		for range b {
+			x = append(x, 0)
+		}
+		for range b {
+			x = append(x, float32(math.Copysign(0, -1)))
+		}
+		for range b {
+			x = append(x, float32(r.NormFloat64()*1e-41))
+		}
+		wantC, wantA := make([]byte, len(x)/2), make([]float32, len(x)/b)
+		if err := c.cq.Quantize(wantC, wantA, x, len(x)/b, b, b); err != nil {
+			t.Fatal(err)
+		}
+		p := &problem{s: kernels.Shape{N: len(x) / b, K: b, BlockSize: b}, dev: ptxsim.NewDevice()}
+		px := p.put(t, f32bytes(x))
+		q0, _ := kernels.NewQuantize(b)
+		q, err := kernels.ForQuant(q0, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qc, qa := p.dev.Alloc(len(wantC)), p.dev.Alloc(4*len(wantA))
+		launch(t, q, p, []uint64{uint64(px), uint64(qc), uint64(qa), uint64(len(x))})
+		got, _ := p.dev.Read(qc, len(wantC))
+		for i := range got {
+			if got[i] != wantC[i] {
+				t.Fatalf("%v: code byte %d = %#02x, cpu %#02x (values %v %v, absmax %v)", c.q, i, got[i], wantC[i], x[2*i], x[2*i+1], wantA[2*i/b])
+			}
+		}
+		for i, a := range p.read(t, qa, len(wantA)) {
+			if math.Float32bits(a) != math.Float32bits(wantA[i]) {
+				t.Fatalf("%v: absmax %d = %v, cpu %v", c.q, i, a, wantA[i])
+			}
+		}
 	}
 }
 

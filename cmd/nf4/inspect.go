@@ -17,9 +17,10 @@ import (
 const inspectUsage = `usage: nf4 inspect FILE
 
 Lists the tensors of a checkpoint (a .safetensors file, or a sharded
-checkpoint's .safetensors.index.json): name, shape, dtype (or NF4 block
-size and double quantization), bytes, and for NF4 weights how many times
-smaller they are than float32; then the totals and the metadata. The whole
+checkpoint's .safetensors.index.json): name, shape, dtype (or, for a 4-bit
+weight, its code table NF4 or FP4, block size and double quantization),
+bytes, and for 4-bit weights how many times smaller they are than float32;
+then the totals and the metadata. The whole
 layout is checked first: a bad file is an error that names the file, the
 tensor and the problem.
 
@@ -49,8 +50,8 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		n := int64(it.Info.Elements())
 		if it.NF4 {
 			n = int64(it.Rows) * int64(it.Cols)
-			shape = fmt.Sprint([]int{it.Rows, it.Cols})
-			typ = fmt.Sprintf("NF4 b%d", it.BlockSize)
+			shape = fmt.Sprint(it.Shape)
+			typ = fmt.Sprintf("%s b%d", strings.ToUpper(it.QuantType.String()), it.BlockSize)
 			if it.Double {
 				typ += "+DQ"
 			}

@@ -7,22 +7,28 @@ import (
 	"regexp"
 
 	"github.com/nf4go/nf4/checkpoint"
+	"github.com/nf4go/nf4/cpu"
 )
 
-const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--include RE] [--exclude RE] [--shard-size SIZE] [--config PATH | --no-config] [--quiet] IN OUT
+const quantizeUsage = `usage: nf4 quantize [--block-size N] [--double-quant] [--quant-type nf4|fp4] [--flat] [--include RE] [--exclude RE] [--shard-size SIZE] [--config PATH | --no-config] [--quiet] IN OUT
 
 Quantizes the float weights of the checkpoint IN (a .safetensors file, or a
-sharded checkpoint's .safetensors.index.json) to NF4 in the bitsandbytes /
-Hugging Face 4-bit layout and writes the result to OUT (one file, or
+sharded checkpoint's .safetensors.index.json) to NF4 (or FP4, with
+--quant-type fp4) in the bitsandbytes / Hugging Face 4-bit layout, with the
+bytes bitsandbytes writes, and writes the result to OUT (one file, or
 shards with --shard-size).
 Every other tensor, and the metadata, is copied unchanged. One weight is
 held in memory at a time.
 
 By default every 2-D float tensor whose name ends in ".weight" is
-quantized, except embeddings and lm_head. --include replaces that rule
-with a regular expression on tensor names (a matching tensor that cannot
-be quantized is then an error); --exclude removes names from the
-selection.
+quantized, except embeddings and lm_head (and weights whose rows do not
+hold whole blocks). --include replaces that rule with a regular expression
+on tensor names (a matching tensor that cannot be quantized is then an
+error); --exclude removes names from the selection. With --flat, a
+selected float tensor of any shape is quantized as bitsandbytes does, its
+blocks running over the flattened values (spanning rows, the last one
+partial): it dequantizes exactly, but matrix products need rows of whole
+blocks.
 ` + shardHelp + configHelp + outputHelp + `
 Exit status: 0 success, 1 failure, 2 usage error.
 `
@@ -30,7 +36,9 @@ Exit status: 0 success, 1 failure, 2 usage error.
 func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("quantize", quantizeUsage, stdout)
 	bs := fs.Int("block-size", 64, "values per scale: a power of two from 32 to 4096")
+	qt := fs.String("quant-type", "nf4", "the 4-bit code table: nf4 or fp4")
 	dq := fs.Bool("double-quant", false, "double-quantize the scales (QLoRA)")
+	flat := fs.Bool("flat", false, "quantize selected tensors of any shape, blocks over the flattened values")
 	inc := fs.String("include", "", "quantize the tensors whose names match this regular expression")
 	exc := fs.String("exclude", "", "do not quantize the tensors whose names match this regular expression")
 	out := addOutputFlags(fs)
@@ -41,9 +49,12 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := out.check(pos[1]); err != nil {
 		return err
 	}
-	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, ShardSize: out.shardSize}
+	o := checkpoint.QuantizeOptions{BlockSize: *bs, Double: *dq, Flat: *flat, ShardSize: out.shardSize}
 	if *bs < 32 || *bs > 4096 || *bs&(*bs-1) != 0 {
 		return usagef("--block-size %d: want a power of two from 32 to 4096", *bs)
+	}
+	if o.QuantType, err = cpu.ParseQuantType(*qt); err != nil {
+		return usagef("--quant-type: %v", err)
 	}
 	if o.Include, err = optRegexp("include", *inc); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/nf4go/nf4/kernels"
 	"github.com/nf4go/nf4/kernels/ptx"
@@ -60,20 +61,25 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// Problem is one operation on one weight: W is [N, K] with block size B.
-// M is the number of activation rows (unused by Dequantize).
+// Problem is one operation on one weight: W is [N, K] with block size B
+// and code table Quant (NF4 unless set). M is the number of activation
+// rows (unused by Dequantize).
 type Problem struct {
 	Op          Op
 	Mode        Mode
 	M, N, K     int
 	BlockSize   int
 	DoubleQuant bool
+	Quant       kernels.QuantType
 }
 
 func (p Problem) String() string {
 	dq := ""
 	if p.DoubleQuant {
 		dq = ", double-quantized"
+	}
+	if p.Quant != kernels.NF4 {
+		dq += ", " + strings.ToUpper(p.Quant.String())
 	}
 	if p.Op == Dequantize {
 		return fmt.Sprintf("%v of W[%d %d] (block %d%s)", p.Op, p.N, p.K, p.BlockSize, dq)
@@ -123,6 +129,9 @@ func Choose(p Problem) (Plan, error) {
 		k, err = kernels.NewDequantize(kernels.OutF32, p.BlockSize, p.DoubleQuant)
 	default:
 		err = fmt.Errorf("unknown op %v", p.Op)
+	}
+	if err == nil && p.Quant != kernels.NF4 {
+		k, err = kernels.ForQuant(k, p.Quant)
 	}
 	if err != nil {
 		return Plan{}, fmt.Errorf("%w: %v: %v", ErrShape, p, err)

@@ -69,6 +69,27 @@ func TestKernelsMatchCPU(t *testing.T) {
 	}
 }
 
+// quantOf returns the code table a kernel is generated for, as cpu names it.
+func quantOf(kn kernels.Kernel) cpu.QuantType {
+	q := kernels.NF4
+	switch k := kn.(type) {
+	case *kernels.Dequantize:
+		q = k.Quant
+	case *kernels.Quantize:
+		q = k.Quant
+	case *kernels.Gemv:
+		q = k.Quant
+	case *kernels.Gemm:
+		q = k.Quant
+	case *kernels.GemmTC:
+		q = k.Quant
+	}
+	if q == kernels.FP4 {
+		return cpu.FP4
+	}
+	return cpu.NF4
+}
+
 func blockSizeOf(kn kernels.Kernel) (int, bool) {
 	switch k := kn.(type) {
 	case *kernels.Dequantize:
@@ -132,7 +153,7 @@ type problem struct {
 	raw []float32 // the float32 matrix that was quantized
 }
 
-func newProblem(s kernels.Shape, dq bool, inCols int, seed int64) (*problem, error) {
+func newProblem(s kernels.Shape, q cpu.QuantType, dq bool, inCols int, seed int64) (*problem, error) {
 	r := rand.New(rand.NewSource(seed))
 	p := &problem{s: s}
 	p.raw = make([]float32, s.N*s.K)
@@ -147,10 +168,10 @@ func newProblem(s kernels.Shape, dq bool, inCols int, seed int64) (*problem, err
 	}
 	codes := make([]byte, s.N*s.K/2)
 	absmax := make([]float32, s.N*s.K/s.BlockSize)
-	if err := cpu.Quantize(codes, absmax, p.raw, s.N, s.K, s.BlockSize); err != nil {
+	if err := q.Quantize(codes, absmax, p.raw, s.N, s.K, s.BlockSize); err != nil {
 		return nil, err
 	}
-	p.w = cpu.Weights{Rows: s.N, Cols: s.K, BlockSize: s.BlockSize, Codes: codes, Scales: cpu.Scales{Absmax: absmax}}
+	p.w = cpu.Weights{Rows: s.N, Cols: s.K, BlockSize: s.BlockSize, Codes: codes, Scales: cpu.Scales{Absmax: absmax}, Type: q}
 	if dq {
 		p.w.Scales = cpu.DoubleQuantize(absmax)
 	}
@@ -223,7 +244,7 @@ func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
 	a := &args{d: d, vals: map[string]uint64{}}
 	switch kk := kn.(type) {
 	case *kernels.Dequantize:
-		p, err := newProblem(s, dq, 0, 1)
+		p, err := newProblem(s, quantOf(kn), dq, 0, 1)
 		if err != nil {
 			return err
 		}
@@ -261,7 +282,7 @@ func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
 			}
 		}
 	case *kernels.Quantize:
-		p, err := newProblem(s, false, 0, 2)
+		p, err := newProblem(s, quantOf(kn), false, 0, 2)
 		if err != nil {
 			return err
 		}
@@ -295,7 +316,7 @@ func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
 		if transposed {
 			inCols, outCols, inName, outName = s.N, s.K, "dy", "dx"
 		}
-		p, err := newProblem(s, dq, inCols, 3)
+		p, err := newProblem(s, quantOf(kn), dq, inCols, 3)
 		if err != nil {
 			return err
 		}

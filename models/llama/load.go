@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nf4go/nf4"
 	"github.com/nf4go/nf4/checkpoint"
@@ -289,9 +290,9 @@ func (m *Model) Save(dir string) error {
 	for _, l := range append(m.Linears(), m.Embed) {
 		s := &checkpoint.Step{Name: l.Name + ".weight", Shape: []int{l.Out, l.In}, Orig: checkpoint.F32, To: "F32"}
 		if l.NF4 != nil {
-			s.To = "NF4"
+			s.To = fmt.Sprintf("%s/%d", strings.ToUpper(l.NF4.QuantType().String()), l.NF4.BlockSize())
 			if l.NF4.DoubleQuant() {
-				s.To = "NF4+DQ"
+				s.To += "+DQ"
 			}
 		}
 		rep.Steps = append(rep.Steps, s)

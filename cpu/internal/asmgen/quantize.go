@@ -6,20 +6,26 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// Offsets into the constant table the caller passes (rows of 8 lanes).
+// Offsets into the constant table the caller passes (rows of 8 lanes,
+// cpu.quantConsts): rows 0-14 hold the code table's midpoints in sort order.
 const (
 	kOne      = 15 * 32 // 1.0
 	kAbsMask  = 16 * 32 // 0x7fffffff
 	kMaxFin   = 17 * 32 // bits of MaxFloat32
 	kPickByte = 18 * 32 // VPSHUFB mask: bytes 0 and 8 of each lane to 0 and 1
+	kMinScale = 19 * 32 // the floor under absmax before its reciprocal (1e-38)
+	kOrderLo  = 20 * 32 // rank → code for ranks 0-7, one dword each
+	kOrderHi  = 21 * 32 // rank → code for ranks 8-15
 )
 
-// quantize writes the kernel that quantizes whole blocks: absmax, then for
-// each value v = x/absmax (a true division, as in the scalar code) the
-// number of midpoints strictly below v. It returns the index of the first
-// block holding a NaN or Inf, or -1.
+// quantize writes the kernel that quantizes whole blocks with bitsandbytes'
+// rule: absmax, r = 1/max(absmax, 1e-38), and for each value v = x·r the
+// rank of v among the table's midpoints (how many lie strictly below it),
+// mapped to its code through the table's sort order. The table is the
+// constant block the caller passes, so one kernel serves every code table.
+// It returns the index of the first block holding a NaN or Inf, or -1.
 func quantize() {
-	TEXT("quantizeAVX2", NOSPLIT, "func(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[19][8]uint32) int")
+	TEXT("quantizeAVX2", NOSPLIT, "func(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[22][8]uint32) int")
 	Doc("quantizeAVX2 quantizes blocks·blockSize values of src.")
 	c := Load(Param("codes"), GP64())
 	am := Load(Param("absmax"), GP64())
@@ -30,9 +36,8 @@ func quantize() {
 	k := Load(Param("k"), GP64())
 	kc := func(off int) Mem { return Mem{Base: k, Disp: off} }
 
-	absMask, zero := YMM(), YMM()
+	absMask := YMM()
 	VMOVUPS(kc(kAbsMask), absMask)
-	VXORPS(zero, zero, zero)
 	b := GP64()
 	XORQ(b, b)
 	end := GP64()
@@ -70,19 +75,19 @@ func quantize() {
 	VPERMILPS(U8(0xb1), m0.AsX(), t.AsX())
 	VMAXPS(t.AsX(), m0.AsX(), m0.AsX())
 	VMOVSS(m0.AsX(), Mem{Base: am})
-	div := m1
-	VBROADCASTSS(m0.AsX(), div)
-	// An all-zero block divides by one: every ±0 then lands on the zero
-	// code, as the scalar path writes it.
-	VCMPPS(U8(0), zero, div, t)
-	VBLENDVPS(t, kc(kOne), div, div)
+	// The reciprocal once per block; the floor keeps it finite for an
+	// all-zero block, whose values then all scale to ±0.
+	r := m1
+	VBROADCASTSS(m0.AsX(), r)
+	VMAXPS(kc(kMinScale), r, r)
+	VMOVUPS(kc(kOne), t)
+	VDIVPS(r, t, r)
 
 	Label("quant_codes")
 	v := [2]reg.VecVirtual{x0, x1}
 	cnt := [2]reg.VecVirtual{m0, bad}
 	for u := 0; u < 2; u++ {
-		VMOVUPS(Mem{Base: p, Disp: 32 * u}, v[u])
-		VDIVPS(div, v[u], v[u])
+		VMULPS(Mem{Base: p, Disp: 32 * u}, r, v[u])
 		VXORPS(cnt[u], cnt[u], cnt[u])
 	}
 	for i := 0; i < 15; i++ {
@@ -92,6 +97,12 @@ func quantize() {
 		}
 	}
 	for u := 0; u < 2; u++ {
+		// Rank to code: VPERMPS reads the low three bits of each rank, so
+		// one lookup per half of the order and a blend on bit 3.
+		VPSLLD(U8(28), cnt[u], t)
+		VPERMPS(kc(kOrderHi), cnt[u], v[u])
+		VPERMPS(kc(kOrderLo), cnt[u], cnt[u])
+		VBLENDVPS(t, v[u], cnt[u], cnt[u])
 		// Each qword holds two codes; fold the odd one into bits 4-7 of
 		// the even one's byte, then gather those bytes.
 		VPSRLQ(U8(28), cnt[u], t)
