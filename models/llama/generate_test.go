@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nf4go/nf4"
 )
 
 // Greedy decoding with the cache picks, at every step, the argmax of the
@@ -136,5 +138,34 @@ func TestPaddedLogits(t *testing.T) {
 	}
 	if _, err := m.PaddedLogits([][]int{{1}}, [][]int{{2}}); err == nil {
 		t.Error("mask value 2 accepted")
+	}
+}
+
+// An embedding quantized too (NF4 or FP4, whatever the layout) is looked up
+// as its dequantized table would be.
+func TestQuantizedEmbedding(t *testing.T) {
+	for _, q := range []nf4.QuantType{nf4.NF4, nf4.FP4} {
+		m := tinyModel(t, true, false, 19)
+		w, err := nf4.QuantizeFloat32s(m.Embed.floats(), m.Embed.Out, m.Embed.In, nf4.WithQuantType(q), nf4.WithDoubleQuant())
+		if err != nil {
+			t.Fatal(err)
+		}
+		table, err := w.Dequantize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Embed.NF4, m.Embed.Float = w, nil
+		d := m.Config.HiddenSize
+		row := make([]float32, d)
+		for _, id := range []int{0, 5, 96} {
+			m.Embed.embedRow(row, id)
+			want := table.Data().([]float32)[id*d : (id+1)*d]
+			if !slices.Equal(row, want) {
+				t.Fatalf("%v: row %d differs from the dequantized table", q, id)
+			}
+		}
+		if _, err := m.Logits([]int{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

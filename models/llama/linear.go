@@ -113,17 +113,18 @@ func (l *Linear) embedRow(dst []float32, id int) {
 		copy(dst, l.floats()[id*l.In:(id+1)*l.In])
 		return
 	}
+	// Blocks run over the flattened matrix (they may span rows), codes
+	// decode through the weight's own table (NF4 or FP4).
 	w := l.NF4.Weights()
-	bs := w.BlockSize
-	codes := w.Codes[id*l.In/2 : (id+1)*l.In/2]
-	first := id * l.In / bs
-	for j := range l.In / bs {
-		s := w.Scales.At(first + j)
-		for i := j * bs; i < (j+1)*bs; i += 2 {
-			c := codes[i/2]
-			dst[i] = nf4.Codebook[c&15] * s
-			dst[i+1] = nf4.Codebook[c>>4] * s
+	values := w.Type.Values()
+	base := id * l.In
+	for i := range l.In {
+		e := base + i
+		c := w.Codes[e/2]
+		if e%2 == 1 {
+			c >>= 4
 		}
+		dst[i] = values[c&15] * w.Scales.At(e/w.BlockSize)
 	}
 }
 

@@ -4,10 +4,12 @@ and bitsandbytes (run by interop_test.go under the `interop` build tag).
 Every command writes its results to files the Go test reads back:
 
   model DIR CONFIG_JSON SEED        random LlamaForCausalLM(config), save_pretrained
-  logits DIR IDS_JSON OUT [--adapter DIR] [--mask MASK_JSON]
+  logits DIR IDS_JSON OUT [--adapter DIR] [--mask MASK_JSON] [--dequantize 1]
                                     logits of the model in DIR (float, or 4-bit
                                     when its config has a quantization_config) as
-                                    OUT.safetensors {"logits": [B, T, V]}
+                                    OUT.safetensors {"logits": [B, T, V]};
+                                    --dequantize runs the 4-bit layers as float32
+                                    products of the weights bitsandbytes dequantizes
   quantize DIR OUT_DIR [--double-quant] [--block-size N]
                                     load DIR with BitsAndBytesConfig on the CPU,
                                     save_pretrained the 4-bit model
@@ -55,12 +57,35 @@ def load(d):
     return m
 
 
+def dequantize_linear4bit(m):
+    """Replaces every bitsandbytes Linear4bit by a float32 Linear holding
+    the weight bitsandbytes dequantizes: the 4-bit weights as bitsandbytes
+    reads them, in float32 arithmetic (its own CPU matmul may round
+    through a 16-bit type)."""
+    import torch
+    import bitsandbytes as bnb
+    import bitsandbytes.functional as F
+
+    for name, mod in list(m.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if isinstance(child, bnb.nn.Linear4bit):
+                w = F.dequantize_4bit(child.weight.data, child.weight.quant_state).float()
+                lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=child.bias is not None)
+                with torch.no_grad():
+                    lin.weight.copy_(w)
+                    if child.bias is not None:
+                        lin.bias.copy_(child.bias.float())
+                setattr(mod, child_name, lin)
+
+
 def logits(d, ids_json, out, *rest):
     import torch
     from safetensors.torch import save_file
 
     args = dict(zip(rest[::2], rest[1::2]))
     m = load(d)
+    if "--dequantize" in args:
+        dequantize_linear4bit(m)
     if "--adapter" in args:
         from peft import PeftModel
 
