@@ -47,6 +47,9 @@ if ! [[ -x "$py" ]] || ! "$py" -c "$imports" 2>/dev/null; then
 		die "pip could not install $req (output above)"
 	fi
 	"$py" -c "$imports" || die "the installed packages do not import"
+	for old in "$cache"/venv-*; do # environments of earlier requirement files
+		[[ "$old" == "$venv" ]] || rm -rf "$old"
+	done
 	say "installed in $((SECONDS - start)) s"
 fi
 "$py" -c 'import torch, transformers, peft, bitsandbytes; print("check-python: torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__, "bitsandbytes", bitsandbytes.__version__)' 2>/dev/null
