@@ -119,6 +119,9 @@ func run(c config, w io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 		out = dir
+	} else if err := os.MkdirAll(out, 0o755); err != nil {
+		// Before any work: a bad -out would otherwise fail after pretraining.
+		return fmt.Errorf("-out: %w", err)
 	}
 	engine, err := nf4.NewEngine(engineOptions()...)
 	if err != nil {

@@ -17,14 +17,14 @@ func TestWalkThrough(t *testing.T) {
 	dir := t.TempDir()
 	src, err := sourceCorpus(40 << 10)
 	if err != nil {
-		t.Skip(err) // no Go source on this machine
+		skipOutsideCI(t, err) // no Go source on this machine
 	}
 	a := filepath.Join(dir, "a.txt")
 	b := filepath.Join(dir, "b.txt")
 	os.WriteFile(a, []byte(strings.Join(src, "\n")), 0o644)
 	spec, err := specCorpus()
 	if err != nil {
-		t.Skip(err)
+		skipOutsideCI(t, err)
 	}
 	os.WriteFile(b, []byte(spec[0][:60<<10]), 0o644)
 	out := filepath.Join(dir, "out")
@@ -66,4 +66,32 @@ func TestSparkline(t *testing.T) {
 	if sparkline(nil, 10) != "(no steps)" {
 		t.Error("empty sparkline")
 	}
+}
+
+// A bad -out is refused before any training.
+func TestBadOutRefusedFirst(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	c := config{out: file, batch: 1, seq: 2, evalN: 1, accum: 1, pretrain: 1}
+	err := run(c, &log)
+	if err == nil || !strings.Contains(err.Error(), "-out") {
+		t.Fatalf("run with -out naming a file: %v, want an error about -out", err)
+	}
+	if log.Len() != 0 {
+		t.Errorf("work started before -out was checked:\n%s", log.String())
+	}
+	if b, _ := os.ReadFile(file); string(b) != "keep" {
+		t.Errorf("the file -out named was changed: %q", b)
+	}
+}
+
+func skipOutsideCI(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
 }
