@@ -81,7 +81,7 @@ func equal(a, b []string) bool {
 // comments say a Println prints must be an // Output: line there.
 func TestREADMEGoBlocksAreExamples(t *testing.T) {
 	var files []string
-	for _, dir := range []string{".", "ops", "checkpoint"} {
+	for _, dir := range []string{".", "ops", "checkpoint", "models/llama"} {
 		m, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		files = append(files, m...)
 	}

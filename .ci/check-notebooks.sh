@@ -64,11 +64,12 @@ expect=(
 	"qlora.ipynb|1|QLORA-RESULT OK:"
 	"engine.ipynb|1|float32 graph, nf4 engine vs default engine: max |Δ| = 0,"
 	"engine.ipynb|1|NF4 graph, default engine vs nf4 engine: max |Δ| = 0"
+	"llama.ipynb|1|LLAMA-RESULT OK:"
 )
 
 shopt -s nullglob
 notebooks=(examples/notebooks/*.ipynb)
-((${#notebooks[@]} >= 3)) || die "expected the quickstart, qlora and engine notebooks in examples/notebooks, found ${#notebooks[@]}"
+((${#notebooks[@]} >= 4)) || die "expected the quickstart, qlora, engine and llama notebooks in examples/notebooks, found ${#notebooks[@]}"
 for nb in "${notebooks[@]}"; do
 	name="$(basename "$nb")"
 	t=$SECONDS
@@ -103,7 +104,7 @@ for c in nb["cells"]:
         text.append("".join(data.get("text/plain", "")))
 text = "".join(text)
 for line in text.splitlines():
-    if line.startswith("QLORA-RESULT"):
+    if line.startswith("QLORA-RESULT") or line.startswith("LLAMA-RESULT"):
         print("  " + line, file=sys.stderr)
 bad = ["cell error: " + e for e in errors]
 for check in sys.argv[2:]:

@@ -28,6 +28,12 @@ type Adapter struct {
 	Alpha         float64
 	TargetModules []string // module names or suffixes, as PEFT lists them
 	Layers        []LoRALayer
+
+	// Recorded in adapter_config.json for PEFT: lora_dropout, task_type
+	// (e.g. "CAUSAL_LM"; empty writes null) and base_model_name_or_path.
+	Dropout   float64
+	TaskType  string
+	BaseModel string
 }
 
 // LoRALayer holds one module's adapters as float32 tensors.
@@ -84,6 +90,9 @@ func SaveAdapter(dir string, a *Adapter) error {
 	if a == nil || a.Rank <= 0 || math.IsNaN(a.Alpha) || math.IsInf(a.Alpha, 0) || a.Alpha == 0 {
 		return fileErr(dir, "adapter needs a positive rank and a finite, non-zero alpha")
 	}
+	if !(a.Dropout >= 0 && a.Dropout < 1) {
+		return fileErr(dir, "lora_dropout %v: want a value in [0, 1)", a.Dropout)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -121,7 +130,13 @@ func SaveAdapter(dir string, a *Adapter) error {
 		return err
 	}
 	cfg := peftConfig{PeftType: "LORA", R: a.Rank, LoraAlpha: a.Alpha, TargetModules: targets, Bias: "none",
-		InferenceMode: true, RankPattern: map[string]any{}, AlphaPattern: map[string]any{}}
+		LoraDropout: a.Dropout, InferenceMode: true, RankPattern: map[string]any{}, AlphaPattern: map[string]any{}}
+	if a.TaskType != "" {
+		cfg.TaskType = &a.TaskType
+	}
+	if a.BaseModel != "" {
+		cfg.BaseModel = &a.BaseModel
+	}
 	js, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
@@ -156,7 +171,16 @@ func loadAdapter(dir string) (*Adapter, inputFiles, error) {
 	case cfg.UseRSLoRA || cfg.UseDoRA || len(cfg.RankPattern) > 0 || len(cfg.AlphaPattern) > 0 || cfg.FanInFanOut:
 		return nil, nil, fileErr(cfgPath, "use_rslora, use_dora, fan_in_fan_out, rank_pattern and alpha_pattern are not supported")
 	}
-	a := &Adapter{Rank: cfg.R, Alpha: cfg.LoraAlpha, TargetModules: cfg.TargetModules}
+	if !(cfg.LoraDropout >= 0 && cfg.LoraDropout < 1) {
+		return nil, nil, fileErr(cfgPath, "lora_dropout %v: want a value in [0, 1)", cfg.LoraDropout)
+	}
+	a := &Adapter{Rank: cfg.R, Alpha: cfg.LoraAlpha, TargetModules: cfg.TargetModules, Dropout: cfg.LoraDropout}
+	if cfg.TaskType != nil {
+		a.TaskType = *cfg.TaskType
+	}
+	if cfg.BaseModel != nil {
+		a.BaseModel = *cfg.BaseModel
+	}
 	path := filepath.Join(dir, AdapterWeightsFile)
 	c, err := Open(path)
 	if err != nil {

@@ -226,3 +226,24 @@ func TestSaveAdapterWritesOnlyWhatLoads(t *testing.T) {
 		}
 	}
 }
+
+// Dropout, task type and base model travel through adapter_config.json.
+func TestAdapterConfigFields(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "adapter")
+	a := &Adapter{Rank: 2, Alpha: 4, Dropout: 0.05, TaskType: "CAUSAL_LM", BaseModel: "base",
+		Layers: []LoRALayer{loraLayer("model.layers.0.q_proj", 1, 2, 8, 64)}}
+	if err := SaveAdapter(dir, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadAdapter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Dropout != 0.05 || got.TaskType != "CAUSAL_LM" || got.BaseModel != "base" {
+		t.Errorf("loaded dropout %v, task %q, base %q", got.Dropout, got.TaskType, got.BaseModel)
+	}
+	a.Dropout = 1
+	if err := SaveAdapter(dir, a); err == nil {
+		t.Error("dropout 1 saved")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -19,20 +20,27 @@ const ConfigFile = "config.json"
 // holds one), double quantization as written, computing in the dtype most
 // of the weights had. Every 2-D ".weight" left in float is
 // listed in llm_int8_skip_modules, so transformers does not expect it in
-// 4 bits. The block size is not part of it: each weight's quant state
-// records its own. It returns nil when rep quantized nothing.
+// 4 bits, and so, in a decoder with a token embedding, is lm_head unless
+// it was quantized (with tied embeddings there is no lm_head.weight). The block size is not
+// part of it: each weight's quant state records its own. It returns nil when rep quantized nothing.
 func QuantizationConfig(rep *Report) map[string]any {
 	dtypes := map[string]int{}
 	tables := map[string]int{}
 	double := false
+	quantized := map[string]bool{}
 	var skip []string
+	embedding := false // a decoder's token embedding: an lm_head goes with it
 	if rep == nil {
 		return nil
 	}
 	for _, s := range rep.Steps {
+		if s == nil {
+			continue
+		}
+		embedding = embedding || strings.HasSuffix(s.Name, "embed_tokens.weight")
 		switch {
-		case s == nil:
 		case strings.HasPrefix(s.To, "NF4/") || strings.HasPrefix(s.To, "FP4/"):
+			quantized[s.Name] = true
 			dtypes[s.Orig.torchName()]++
 			tables[strings.ToLower(s.To[:3])]++
 			double = double || strings.HasSuffix(s.To, "+DQ")
@@ -48,6 +56,12 @@ func QuantizationConfig(rep *Report) map[string]any {
 		if dtypes[d] > most {
 			compute, most = d, dtypes[d]
 		}
+	}
+	// A model with tied embeddings stores no lm_head.weight, yet
+	// transformers builds an lm_head and, given a skip list, quantizes
+	// every module it does not name: an lm_head not quantized is named.
+	if embedding && !quantized["lm_head.weight"] && !slices.Contains(skip, "lm_head") {
+		skip = append(skip, "lm_head")
 	}
 	quantType := "nf4"
 	if tables["fp4"] > tables["nf4"] {

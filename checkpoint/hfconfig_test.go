@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -71,6 +72,25 @@ func ExampleQuantizationConfig() {
 	// bnb_4bit_use_double_quant: true
 	// bnb_4bit_compute_dtype: bfloat16
 	// llm_int8_skip_modules: [lm_head]
+}
+
+// A tied model stores no lm_head.weight; transformers still builds one, so
+// it is listed to stay float. A quantized lm_head is not.
+func TestQuantizationConfigLMHead(t *testing.T) {
+	tied := &checkpoint.Report{Steps: []*checkpoint.Step{
+		{Name: "model.layers.0.mlp.up_proj.weight", Action: "nf4", To: "NF4/64", Shape: []int{128, 64}, Orig: checkpoint.F32},
+		{Name: "model.embed_tokens.weight", Action: "copy", To: "F32", Shape: []int{32, 64}},
+	}}
+	if got := checkpoint.QuantizationConfig(tied)["llm_int8_skip_modules"]; !reflect.DeepEqual(got, []string{"lm_head", "model.embed_tokens"}) {
+		t.Errorf("tied model: llm_int8_skip_modules %v", got)
+	}
+	q := &checkpoint.Report{Steps: []*checkpoint.Step{
+		{Name: "model.layers.0.mlp.up_proj.weight", Action: "nf4", To: "NF4/64", Shape: []int{128, 64}, Orig: checkpoint.F32},
+		{Name: "lm_head.weight", Action: "nf4", To: "NF4/64", Shape: []int{32, 64}, Orig: checkpoint.F32},
+	}}
+	if got := checkpoint.QuantizationConfig(q)["llm_int8_skip_modules"]; got != nil {
+		t.Errorf("quantized lm_head: llm_int8_skip_modules %v, want null", got)
+	}
 }
 
 // TestQuantizationConfigFP4: FP4 weights give bnb_4bit_quant_type fp4 and

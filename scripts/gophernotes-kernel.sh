@@ -146,7 +146,8 @@ fi
 # the module versions linked into the kernel. This module mirrors the one the
 # kernel writes for an import block of local packages.
 check="$build/importcheck"
-imports=(github.com/nf4go/nf4 github.com/nf4go/nf4/ops github.com/nf4go/nf4/examples/notebooks/nb gorgonia.org/gorgonia)
+imports=(github.com/nf4go/nf4 github.com/nf4go/nf4/ops github.com/nf4go/nf4/checkpoint github.com/nf4go/nf4/models/llama
+	github.com/nf4go/nf4/models/tokenizer github.com/nf4go/nf4/examples/notebooks/nb gorgonia.org/gorgonia)
 if [[ ! -f "$check/ok" ]]; then
 	say "checking that notebook imports agree with the kernel's module versions"
 	rm -rf "$check"
