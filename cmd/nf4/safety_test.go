@@ -400,3 +400,30 @@ func TestInspectEscapesNames(t *testing.T) {
 		t.Errorf("control characters reach the terminal:\n%q", stdout)
 	}
 }
+
+// Item: a finite F64 weight beyond float32's range is called that, with
+// its value, row and column, not "non-finite +Inf" (which it only became
+// by the conversion): as QuantizeFloat64s says it.
+func TestFloat64BeyondFloat32IsNamed(t *testing.T) {
+	dir := t.TempDir()
+	v := make([]float64, 4*64)
+	for i := range v {
+		v[i] = float64(i%7) / 10
+	}
+	v[64+6] = 1e300
+	var b []byte
+	for _, x := range v {
+		b = bin.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	in := filepath.Join(dir, "f64.safetensors")
+	if err := checkpoint.WriteFile(t.Context(), in, nil, []checkpoint.Entry{{Name: "a.weight", DType: checkpoint.F64, Shape: []int{4, 64}, Data: b}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	_, stderr, code := nf4cmd(t, "quantize", in, filepath.Join(dir, "out.safetensors"))
+	if code != 1 || !strings.Contains(stderr, `"a.weight"`) || !strings.Contains(stderr, "1e+300 at row 1, column 6") ||
+		!strings.Contains(stderr, "float32") || strings.Contains(stderr, "non-finite") {
+		t.Errorf("quantize an F64 weight of 1e300: exit %d, %q", code, stderr)
+	}
+	unchanged(t, "1e300", before, tree(t, dir))
+}
