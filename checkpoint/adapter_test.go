@@ -247,3 +247,17 @@ func TestAdapterConfigFields(t *testing.T) {
 		t.Error("dropout 1 saved")
 	}
 }
+
+// Requantize keeps a base's flat layout, a partial last block included,
+// and measures the error over that block too.
+func TestRequantizePartialLastBlock(t *testing.T) {
+	v := normals(3, 10*100)
+	base, err := nf4.QuantizeFlat(v, []int{10, 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, st, err := Requantize(scaled(v, 1.5), base)
+	if err != nil || !slices.Equal(q.Shape(), base.Shape()) || q.RowAligned() || !(st.MaxNorm > 0 && st.MaxNorm <= 0.152) {
+		t.Errorf("requantized %v, %v, %v", q, st, err)
+	}
+}
