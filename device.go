@@ -152,11 +152,11 @@ type accelerator interface {
 }
 
 // OnDevice reports whether the engine sends NF4 work to a device.
-func (e *Engine) OnDevice() bool { return e.dev != nil }
+func (e *Engine) OnDevice() bool { return e != nil && e.dev != nil }
 
 // DeviceStats reports what the engine holds on its device.
 func (e *Engine) DeviceStats() DeviceStats {
-	if e.dev == nil {
+	if e == nil || e.dev == nil {
 		return DeviceStats{}
 	}
 	return e.dev.stats()
@@ -170,7 +170,7 @@ func (e *Engine) DeviceBytes() int64 { return e.DeviceStats().Bytes() }
 // w share that copy); the next use uploads it again. Weights that become unreachable are released by the
 // garbage collector too, so Release is for handing memory back early.
 func (e *Engine) Release(w *Tensor) error {
-	if e.dev == nil || w == nil {
+	if e == nil || e.dev == nil || w == nil {
 		return nil
 	}
 	return e.dev.release(w)
@@ -180,7 +180,7 @@ func (e *Engine) Release(w *Tensor) error {
 // context. A closed device engine returns ErrClosed from NF4 operations.
 // Close on a CPU engine does nothing. It is safe to call more than once.
 func (e *Engine) Close() error {
-	if e.dev == nil {
+	if e == nil || e.dev == nil {
 		return nil
 	}
 	return e.dev.close()

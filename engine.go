@@ -72,6 +72,9 @@ func EngineOf(v gorgonia.Value) *Engine {
 // Backend describes where NF4 operations run, e.g. "cpu (2 cores)" or
 // "cuda:0 NVIDIA H100 80GB HBM3 (sm_90)".
 func (e *Engine) Backend() string {
+	if e == nil {
+		return "<nil>"
+	}
 	if e.dev != nil {
 		return e.dev.name()
 	}
@@ -79,7 +82,12 @@ func (e *Engine) Backend() string {
 }
 
 // String describes the engine.
-func (e *Engine) String() string { return "nf4 engine on " + e.Backend() }
+func (e *Engine) String() string {
+	if e == nil {
+		return "nf4 engine <nil>"
+	}
+	return "nf4 engine on " + e.Backend()
+}
 
 // Linear returns out[M, N] = x[M, K] · Wᵀ in x's dtype (float32 or float64).
 // W is decoded tile by tile as the product runs; no float copy is made.
@@ -115,6 +123,9 @@ func (e *Engine) LinearBackwardInto(dx, dy *tensor.Dense, w *Tensor) error {
 // weight) on this engine. A tensor whose blocks span rows is dequantized
 // on the CPU.
 func (e *Engine) Dequantize(w *Tensor) (*tensor.Dense, error) {
+	if e == nil {
+		return nil, fmt.Errorf("nf4: dequantize on a nil engine: %w", ErrNil)
+	}
 	if w != nil && w.w.RowAligned() && e.useDevice(int64(w.Size())) {
 		out := make([]float32, w.Size())
 		switch err := e.dev.dequantize(out, w); {
@@ -138,7 +149,7 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 	if backward {
 		op = "linear backward"
 	}
-	if x == nil || w == nil {
+	if e == nil || x == nil || w == nil {
 		return nil, fmt.Errorf("nf4: %s: %w", op, ErrNil)
 	}
 	if err := w.w.CheckProduct(); err != nil {

@@ -42,6 +42,33 @@ func TestNilTensor(t *testing.T) {
 	}
 }
 
+// A nil *Engine (NewEngine's result on error, used anyway) never panics:
+// NF4 operations return nf4.ErrNil and it prints as such.
+func TestNilEngine(t *testing.T) {
+	var e *nf4.Engine
+	w, err := nf4.QuantizeFloat32s(randomMatrix(rand.New(rand.NewPCG(1, 2)), 8, 64), 8, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(tensor.WithShape(2, 64), tensor.WithBacking(make([]float32, 128)))
+	dy := tensor.New(tensor.WithShape(2, 8), tensor.WithBacking(make([]float32, 16)))
+	if _, err := e.Linear(x, w); !errors.Is(err, nf4.ErrNil) {
+		t.Errorf("Linear: %v", err)
+	}
+	if _, err := e.LinearBackward(dy, w); !errors.Is(err, nf4.ErrNil) {
+		t.Errorf("LinearBackward: %v", err)
+	}
+	if err := e.LinearInto(dy, x, w); !errors.Is(err, nf4.ErrNil) {
+		t.Errorf("LinearInto: %v", err)
+	}
+	if _, err := e.Dequantize(w); !errors.Is(err, nf4.ErrNil) {
+		t.Errorf("Dequantize: %v", err)
+	}
+	if e.String() != "nf4 engine <nil>" || e.OnDevice() || e.DeviceBytes() != 0 || e.Release(w) != nil || e.Close() != nil {
+		t.Errorf("a nil engine does not read as none: %q", e.String())
+	}
+}
+
 // An empty batch (M = 0) gives an empty result, forward and backward, in
 // both float types, and into a given output.
 func TestEmptyBatch(t *testing.T) {

@@ -87,8 +87,8 @@ func (l *LoRALayer) check(file string, rank int) (out, in int, err error) {
 // (F32 weights named base_model.model.<module>.lora_A.weight / lora_B.weight)
 // and adapter_config.json. Each file is written atomically.
 func SaveAdapter(dir string, a *Adapter) error {
-	if a == nil || a.Rank <= 0 || math.IsNaN(a.Alpha) || math.IsInf(a.Alpha, 0) {
-		return fileErr(dir, "adapter needs a positive rank and a finite alpha")
+	if a == nil || a.Rank <= 0 || math.IsNaN(a.Alpha) || math.IsInf(a.Alpha, 0) || a.Alpha == 0 {
+		return fileErr(dir, "adapter needs a positive rank and a finite, non-zero alpha")
 	}
 	if !(a.Dropout >= 0 && a.Dropout < 1) {
 		return fileErr(dir, "lora_dropout %v: want a value in [0, 1)", a.Dropout)
@@ -101,6 +101,9 @@ func SaveAdapter(dir string, a *Adapter) error {
 	targets := a.TargetModules
 	for i := range a.Layers {
 		l := &a.Layers[i]
+		if l.Module == "" {
+			return fileErr(weights, "layer %d: the module needs a name", i)
+		}
 		if _, _, err := l.check(weights, a.Rank); err != nil {
 			return err
 		}
@@ -108,8 +111,14 @@ func SaveAdapter(dir string, a *Adapter) error {
 			kind string
 			t    *tensor.Dense
 		}{{"lora_A", l.A}, {"lora_B", l.B}} {
-			es = append(es, Entry{Name: peftPrefix + l.Module + "." + p.kind + ".weight", DType: F32,
-				Shape: append([]int(nil), p.t.Shape()...), Data: EncodeFloats(nil, denseFloat32s(p.t), F32)})
+			name := peftPrefix + l.Module + "." + p.kind + ".weight"
+			v := denseFloat32s(p.t)
+			// What LoadAdapter refuses is never written.
+			if j := firstNonFinite(v); j >= 0 {
+				cols := p.t.Shape()[1]
+				return tensorErr(weights, name, "value %v at row %d, column %d is not finite (or beyond float32's range)", v[j], j/cols, j%cols)
+			}
+			es = append(es, Entry{Name: name, DType: F32, Shape: append([]int(nil), p.t.Shape()...), Data: EncodeFloats(nil, v, F32)})
 		}
 		if a.TargetModules == nil {
 			targets = append(targets, lastPart(l.Module))

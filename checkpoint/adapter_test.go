@@ -198,6 +198,35 @@ func TestLoadAdapterErrors(t *testing.T) {
 	wantErr(t, err, AdapterWeightsFile, `tensor "m.weight"`, "not a LoRA weight")
 }
 
+// Item: SaveAdapter never writes an adapter that LoadAdapter (and so
+// nf4 merge, and the QLoRA example's -load) would refuse: a NaN or Inf
+// value (a diverged fine-tune), a float64 value beyond float32's range,
+// an alpha of zero, a module without a name. The error names the tensor
+// and the place, and nothing is written.
+func TestSaveAdapterWritesOnlyWhatLoads(t *testing.T) {
+	nan := loraLayer("model.layers.0.q_proj", 1, 2, 8, 64)
+	nan.B.Data().([]float32)[2*1+1] = float32(math.NaN())
+	wide := loraLayer("model.layers.0.q_proj", 2, 2, 8, 64)
+	v := make([]float64, 2*64)
+	v[64+3] = 1e300
+	wide.A = tensor.New(tensor.WithShape(2, 64), tensor.WithBacking(v))
+	for _, c := range []struct {
+		a    *Adapter
+		want []string
+	}{
+		{&Adapter{Rank: 2, Alpha: 4, Layers: []LoRALayer{nan}}, []string{"base_model.model.model.layers.0.q_proj.lora_B.weight", "row 1, column 1", "NaN"}},
+		{&Adapter{Rank: 2, Alpha: 4, Layers: []LoRALayer{wide}}, []string{"base_model.model.model.layers.0.q_proj.lora_A.weight", "row 1, column 3", "float32"}},
+		{&Adapter{Rank: 2, Alpha: 0, Layers: []LoRALayer{loraLayer("m", 1, 2, 8, 64)}}, []string{"alpha"}},
+		{&Adapter{Rank: 2, Alpha: 4, Layers: []LoRALayer{loraLayer("", 1, 2, 8, 64)}}, []string{"module", "name"}},
+	} {
+		dir := t.TempDir()
+		wantErr(t, SaveAdapter(filepath.Join(dir, "adapter"), c.a), c.want...)
+		if ents, _ := os.ReadDir(filepath.Join(dir, "adapter")); len(ents) != 0 {
+			t.Errorf("%v: wrote %d files", c.want, len(ents))
+		}
+	}
+}
+
 // Dropout, task type and base model travel through adapter_config.json.
 func TestAdapterConfigFields(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "adapter")
@@ -216,5 +245,19 @@ func TestAdapterConfigFields(t *testing.T) {
 	a.Dropout = 1
 	if err := SaveAdapter(dir, a); err == nil {
 		t.Error("dropout 1 saved")
+	}
+}
+
+// Requantize keeps a base's flat layout, a partial last block included,
+// and measures the error over that block too.
+func TestRequantizePartialLastBlock(t *testing.T) {
+	v := normals(3, 10*100)
+	base, err := nf4.QuantizeFlat(v, []int{10, 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, st, err := Requantize(scaled(v, 1.5), base)
+	if err != nil || !slices.Equal(q.Shape(), base.Shape()) || q.RowAligned() || !(st.MaxNorm > 0 && st.MaxNorm <= 0.152) {
+		t.Errorf("requantized %v, %v, %v", q, st, err)
 	}
 }

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -182,6 +183,9 @@ func lazyEntries(name string, st quantState, quantize func() (*nf4.Tensor, error
 		}
 		es = append(es, Entry{Name: name + p.suffix, DType: p.dtype, Shape: p.shape, Size: size,
 			Fill: func(w io.Writer) error {
+				if quantize == nil {
+					return errors.New("no quantize function to make the weight")
+				}
 				if cur == nil {
 					t, err := quantize()
 					if err != nil {

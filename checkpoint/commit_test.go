@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nf4go/nf4"
@@ -110,4 +111,49 @@ func TestErrorsNameTheTargetNotTheTemporary(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
 		t.Errorf("%d entries in the folder, want the input and the directory", len(ents))
 	}
+}
+
+// Item: a rename that fails halfway through the commit (EBUSY on a mount
+// point, EPERM on an immutable file, EIO) puts back what the earlier
+// renames of the run replaced, and removes the files new to it: the
+// previous output stays exactly as it was, whichever rename fails.
+func TestFailedRenameKeepsThePreviousOutput(t *testing.T) {
+	dir := t.TempDir()
+	var es []Entry
+	for i, name := range []string{"a.weight", "b.weight", "c.weight"} {
+		es = append(es, floatEntry(name, BF16, []int{16, 128}, normals(uint64(i+1), 16*128)))
+	}
+	in := writeEntries(t, dir, "in.safetensors", nil, es...)
+	out := filepath.Join(dir, "out", "model.safetensors")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	if rep, err := QuantizeFile(context.Background(), in, out, QuantizeOptions{ShardSize: 1300}); err != nil || len(rep.Files) != 4 {
+		t.Fatalf("first run: %v %v", rep, err)
+	}
+	defer func() { renameFile = os.Rename }()
+	failAt := func(k int) {
+		n := 0
+		renameFile = func(from, to string) error {
+			if n++; n-1 == k {
+				return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EBUSY}
+			}
+			return os.Rename(from, to)
+		}
+	}
+	// The same four names with other bytes (block size 128): the first
+	// shard's rename fails, the third's, the index's.
+	for _, k := range []int{0, 2, 3} {
+		before := treeSnapshot(t, dir)
+		failAt(k)
+		_, err := QuantizeFile(context.Background(), in, out, QuantizeOptions{ShardSize: 1300, BlockSize: 128})
+		wantErr(t, err, "rename into place", "device or resource busy")
+		sameTree(t, before, treeSnapshot(t, dir))
+	}
+	// Into a new folder: the files renamed before the failure are removed.
+	fresh := filepath.Join(dir, "fresh", "model.safetensors")
+	os.Mkdir(filepath.Dir(fresh), 0o755)
+	before := treeSnapshot(t, dir)
+	failAt(3)
+	_, err := QuantizeFile(context.Background(), in, fresh, QuantizeOptions{ShardSize: 1300})
+	wantErr(t, err, fresh+IndexSuffix, "rename into place")
+	sameTree(t, before, treeSnapshot(t, dir))
 }

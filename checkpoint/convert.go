@@ -33,7 +33,13 @@ type Report struct {
 
 // Totals returns the input and output bytes of all steps.
 func (r *Report) Totals() (in, out int64) {
+	if r == nil {
+		return 0, 0
+	}
 	for _, s := range r.Steps {
+		if s == nil {
+			continue
+		}
 		in += s.InBytes
 		out += s.OutBytes
 	}

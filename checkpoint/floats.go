@@ -8,7 +8,8 @@ import (
 )
 
 // Float32s decodes a float tensor (F32, F16, BF16 or F64, which is
-// rounded) into a new slice.
+// rounded) into a new slice. A finite F64 value beyond float32's range is
+// an error naming it, its row and its column, not a silent ±Inf.
 func (c *Checkpoint) Float32s(name string) (_ []float32, _ TensorInfo, err error) {
 	defer guardMapped(&err)()
 	b, t, err := c.Raw(name)
@@ -20,6 +21,17 @@ func (c *Checkpoint) Float32s(name string) (_ []float32, _ TensorInfo, err error
 	}
 	out := make([]float32, t.Elements())
 	decodeFloats(out, b, t.DType)
+	if t.DType == F64 {
+		for i, v := range out {
+			if x := math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])); math.IsInf(float64(v), 0) && !math.IsInf(x, 0) {
+				cols := 1
+				if len(t.Shape) > 0 {
+					cols = t.Shape[len(t.Shape)-1]
+				}
+				return nil, t, tensorErr(t.File, name, "value %v at row %d, column %d is out of float32 range (largest %v)", x, i/cols, i%cols, float32(math.MaxFloat32))
+			}
+		}
+	}
 	return out, t, nil
 }
 

@@ -30,7 +30,13 @@ func QuantizationConfig(rep *Report) map[string]any {
 	quantized := map[string]bool{}
 	var skip []string
 	embedding := false // a decoder's token embedding: an lm_head goes with it
+	if rep == nil {
+		return nil
+	}
 	for _, s := range rep.Steps {
+		if s == nil {
+			continue
+		}
 		embedding = embedding || strings.HasSuffix(s.Name, "embed_tokens.weight")
 		switch {
 		case strings.HasPrefix(s.To, "NF4/") || strings.HasPrefix(s.To, "FP4/"):

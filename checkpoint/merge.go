@@ -94,11 +94,12 @@ func measure(want, got []float32, block int) MergeStats {
 	var s MergeStats
 	var sq float64
 	for b := 0; b < len(want); b += block {
+		end := min(b+block, len(want)) // the last block of a flat layout may be partial
 		var amax float64
-		for _, v := range want[b : b+block] {
+		for _, v := range want[b:end] {
 			amax = math.Max(amax, math.Abs(float64(v)))
 		}
-		for i := b; i < b+block; i++ {
+		for i := b; i < end; i++ {
 			e := math.Abs(float64(got[i]) - float64(want[i]))
 			sq += e * e
 			s.MaxAbs = math.Max(s.MaxAbs, e)

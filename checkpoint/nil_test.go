@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/nf4go/nf4"
@@ -43,4 +44,11 @@ func TestNilsAreErrors(t *testing.T) {
 	if _, err := MergeFloat(nil, nil, 1); !errors.Is(err, nf4.ErrNil) {
 		t.Errorf("MergeFloat of nils: %v", err)
 	}
+	var rep *Report
+	if in, out := rep.Totals(); in != 0 || out != 0 || QuantizationConfig(rep) != nil || QuantizationConfig(&Report{Steps: []*Step{nil}}) != nil {
+		t.Error("a nil report does not read as empty")
+	}
+	es := LazyNF4Entries("w", 1, 64, 64, false, 0, F32, nil)
+	err = WriteFile(t.Context(), filepath.Join(t.TempDir(), "w.safetensors"), nil, es, nil)
+	wantErr(t, err, `"w"`, "no quantize function")
 }

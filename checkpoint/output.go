@@ -143,6 +143,17 @@ func removeStaleTemps(final string) {
 	}
 }
 
+// renameFile is os.Rename; tests make it fail.
+var renameFile = os.Rename
+
+// tempName returns a fresh temporary name for final.
+func tempName(final string) string {
+	dir, prefix := tempPrefix(final)
+	var r [6]byte
+	rand.Read(r[:])
+	return filepath.Join(dir, prefix+hex.EncodeToString(r[:])+tempSuffix)
+}
+
 // outputFile is one file of a run's output, written to a locked temporary
 // beside the file it replaces.
 type outputFile struct {
@@ -151,7 +162,8 @@ type outputFile struct {
 	old    os.FileInfo
 	tmp    *os.File
 	w      *bufio.Writer
-	done   bool // renamed into place
+	done   bool     // renamed into place
+	backup *os.File // while the renames run: a second name of the file replaced
 }
 
 // outputSet is every file one run writes. Each is written to its
@@ -169,12 +181,9 @@ func (s *outputSet) create(target string) (*outputFile, error) {
 		return nil, err
 	}
 	removeStaleTemps(final)
-	dir, prefix := tempPrefix(final)
 	var f *os.File
 	for range 100 {
-		var r [6]byte
-		rand.Read(r[:])
-		f, err = os.OpenFile(filepath.Join(dir, prefix+hex.EncodeToString(r[:])+tempSuffix), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = os.OpenFile(tempName(final), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}
@@ -237,10 +246,17 @@ func (s *outputSet) commit(ctx context.Context) error {
 			return fileErr(o.target, "became %s while the output was written: left alone", kindOf(st.Mode()))
 		}
 	}
-	dirs := map[string]bool{}
 	for _, o := range s.files {
-		if err := os.Rename(o.tmp.Name(), o.final); err != nil {
-			return fileErr(o.target, "rename into place: %w", pathless(err))
+		o.keepOld()
+	}
+	dirs := map[string]bool{}
+	for i, o := range s.files {
+		if err := renameFile(o.tmp.Name(), o.final); err != nil {
+			err = fileErr(o.target, "rename into place: %w", pathless(err))
+			if lost := s.restore(i); lost != nil {
+				return errors.Join(err, lost)
+			}
+			return err
 		}
 		o.done = true
 		o.tmp.Close()
@@ -255,12 +271,69 @@ func (s *outputSet) commit(ctx context.Context) error {
 	return nil
 }
 
-// abort removes every temporary not yet renamed into place.
+// keepOld gives the file that o replaces a second name among the
+// temporaries (a hard link, locked like them), so that a commit failing
+// halfway can put it back. Where the file system has no hard links the
+// file is replaced without one.
+func (o *outputFile) keepOld() {
+	if o.old == nil {
+		return
+	}
+	for range 100 {
+		p := tempName(o.final)
+		err := os.Link(o.final, p)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		f, err := os.OpenFile(p, os.O_RDONLY|openNoBlock|openNoFollow, 0)
+		if err != nil {
+			os.Remove(p)
+			return
+		}
+		lockFile(f) // best effort: keeps a concurrent run from taking it for stale
+		o.backup = f
+		return
+	}
+}
+
+// restore undoes the first n renames of a commit: each file replaced gets
+// its old contents back, and each file new to this run is removed.
+func (s *outputSet) restore(n int) error {
+	var lost []error
+	for _, o := range s.files[:n] {
+		var err error
+		switch {
+		case o.backup != nil:
+			err = os.Rename(o.backup.Name(), o.final)
+			o.backup.Close()
+			o.backup = nil
+		case o.old == nil:
+			err = os.Remove(o.final)
+		default:
+			err = errors.New("no copy of the earlier file was kept")
+		}
+		if err != nil {
+			lost = append(lost, fileErr(o.target, "holds this run's output, not the earlier one: %w", pathless(err)))
+		}
+	}
+	return errors.Join(lost...)
+}
+
+// abort removes every temporary not yet renamed into place, and the
+// second names kept by commit.
 func (s *outputSet) abort() {
 	for _, o := range s.files {
 		if !o.done {
 			o.tmp.Close()
 			os.Remove(o.tmp.Name())
+		}
+		if o.backup != nil {
+			o.backup.Close()
+			os.Remove(o.backup.Name())
+			o.backup = nil
 		}
 	}
 }

@@ -49,6 +49,9 @@ func NewLoRA(g *gorgonia.ExprGraph, name string, w *nf4.Tensor, cfg LoRAConfig) 
 	if name == "" {
 		return nil, errors.New("ops: NewLoRA: empty name (nodes must be named uniquely)")
 	}
+	if s := w.Shape(); len(s) != 2 {
+		return nil, fmt.Errorf("ops: NewLoRA %s: weight of shape %v: want a 2-D weight [out, in]", name, s)
+	}
 	r := cfg.Rank
 	if r == 0 {
 		r = 8

@@ -3,6 +3,7 @@ package ops_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/nf4go/nf4"
@@ -88,6 +89,17 @@ func TestLinearShapeErrors(t *testing.T) {
 	}
 	if _, err := ops.NewLoRA(g, "", w, ops.LoRAConfig{}); err == nil {
 		t.Error("empty name accepted")
+	}
+	// A 4-bit tensor read from a file may have any rank: a LoRA layer
+	// needs a 2-D weight, and says so instead of panicking in gorgonia.
+	for _, shape := range [][]int{{4, 2, 64}, {512}} {
+		v, err := nf4.QuantizeFlat(randomMatrix(r, 8, 64), shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ops.NewLoRA(g, "odd", v, ops.LoRAConfig{Rank: 1}); err == nil || !strings.Contains(err.Error(), "2-D") {
+			t.Errorf("weight of shape %v: %v", shape, err)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nf4go/nf4/checkpoint"
+	"gorgonia.org/tensor"
 )
 
 // goldenPath is a file bitsandbytes wrote, kept with the checkpoint
@@ -149,5 +150,58 @@ func TestQuantTypeFP4EndToEnd(t *testing.T) {
 	}
 	if _, _, code := nf4cmd(t, "quantize", "--quant-type", "int4", in, filepath.Join(dir, "x.safetensors")); code != 2 {
 		t.Errorf("--quant-type int4: exit %d, want 2", code)
+	}
+}
+
+// Item: nf4 merge takes every 2-D layout bitsandbytes writes, blocks
+// spanning rows and a partial last block included: the merged weight is
+// requantized in the base's layout, reads back, and stays within NF4's
+// bound of the float merge (which --float writes).
+func TestMergeIntoFlatLayouts(t *testing.T) {
+	for _, c := range []struct {
+		file    string
+		out, in int
+	}{{"partial_10x100_b64.safetensors", 10, 100}, {"rowspan_64x96_b64.safetensors", 64, 96}} {
+		dir := t.TempDir()
+		base := goldenPath(c.file)
+		const weight = "model.layers.0.mlp.down_proj.weight"
+		a := &checkpoint.Adapter{Rank: 2, Alpha: 4, Layers: []checkpoint.LoRALayer{{
+			Module: strings.TrimSuffix(weight, ".weight"),
+			A:      tensor.New(tensor.WithShape(2, c.in), tensor.WithBacking(values(2*c.in, 0))),
+			B:      tensor.New(tensor.WithShape(c.out, 2), tensor.WithBacking(values(2*c.out, 0.5))),
+		}}}
+		adapter := filepath.Join(dir, "adapter")
+		if err := checkpoint.SaveAdapter(adapter, a); err != nil {
+			t.Fatal(err)
+		}
+		merged, float := filepath.Join(dir, "merged.safetensors"), filepath.Join(dir, "float.safetensors")
+		for _, args := range [][]string{{"merge", "--quiet", base, adapter, merged}, {"merge", "--quiet", "--float", base, adapter, float}} {
+			if _, stderr, code := nf4cmd(t, args...); code != 0 {
+				t.Fatalf("nf4 %q: exit %d: %s", args, code, stderr)
+			}
+		}
+		c1, err := checkpoint.Open(merged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _, err := c1.NF4(weight)
+		c1.Close()
+		if err != nil {
+			t.Fatalf("%s: the merged weight does not read back: %v", c.file, err)
+		}
+		d, _ := w.Dequantize()
+		got, want := d.Data().([]float32), readFloats(t, float, weight)
+		for i := 0; i < len(want); i += 64 {
+			end := min(i+64, len(want))
+			var amax float64
+			for _, v := range want[i:end] {
+				amax = math.Max(amax, math.Abs(float64(v)))
+			}
+			for j := i; j < end; j++ {
+				if e := math.Abs(float64(got[j] - want[j])); e > 0.152*amax {
+					t.Fatalf("%s: value %d is %v, the float merge %v (block absmax %v)", c.file, j, got[j], want[j], amax)
+				}
+			}
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/nf4go/nf4/checkpoint"
 )
@@ -60,8 +62,33 @@ func (o *outputFlags) check(out string) (err error) {
 			return err
 		}
 	}
-	o.shardSize, err = parseSize("shard-size", o.shard)
-	return err
+	if o.shardSize, err = parseSize("shard-size", o.shard); err != nil || o.shardSize == 0 {
+		return err
+	}
+	return checkShardOutputs(out)
+}
+
+// checkShardOutputs refuses, as checkOutput does, the index of a sharded
+// OUT and every file beside it named like one of its shards: their number
+// is known only once the weights are planned.
+func checkShardOutputs(out string) error {
+	stem, ok := strings.CutSuffix(filepath.Base(out), ".safetensors")
+	if !ok {
+		return usagef("OUT %s: --shard-size needs a name ending in .safetensors", out)
+	}
+	if err := checkOutput("OUT's index", out+checkpoint.IndexSuffix); err != nil {
+		return err
+	}
+	ents, _ := os.ReadDir(filepath.Dir(out))
+	like := regexp.MustCompile("^" + regexp.QuoteMeta(stem) + `-\d{5}-of-\d{5}\.safetensors$`)
+	for _, e := range ents {
+		if like.MatchString(e.Name()) {
+			if err := checkOutput("OUT's shard", filepath.Join(filepath.Dir(out), e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checkOutput refuses, as a usage error, an output path that is never
@@ -102,7 +129,11 @@ func (o *outputFlags) configCopy(in, out string) (checkpoint.ConfigCopy, error) 
 			return checkpoint.ConfigCopy{}, nil
 		}
 		if sameFile(inCfg, target) {
-			o.note = fmt.Sprintf("%s left alone: OUT is in the input's folder (use --config PATH)", inCfg)
+			why := "OUT is in the input's folder"
+			if !sameFile(filepath.Dir(in), filepath.Dir(out)) {
+				why = target + " is the input's config.json"
+			}
+			o.note = fmt.Sprintf("%s left alone: %s (use --config PATH)", inCfg, why)
 			return checkpoint.ConfigCopy{}, nil
 		}
 	}

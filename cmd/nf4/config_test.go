@@ -102,6 +102,19 @@ func TestConfigBesideTheInputIsLeftAlone(t *testing.T) {
 		t.Errorf("the input's config.json changed:\n%s", b)
 	}
 
+	// OUT's folder holds a link to the input's config.json: left alone
+	// too, and the note says why.
+	linked := filepath.Join(dir, "linked")
+	os.Mkdir(linked, 0o755)
+	os.Symlink(inCfg, filepath.Join(linked, "config.json"))
+	stdout, stderr, code = nf4cmd(t, "quantize", in, filepath.Join(linked, "model-nf4.safetensors"))
+	if code != 0 || !strings.Contains(stdout, filepath.Join(linked, "config.json")+" is the input's config.json") || strings.Contains(stdout, "OUT is in the input's folder") {
+		t.Errorf("OUT's folder links to the input's config.json: exit %d, %q %q", code, stdout, stderr)
+	}
+	if b, _ := os.ReadFile(inCfg); string(b) != modelConfig {
+		t.Errorf("the input's config.json changed through a link:\n%s", b)
+	}
+
 	// --config names where to write; --no-config writes nothing.
 	named := filepath.Join(dir, "nf4-config.json")
 	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", "--config", named, in, filepath.Join(dir, "b.safetensors")); code != 0 {

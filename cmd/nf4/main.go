@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -38,6 +39,21 @@ was; see "nf4 quantize --help".
 Exit status: 0 success, 1 failure (bad input, I/O error, interrupted),
 2 usage error.
 `
+
+// takesValue reports whether word is a flag of fs that takes the next word
+// as its value (a non-boolean flag written without "=").
+func takesValue(fs *flag.FlagSet, word string) bool {
+	name := strings.TrimLeft(word, "-")
+	if !strings.HasPrefix(word, "-") || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
 
 // exit codes scripts can rely on
 const (
@@ -131,7 +147,8 @@ func newFlags(name, text string, stdout io.Writer) *flag.FlagSet {
 }
 
 // parse parses flags that may come before, between or after the
-// positional arguments, and checks their number.
+// positional arguments, and checks their number. After "--" every word is
+// a positional argument.
 func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	var pos []string
 	for {
@@ -141,12 +158,16 @@ func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 			}
 			return nil, usagef("%v", err)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" && !(used > 1 && takesValue(fs, args[used-2])) {
+			pos = append(pos, rest...)
 			break
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 	if len(pos) != want {
 		return nil, usagef("want %d arguments, have %d", want, len(pos))

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // nf4cmd runs the real binary and returns its output and exit status.
-func nf4cmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func nf4cmd(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var o, e bytes.Buffer
@@ -62,7 +62,7 @@ func values(n int, seed float32) []float32 {
 }
 
 // floatModel writes a small float checkpoint with the usual names.
-func floatModel(t *testing.T, dir string) string {
+func floatModel(t testing.TB, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "model.safetensors")
 	es := []checkpoint.Entry{
@@ -259,4 +259,25 @@ func TestShardedInput(t *testing.T) {
 	if !strings.Contains(stdout, "NF4 b32") {
 		t.Errorf("inspect: %s", stdout)
 	}
+}
+
+// After "--" every word is an argument, even one that looks like a flag:
+// files whose names start with "-" can be named, and a flag after "--" is
+// not obeyed.
+func TestDoubleDashEndsTheFlags(t *testing.T) {
+	dir := t.TempDir()
+	in := floatModel(t, dir)
+	os.Rename(in, filepath.Join(dir, "-in.safetensors"))
+	if _, stderr, code := nf4at(t, dir, "quantize", "--quiet", "--", "-in.safetensors", "-out.safetensors"); code != 0 {
+		t.Fatalf("quantize -- -in -out: exit %d: %s", code, stderr)
+	}
+	if stdout, stderr, code := nf4at(t, dir, "inspect", "--", "-out.safetensors"); code != 0 || !strings.Contains(stdout, "NF4 b64") {
+		t.Errorf("inspect -- -out: exit %d: %s%s", code, stdout, stderr)
+	}
+	before := tree(t, dir)
+	_, stderr, code := nf4at(t, dir, "quantize", "--", "-in.safetensors", "-out.safetensors", "--quiet")
+	if code != 2 || !strings.Contains(stderr, "want 2 arguments, have 3") {
+		t.Errorf("quantize -- IN OUT --quiet: exit %d, %q; want a usage error", code, stderr)
+	}
+	unchanged(t, "a flag after --", before, tree(t, dir))
 }

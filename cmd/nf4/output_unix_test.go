@@ -165,3 +165,34 @@ func TestFIFOInputsNeverHang(t *testing.T) {
 		t.Errorf("%d files written", len(ents))
 	}
 }
+
+// Item: with --shard-size, the index and every file named like a shard of
+// OUT are outputs too, checked as OUT is before any work: a FIFO where a
+// shard would go, a directory where the index would go, and an OUT whose
+// name cannot make shard names are usage errors.
+func TestShardOutputsAreCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	in := floatModel(t, dir)
+	out := filepath.Join(dir, "out", "model.safetensors")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	fifo := filepath.Join(dir, "out", "model-00002-of-00003.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(dir, "out2", "model.safetensors"+checkpoint.IndexSuffix)
+	os.MkdirAll(index, 0o755)
+	before := tree(t, dir)
+	for _, c := range []struct{ out, want string }{
+		{out, fifo},
+		{filepath.Join(dir, "out2", "model.safetensors"), index},
+		{filepath.Join(dir, "model.bin"), "ending in .safetensors"},
+	} {
+		for _, cmd := range []string{"quantize", "dequantize"} {
+			_, stderr, code := nf4cmd(t, cmd, "--shard-size", "1KB", in, c.out)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Errorf("nf4 %s --shard-size 1KB into %s: exit %d, %q; want a usage error naming %s", cmd, c.out, code, stderr, c.want)
+			}
+			unchanged(t, c.out, before, tree(t, dir))
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nf4go/nf4/checkpoint"
 )
 
 // mapped reports whether the running command has path mapped.
@@ -152,4 +154,52 @@ func TestInputThroughBindMountIsRefused(t *testing.T) {
 		t.Errorf("merge into the adapter through a bind mount: exit %d, %q", code, stderr.String())
 	}
 	unchanged(t, "bind mount", before, tree(t, dir))
+}
+
+// Item: a rename that fails after others of the same run succeeded (here
+// the index's: a file mounted over it cannot be renamed over, EBUSY)
+// leaves the earlier sharded output exactly as it was, shards included.
+// As root, in a mount namespace of the run's own.
+func TestFailedRenameKeepsTheEarlierShards(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI runs as root here: this test needs root to bind-mount")
+		}
+		t.Skip("needs root to bind-mount")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1)")
+	}
+	dir := t.TempDir()
+	in := floatModel(t, dir)
+	out := filepath.Join(dir, "out", "model.safetensors")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	if _, stderr, code := nf4cmd(t, "quantize", "--quiet", "--shard-size", "10KB", in, out); code != 0 {
+		t.Fatal(stderr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "out", "model-*-of-*.safetensors")); len(m) < 2 {
+		t.Fatalf("want a sharded first output, have %v", m)
+	}
+	cover := filepath.Join(t.TempDir(), "cover")
+	os.WriteFile(cover, []byte("{}"), 0o644)
+	before := tree(t, dir)
+	script := `mount --bind "$1" "$2" || exit 99; exec "$3" quantize --quiet --quant-type fp4 --shard-size 10KB "$4" "$5"`
+	cmd := exec.Command(unshare, "-m", "sh", "-c", script, "sh", cover, out+checkpoint.IndexSuffix, binary, in, out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Skipf("unshare -m: %v", err)
+	}
+	if code == 99 || strings.Contains(stderr.String(), "unshare failed") {
+		t.Skipf("the kernel refuses the mount here: %s", stderr.String())
+	}
+	if code != 1 || !strings.Contains(stderr.String(), "rename into place") {
+		t.Errorf("quantize over a busy index: exit %d, %q", code, stderr.String())
+	}
+	unchanged(t, "a failed rename", before, tree(t, dir))
 }

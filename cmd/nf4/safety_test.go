@@ -85,7 +85,7 @@ func unchanged(t *testing.T, what string, before, after map[string]string) {
 
 // nf4Model quantizes floatModel into dir/nf4.safetensors and writes a
 // PEFT adapter for one of its weights into dir/adapter.
-func nf4Model(t *testing.T, dir string) (base, adapter string) {
+func nf4Model(t testing.TB, dir string) (base, adapter string) {
 	t.Helper()
 	in := floatModel(t, dir)
 	base = filepath.Join(dir, "nf4.safetensors")
@@ -243,14 +243,14 @@ func TestFailedRunKeepsThePreviousShards(t *testing.T) {
 	}
 	unchanged(t, "failed run", before, tree(t, dir))
 
-	// An index that is a directory fails the run before any work, and
+	// An index that is a directory is a usage error before any work, and
 	// the shards beside it stay.
 	index := out + ".index.json"
 	os.Remove(index)
 	os.Mkdir(index, 0o755)
 	before = tree(t, dir)
 	_, stderr, code = nf4cmd(t, "quantize", "--quiet", "--shard-size", "6KB", in, out)
-	if code != 1 || !strings.Contains(stderr, index) {
+	if code != 2 || !strings.Contains(stderr, index) {
 		t.Errorf("index is a directory: exit %d, %q", code, stderr)
 	}
 	unchanged(t, "index is a directory", before, tree(t, dir))
@@ -288,14 +288,23 @@ func TestFloatOutputsStayFinite(t *testing.T) {
 		t.Errorf("quantizing the ±Inf file: exit %d, %q", code, stderr)
 	}
 
-	// An adapter with a NaN, merged into a float base or with --float.
+	// An adapter with a NaN (as another program may write it: SaveAdapter
+	// refuses to), merged into a float base or with --float.
 	base, adapter := nf4Model(t, t.TempDir())
 	a, err := checkpoint.LoadAdapter(adapter)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Layers[0].B.Data().([]float32)[7] = float32(math.NaN())
-	if err := checkpoint.SaveAdapter(adapter, a); err != nil {
+	var lora []checkpoint.Entry
+	for _, p := range []struct {
+		name string
+		t    *tensor.Dense
+	}{{"lora_A", a.Layers[0].A}, {"lora_B", a.Layers[0].B}} {
+		lora = append(lora, checkpoint.Entry{Name: "base_model.model." + a.Layers[0].Module + "." + p.name + ".weight", DType: checkpoint.F32,
+			Shape: p.t.Shape(), Data: checkpoint.EncodeFloats(nil, p.t.Data().([]float32), checkpoint.F32)})
+	}
+	if err := checkpoint.WriteFile(t.Context(), filepath.Join(adapter, checkpoint.AdapterWeightsFile), nil, lora, nil); err != nil {
 		t.Fatal(err)
 	}
 	before = tree(t, filepath.Dir(base))
@@ -390,4 +399,31 @@ func TestInspectEscapesNames(t *testing.T) {
 	if strings.ContainsAny(stdout, "\x1b\r\a") || strings.Count(stdout, "\n") != len(names)+4 {
 		t.Errorf("control characters reach the terminal:\n%q", stdout)
 	}
+}
+
+// Item: a finite F64 weight beyond float32's range is called that, with
+// its value, row and column, not "non-finite +Inf" (which it only became
+// by the conversion): as QuantizeFloat64s says it.
+func TestFloat64BeyondFloat32IsNamed(t *testing.T) {
+	dir := t.TempDir()
+	v := make([]float64, 4*64)
+	for i := range v {
+		v[i] = float64(i%7) / 10
+	}
+	v[64+6] = 1e300
+	var b []byte
+	for _, x := range v {
+		b = bin.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	in := filepath.Join(dir, "f64.safetensors")
+	if err := checkpoint.WriteFile(t.Context(), in, nil, []checkpoint.Entry{{Name: "a.weight", DType: checkpoint.F64, Shape: []int{4, 64}, Data: b}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	_, stderr, code := nf4cmd(t, "quantize", in, filepath.Join(dir, "out.safetensors"))
+	if code != 1 || !strings.Contains(stderr, `"a.weight"`) || !strings.Contains(stderr, "1e+300 at row 1, column 6") ||
+		!strings.Contains(stderr, "float32") || strings.Contains(stderr, "non-finite") {
+		t.Errorf("quantize an F64 weight of 1e300: exit %d, %q", code, stderr)
+	}
+	unchanged(t, "1e300", before, tree(t, dir))
 }
