@@ -114,7 +114,11 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 			chosen = false
 		}
 		if !chosen || it.NF4 {
-			es = append(es, c.copyItem(it)...)
+			ce, err := c.copyItem(it)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, ce...)
 			rep.Steps = append(rep.Steps, copyStep(it))
 			continue
 		}
@@ -139,7 +143,11 @@ func QuantizeFile(ctx context.Context, in, out string, o QuantizeOptions) (*Repo
 			if explicit {
 				return nil, tensorErr(t.File, t.Name, "cannot quantize: %s", why)
 			}
-			es = append(es, c.copyItem(it)...)
+			ce, err := c.copyItem(it)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, ce...)
 			s := copyStep(it)
 			s.Action, s.Note = "skip", why
 			rep.Steps = append(rep.Steps, s)
@@ -216,15 +224,22 @@ func entriesSize(es []Entry) int64 {
 	return n
 }
 
-// copyItem returns entries that copy an item's tensors unchanged.
-func (c *Checkpoint) copyItem(it Item) []Entry {
+// copyItem returns entries that copy an item's tensors unchanged. A 4-bit
+// weight is read first, every companion checked: a conversion never
+// passes on a weight that its output's readers would refuse.
+func (c *Checkpoint) copyItem(it Item) ([]Entry, error) {
+	if it.NF4 {
+		if _, _, err := c.NF4(it.Name); err != nil {
+			return nil, err
+		}
+	}
 	names := append([]string{it.Name}, it.Parts...)
 	var es []Entry
 	for _, n := range names {
 		b, t, _ := c.Raw(n)
 		es = append(es, Entry{Name: n, DType: t.DType, Shape: t.Shape, Data: b, Size: t.Size})
 	}
-	return es
+	return es, nil
 }
 
 func copyStep(it Item) *Step {

@@ -40,7 +40,11 @@ func DequantizeFile(ctx context.Context, in, out string, o DequantizeOptions) (*
 	var es []Entry
 	for _, it := range items {
 		if !it.NF4 {
-			es = append(es, c.copyItem(it)...)
+			ce, err := c.copyItem(it)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, ce...)
 			rep.Steps = append(rep.Steps, copyStep(it))
 			continue
 		}

@@ -61,7 +61,11 @@ func MergeFile(ctx context.Context, base, adapterDir, out string, o MergeOptions
 		}
 		l := byWeight[it.Name]
 		if l == nil {
-			es = append(es, c.copyItem(it)...)
+			ce, err := c.copyItem(it)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, ce...)
 			rep.Steps = append(rep.Steps, copyStep(it))
 			continue
 		}
