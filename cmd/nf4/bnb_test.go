@@ -148,6 +148,10 @@ func TestQuantTypeFP4EndToEnd(t *testing.T) {
 	if _, stderr, code := nf4cmd(t, "dequantize", "--no-config", q, filepath.Join(dir, "f.safetensors")); code != 0 {
 		t.Fatalf("dequantize: exit %d: %s", code, stderr)
 	}
+	// The name as bitsandbytes' docs and users spell it, upper case too.
+	if _, stderr, code := nf4cmd(t, "quantize", "--quant-type", "FP4", "--no-config", in, filepath.Join(dir, "u.safetensors")); code != 0 {
+		t.Errorf("--quant-type FP4: exit %d: %s", code, stderr)
+	}
 	if _, _, code := nf4cmd(t, "quantize", "--quant-type", "int4", in, filepath.Join(dir, "x.safetensors")); code != 2 {
 		t.Errorf("--quant-type int4: exit %d, want 2", code)
 	}

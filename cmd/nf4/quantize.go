@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 
 	"github.com/nf4go/nf4/checkpoint"
 	"github.com/nf4go/nf4/cpu"
@@ -53,7 +54,7 @@ func runQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *bs < 32 || *bs > 4096 || *bs&(*bs-1) != 0 {
 		return usagef("--block-size %d: want a power of two from 32 to 4096", *bs)
 	}
-	if o.QuantType, err = cpu.ParseQuantType(*qt); err != nil {
+	if o.QuantType, err = cpu.ParseQuantType(strings.ToLower(*qt)); err != nil {
 		return usagef("--quant-type: %v", err)
 	}
 	if o.Include, err = optRegexp("include", *inc); err != nil {
