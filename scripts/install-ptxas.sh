@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# install-ptxas.sh [11.8|12.4] — fetch NVIDIA's ptxas and cuobjdump (and, for
-# 12.4, nvdisasm) from Debian's non-free nvidia-cuda-toolkit into a private
-# cache, without touching the system's apt sources, state or cache.
+# install-ptxas.sh [11.8|12.4] — fetch NVIDIA's ptxas, cuobjdump and nvdisasm
+# (which cuobjdump -sass runs) from Debian's non-free nvidia-cuda-toolkit into
+# a private cache, without touching the system's apt sources, state or cache.
 # Idempotent. The last line printed is the directory that holds the tools, so
 # CI can do:
 #   dir=$(scripts/install-ptxas.sh | tail -n1); export PATH="$dir:$PATH" NF4_PTXAS="$dir/ptxas"
@@ -22,7 +22,7 @@ case "$version" in
 11.8)
 	cache="${NF4_CUDA_CACHE:-$xdg/nf4/cuda}"
 	suite=bookworm
-	tools=(ptxas cuobjdump)
+	tools=(ptxas cuobjdump nvdisasm)
 	;;
 12.4)
 	cache="${NF4_CUDA12_CACHE:-$xdg/nf4/cuda12.4}"

@@ -133,7 +133,9 @@ func parse(log string) *Result {
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-// SASS disassembles a cubin with `cuobjdump -sass`.
+// SASS disassembles a cubin with `cuobjdump -sass`. cuobjdump runs
+// nvdisasm to do it, found on PATH: the folder cuobjdump is in comes first,
+// so the two are of one CUDA release.
 func SASS(cuobjdumpPath string, cubin []byte) (string, error) {
 	dir, err := os.MkdirTemp("", "nf4-sass")
 	if err != nil {
@@ -144,7 +146,9 @@ func SASS(cuobjdumpPath string, cubin []byte) (string, error) {
 	if err := os.WriteFile(f, cubin, 0o644); err != nil {
 		return "", err
 	}
-	out, err := exec.Command(cuobjdumpPath, "-sass", f).CombinedOutput()
+	cmd := exec.Command(cuobjdumpPath, "-sass", f)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(cuobjdumpPath)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("cuobjdump -sass: %v\n%s", err, out)
 	}
