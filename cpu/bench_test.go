@@ -49,7 +49,7 @@ func BenchmarkQuantize(b *testing.B) {
 func BenchmarkDequantize(b *testing.B) {
 	w, src, _ := benchSetup(b)
 	dst := make([]float32, len(src))
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, true, func(b *testing.B) {
 		b.SetBytes(int64(4 * len(dst)))
 		for b.Loop() {
 			if err := Dequantize(dst, w); err != nil {
@@ -58,6 +58,22 @@ func BenchmarkDequantize(b *testing.B) {
 		}
 	})
 	b.Run("gonum-f32-copy", func(b *testing.B) { benchCopy(b, src) })
+}
+
+// benchSets runs f as "nf4-SET" under every vector kernel set this CPU
+// runs, best first, and under pure Go too if withPurego, so the sets are
+// compared in one run.
+func benchSets(b *testing.B, withPurego bool, f func(b *testing.B)) {
+	saved := active
+	defer func() { active = saved }()
+	sets := vecVariants()
+	if withPurego || len(sets) == 0 {
+		sets = append(sets, nil)
+	}
+	for _, k := range sets {
+		active = k
+		b.Run("nf4-"+Kernels(), f)
+	}
 }
 
 // benchCopy is the floor for (de)quantization: moving the float32 matrix.
@@ -84,7 +100,7 @@ func benchLinear(b *testing.B, m int) {
 	}
 	out := make([]float32, m*benchN)
 	flops := float64(2 * m * benchN * benchK)
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, m == 1, func(b *testing.B) {
 		for b.Loop() {
 			if err := Linear(out, x, m, w); err != nil {
 				b.Fatal(err)
@@ -92,18 +108,6 @@ func benchLinear(b *testing.B, m int) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
-	if m == 1 && active != nil {
-		b.Run("nf4-purego", func(b *testing.B) {
-			saved := active
-			active = nil
-			defer func() { active = saved }()
-			for b.Loop() {
-				if err := Linear(out, x, m, w); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 	b.Run("gonum-f32", func(b *testing.B) {
 		impl := gonum.Implementation{}
 		for b.Loop() {

@@ -12,15 +12,19 @@ type vecKernels struct {
 	name string
 	// gemv[m] is the fused decode-dot for m activation rows (1..8).
 	// Kernels that stream codes prefetch pf bytes ahead of where they read.
-	gemv     [GEMVMaxRows + 1]gemvFunc
-	gemv1s   gemvFunc // gemv[1] for blocks of at most 64 codes
-	gemm     tile     // the panel GEMM's micro-kernels
+	gemv   [GEMVMaxRows + 1]gemvFunc
+	gemv1s gemvFunc // gemv[1] for blocks of at most 64 codes
+	// order is the order the gemv kernels decode a 64-code unit in
+	// (order[p] is the position of the p-th value); x is packed in it.
+	order    *[gemvUnit]int
+	gemm     tile // the panel GEMM's micro-kernels
 	decode   func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
 	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *quantConsts) int
 }
 
-// gemvFunc is a decode-dot kernel; see gemvVec for its arguments.
-type gemvFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[5][32]byte, acc *float32)
+// gemvFunc is a decode-dot kernel; see gemvVec for its arguments. Each
+// kernel set reads its own part of the code table t.
+type gemvFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32)
 
 // tile is a family of micro-kernels: kern[r] multiplies r rows of a
 // decoded panel (r = 1..len(kern)-1) by nr activation rows.

@@ -4,14 +4,17 @@ package cpu
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run -C internal/asmgen . -out ../../nf4_amd64.s -stubs ../../nf4_amd64_stubs.go -pkg cpu
+//go:generate go run -C internal/asmgen . -set avx2 -out ../../nf4_amd64.s -stubs ../../nf4_amd64_stubs.go -pkg cpu
+//go:generate go run -C internal/asmgen . -set avx512 -out ../../nf4_avx512_amd64.s -stubs ../../nf4_avx512_amd64_stubs.go -pkg cpu
 
 var avx2 = &vecKernels{
 	name: "avx2",
 	gemv: [...]gemvFunc{
-		nil, gemvAVX2x1, gemvAVX2x2, gemvAVX2x3, gemvAVX2x4, gemvAVX2x5, gemvAVX2x6, gemvAVX2x7, gemvAVX2x8,
+		nil, withPlanes(gemvAVX2x1), withPlanes(gemvAVX2x2), withPlanes(gemvAVX2x3), withPlanes(gemvAVX2x4),
+		withPlanes(gemvAVX2x5), withPlanes(gemvAVX2x6), withPlanes(gemvAVX2x7), withPlanes(gemvAVX2x8),
 	},
-	gemv1s: gemvAVX2x1s,
+	gemv1s: withPlanes(gemvAVX2x1s),
+	order:  &unitOrder,
 	gemm: tile{16, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX2x1x16, gemmAVX2x2x16, gemmAVX2x3x16, gemmAVX2x4x16, gemmAVX2x5x16, gemmAVX2x6x16,
 	}},
@@ -19,10 +22,51 @@ var avx2 = &vecKernels{
 	quantize: quantizeAVX2,
 }
 
+// avx512 has its own decode-dot and dequantize kernels, which keep the
+// codebook in one zmm register; the GEMM micro-kernels and the quantizer
+// are still the AVX2 ones.
+var avx512 = &vecKernels{
+	name: "avx512",
+	gemv: [...]gemvFunc{
+		nil, withValues(gemvAVX512x1), withValues(gemvAVX512x2), withValues(gemvAVX512x3), withValues(gemvAVX512x4),
+		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
+	},
+	order:    &unitOrder512,
+	gemm:     avx2.gemm,
+	decode:   decodeAVX512,
+	quantize: quantizeAVX2,
+}
+
+// hasAVX512 reports whether the AVX-512 kernels run here: x/sys/cpu sets
+// the flags only when the OS also saves the zmm and mask registers.
+func hasAVX512() bool {
+	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+}
+
 // vecVariants lists the kernel sets this CPU runs, best first.
 func vecVariants() []*vecKernels {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return []*vecKernels{avx2}
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
 	}
-	return nil
+	if hasAVX512() {
+		return []*vecKernels{avx512, avx2}
+	}
+	return []*vecKernels{avx2}
+}
+
+// gemvAsm is a decode-dot kernel as assembled, taking the part of the code
+// table it reads: T is [5][32]byte (the AVX2 byte planes) or [16]float32
+// (the values).
+type gemvAsm[T any] func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *T, acc *float32)
+
+func withPlanes(f gemvAsm[[5][32]byte]) gemvFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
+		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.planes, acc)
+	}
+}
+
+func withValues(f gemvAsm[[16]float32]) gemvFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
+		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.values, acc)
+	}
 }

@@ -109,7 +109,8 @@ func TestVariantsLinear(t *testing.T) {
 
 // TestGEMVPlanes checks the decode-dot kernels' inputs: the four byte
 // planes put back together give every codebook value bit for bit, in both
-// 128-bit lanes, and unitOrder visits each position of a unit once.
+// 128-bit lanes, and unitOrder and unitOrder512 visit each position of a
+// unit once.
 func TestGEMVPlanes(t *testing.T) {
 	for _, q := range QuantTypes() {
 		for v, want := range q.Values() {
@@ -129,12 +130,14 @@ func TestGEMVPlanes(t *testing.T) {
 			t.Errorf("mask byte %d is %#x", i, b)
 		}
 	}
-	var seen [gemvUnit]bool
-	for p, o := range unitOrder {
-		if o < 0 || o >= gemvUnit || seen[o] {
-			t.Fatalf("unitOrder[%d] = %d: not a permutation", p, o)
+	for _, order := range []*[gemvUnit]int{&unitOrder, &unitOrder512} {
+		var seen [gemvUnit]bool
+		for p, o := range order {
+			if o < 0 || o >= gemvUnit || seen[o] {
+				t.Fatalf("order[%d] = %d: not a permutation", p, o)
+			}
+			seen[o] = true
 		}
-		seen[o] = true
 	}
 }
 
