@@ -37,6 +37,9 @@ var avx512 = &vecKernels{
 	quantize: quantizeAVX2,
 }
 
+// builtVariants lists every kernel set of this build, best first.
+func builtVariants() []*vecKernels { return []*vecKernels{avx512, avx2} }
+
 // hasAVX512 reports whether the AVX-512 kernels run here: x/sys/cpu sets
 // the flags only when the OS also saves the zmm and mask registers.
 func hasAVX512() bool {
