@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func gemvAVX512x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x1(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x1(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -16,63 +16,64 @@ TEXT ·gemvAVX512x1(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x1_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z5, Z5, Z5
+gemvAVX512x1_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
 
-gemvAVX512x1_step:
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	MOVQ   ubytes+56(FP), R10
-	ADDQ   AX, R10
+gemvAVX512x1_r1_step:
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	MOVQ    ubytes+56(FP), R10
+	ADDQ    AX, R10
 
-gemvAVX512x1_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z6
-	VPERMPS       Z0, Z6, Z7
-	VPSRLD        $0x04, Z6, Z6
-	VPERMPS       Z0, Z6, Z6
-	VFMADD231PS   (R8), Z7, Z1
-	VFMADD231PS   64(R8), Z6, Z2
-	VPMOVZXBD     16(AX), Z6
-	VPERMPS       Z0, Z6, Z7
-	VPSRLD        $0x04, Z6, Z6
-	VPERMPS       Z0, Z6, Z6
-	VFMADD231PS   128(R8), Z7, Z3
-	VFMADD231PS   192(R8), Z6, Z4
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000100, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x1_unit
-	VADDPS        Z2, Z1, Z1
-	VADDPS        Z4, Z3, Z3
-	VBROADCASTSS  (CX), Z6
-	VFMADD231PS   Z6, Z1, Z5
-	VBROADCASTSS  (CX)(DI*1), Z6
-	VFMADD231PS   Z6, Z3, Z5
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x1_step
-	VEXTRACTF64X4 $0x01, Z5, Y6
-	VADDPS        Y6, Y5, Y6
-	VADDPS        (BX), Y6, Y6
-	VMOVUPS       Y6, (BX)
-	ADDQ          $0x00000020, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x1_row
+gemvAVX512x1_r1_unit:
+	PREFETCHT0       (AX)(DX*1)
+	VPMOVZXBD        (AX), Z8
+	VPERMPS          Z0, Z8, Z9
+	VPSRLD           $0x04, Z8, Z8
+	VPERMPS          Z0, Z8, Z8
+	VFMADD231PS      (R8), Z9, Z2
+	VFMADD231PS      64(R8), Z8, Z3
+	VPMOVZXBD        16(AX), Z8
+	VPERMPS          Z0, Z8, Z9
+	VPSRLD           $0x04, Z8, Z8
+	VPERMPS          Z0, Z8, Z8
+	VFMADD231PS      128(R8), Z9, Z4
+	VFMADD231PS      192(R8), Z8, Z5
+	ADDQ             $0x20, AX
+	ADDQ             $0x00000100, R8
+	CMPQ             AX, R10
+	JB               gemvAVX512x1_r1_unit
+	VADDPS           Z3, Z2, Z2
+	VADDPS           Z5, Z4, Z4
+	VFMADD231PS.BCST (CX), Z2, Z6
+	VFMADD231PS.BCST (CX)(DI*1), Z4, Z7
+	ADDQ             sstep+40(FP), CX
+	CMPQ             CX, R9
+	JB               gemvAVX512x1_r1_step
+	VADDPS           Z7, Z6, Z6
+	VSHUFF64X2       $0xee, Z6, Z6, Z2
+	VADDPS           Z6, Z2, Z2
+	VADDPS           (BX), Y2, Y2
+	VMOVUPS          Y2, (BX)
+	ADDQ             $0x00000020, BX
+	ADDQ             cskip+8(FP), AX
+	ADDQ             sskip+24(FP), CX
+	DECQ             SI
+	JNZ              gemvAVX512x1_r1_row
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x2(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x2(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -82,80 +83,196 @@ TEXT ·gemvAVX512x2(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x2_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
+gemvAVX512x2_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x2_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
 
-gemvAVX512x2_step:
-	VBROADCASTSS (CX), Z11
-	VBROADCASTSS (CX)(DI*1), Z12
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x2_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x2_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z9
-	VPERMPS       Z0, Z9, Z10
-	VPSRLD        $0x04, Z9, Z9
-	VPERMPS       Z0, Z9, Z9
-	VMULPS        Z11, Z10, Z10
-	VFMADD231PS   (R8), Z10, Z1
-	VFMADD231PS   256(R8), Z10, Z5
-	VMULPS        Z11, Z9, Z9
-	VFMADD231PS   64(R8), Z9, Z2
-	VFMADD231PS   320(R8), Z9, Z6
-	VPMOVZXBD     16(AX), Z9
-	VPERMPS       Z0, Z9, Z10
-	VPSRLD        $0x04, Z9, Z9
-	VPERMPS       Z0, Z9, Z9
-	VMULPS        Z12, Z10, Z10
-	VFMADD231PS   128(R8), Z10, Z3
-	VFMADD231PS   384(R8), Z10, Z7
-	VMULPS        Z12, Z9, Z9
-	VFMADD231PS   192(R8), Z9, Z4
-	VFMADD231PS   448(R8), Z9, Z8
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000200, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x2_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x2_step
-	VADDPS        Z2, Z1, Z1
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z4, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y9
-	VADDPS        Y9, Y1, Y9
-	VADDPS        (BX), Y9, Y9
-	VMOVUPS       Y9, (BX)
-	VADDPS        Z6, Z5, Z5
-	VADDPS        Z7, Z5, Z5
-	VADDPS        Z8, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y9
-	VADDPS        Y9, Y5, Y9
-	VADDPS        32(BX), Y9, Y9
-	VMOVUPS       Y9, 32(BX)
-	ADDQ          $0x00000040, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x2_row
+gemvAVX512x2_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z10
+	VPERMPS     Z0, Z10, Z11
+	VPSRLD      $0x04, Z10, Z10
+	VPERMPS     Z0, Z10, Z12
+	VMULPS.BCST (CX), Z11, Z11
+	VMULPS.BCST (CX), Z12, Z12
+	VPMOVZXBD   (R11), Z10
+	VPERMPS     Z0, Z10, Z13
+	VPSRLD      $0x04, Z10, Z10
+	VPERMPS     Z0, Z10, Z10
+	VMULPS.BCST (R12), Z13, Z13
+	VMULPS.BCST (R12), Z10, Z10
+	VMOVUPS     (R8), Z14
+	VFMADD231PS Z14, Z11, Z2
+	VFMADD231PS Z14, Z13, Z6
+	VMOVUPS     256(R8), Z14
+	VFMADD231PS Z14, Z11, Z4
+	VFMADD231PS Z14, Z13, Z8
+	VMOVUPS     64(R8), Z11
+	VFMADD231PS Z11, Z12, Z3
+	VFMADD231PS Z11, Z10, Z7
+	VMOVUPS     320(R8), Z11
+	VFMADD231PS Z11, Z12, Z5
+	VFMADD231PS Z11, Z10, Z9
+	VPMOVZXBD   16(AX), Z10
+	VPERMPS     Z0, Z10, Z11
+	VPSRLD      $0x04, Z10, Z10
+	VPERMPS     Z0, Z10, Z12
+	VMULPS.BCST (CX)(DI*1), Z11, Z11
+	VMULPS.BCST (CX)(DI*1), Z12, Z12
+	VPMOVZXBD   16(R11), Z10
+	VPERMPS     Z0, Z10, Z13
+	VPSRLD      $0x04, Z10, Z10
+	VPERMPS     Z0, Z10, Z10
+	VMULPS.BCST (R12)(DI*1), Z13, Z13
+	VMULPS.BCST (R12)(DI*1), Z10, Z10
+	VMOVUPS     128(R8), Z14
+	VFMADD231PS Z14, Z11, Z2
+	VFMADD231PS Z14, Z13, Z6
+	VMOVUPS     384(R8), Z14
+	VFMADD231PS Z14, Z11, Z4
+	VFMADD231PS Z14, Z13, Z8
+	VMOVUPS     192(R8), Z11
+	VFMADD231PS Z11, Z12, Z3
+	VFMADD231PS Z11, Z10, Z7
+	VMOVUPS     448(R8), Z11
+	VFMADD231PS Z11, Z12, Z5
+	VFMADD231PS Z11, Z10, Z9
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000200, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x2_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x2_r2_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	ADDQ        $0x00000080, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x2_pairs
+
+gemvAVX512x2_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x2_done
+
+gemvAVX512x2_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+
+gemvAVX512x2_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x2_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z10
+	VPERMPS     Z0, Z10, Z11
+	VPSRLD      $0x04, Z10, Z10
+	VPERMPS     Z0, Z10, Z10
+	VMULPS.BCST (CX), Z11, Z11
+	VMULPS.BCST (CX), Z10, Z10
+	VFMADD231PS (R8), Z11, Z2
+	VFMADD231PS 256(R8), Z11, Z6
+	VFMADD231PS 64(R8), Z10, Z3
+	VFMADD231PS 320(R8), Z10, Z7
+	VPMOVZXBD   16(AX), Z10
+	VPERMPS     Z0, Z10, Z11
+	VPSRLD      $0x04, Z10, Z10
+	VPERMPS     Z0, Z10, Z10
+	VMULPS.BCST (CX)(DI*1), Z11, Z11
+	VMULPS.BCST (CX)(DI*1), Z10, Z10
+	VFMADD231PS 128(R8), Z11, Z4
+	VFMADD231PS 384(R8), Z11, Z8
+	VFMADD231PS 192(R8), Z10, Z5
+	VFMADD231PS 448(R8), Z10, Z9
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000200, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x2_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x2_r1_step
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z5, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z9, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	ADDQ        $0x00000040, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x2_r1_row
+
+gemvAVX512x2_done:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x3(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x3(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -165,95 +282,237 @@ TEXT ·gemvAVX512x3(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x3_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
+gemvAVX512x3_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x3_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
 
-gemvAVX512x3_step:
-	VBROADCASTSS (CX), Z15
-	VBROADCASTSS (CX)(DI*1), Z16
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x3_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x3_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z13
-	VPERMPS       Z0, Z13, Z14
-	VPSRLD        $0x04, Z13, Z13
-	VPERMPS       Z0, Z13, Z13
-	VMULPS        Z15, Z14, Z14
-	VFMADD231PS   (R8), Z14, Z1
-	VFMADD231PS   256(R8), Z14, Z5
-	VFMADD231PS   512(R8), Z14, Z9
-	VMULPS        Z15, Z13, Z13
-	VFMADD231PS   64(R8), Z13, Z2
-	VFMADD231PS   320(R8), Z13, Z6
-	VFMADD231PS   576(R8), Z13, Z10
-	VPMOVZXBD     16(AX), Z13
-	VPERMPS       Z0, Z13, Z14
-	VPSRLD        $0x04, Z13, Z13
-	VPERMPS       Z0, Z13, Z13
-	VMULPS        Z16, Z14, Z14
-	VFMADD231PS   128(R8), Z14, Z3
-	VFMADD231PS   384(R8), Z14, Z7
-	VFMADD231PS   640(R8), Z14, Z11
-	VMULPS        Z16, Z13, Z13
-	VFMADD231PS   192(R8), Z13, Z4
-	VFMADD231PS   448(R8), Z13, Z8
-	VFMADD231PS   704(R8), Z13, Z12
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000300, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x3_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x3_step
-	VADDPS        Z2, Z1, Z1
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z4, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y13
-	VADDPS        Y13, Y1, Y13
-	VADDPS        (BX), Y13, Y13
-	VMOVUPS       Y13, (BX)
-	VADDPS        Z6, Z5, Z5
-	VADDPS        Z7, Z5, Z5
-	VADDPS        Z8, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y13
-	VADDPS        Y13, Y5, Y13
-	VADDPS        32(BX), Y13, Y13
-	VMOVUPS       Y13, 32(BX)
-	VADDPS        Z10, Z9, Z9
-	VADDPS        Z11, Z9, Z9
-	VADDPS        Z12, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y13
-	VADDPS        Y13, Y9, Y13
-	VADDPS        64(BX), Y13, Y13
-	VMOVUPS       Y13, 64(BX)
-	ADDQ          $0x00000060, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x3_row
+gemvAVX512x3_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z16
+	VMULPS.BCST (CX), Z15, Z15
+	VMULPS.BCST (CX), Z16, Z16
+	VPMOVZXBD   (R11), Z14
+	VPERMPS     Z0, Z14, Z17
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (R12), Z17, Z17
+	VMULPS.BCST (R12), Z14, Z14
+	VMOVUPS     (R8), Z18
+	VFMADD231PS Z18, Z15, Z2
+	VFMADD231PS Z18, Z17, Z8
+	VMOVUPS     256(R8), Z18
+	VFMADD231PS Z18, Z15, Z4
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS     512(R8), Z18
+	VFMADD231PS Z18, Z15, Z6
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS     64(R8), Z15
+	VFMADD231PS Z15, Z16, Z3
+	VFMADD231PS Z15, Z14, Z9
+	VMOVUPS     320(R8), Z15
+	VFMADD231PS Z15, Z16, Z5
+	VFMADD231PS Z15, Z14, Z11
+	VMOVUPS     576(R8), Z15
+	VFMADD231PS Z15, Z16, Z7
+	VFMADD231PS Z15, Z14, Z13
+	VPMOVZXBD   16(AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z16
+	VMULPS.BCST (CX)(DI*1), Z15, Z15
+	VMULPS.BCST (CX)(DI*1), Z16, Z16
+	VPMOVZXBD   16(R11), Z14
+	VPERMPS     Z0, Z14, Z17
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (R12)(DI*1), Z17, Z17
+	VMULPS.BCST (R12)(DI*1), Z14, Z14
+	VMOVUPS     128(R8), Z18
+	VFMADD231PS Z18, Z15, Z2
+	VFMADD231PS Z18, Z17, Z8
+	VMOVUPS     384(R8), Z18
+	VFMADD231PS Z18, Z15, Z4
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS     640(R8), Z18
+	VFMADD231PS Z18, Z15, Z6
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS     192(R8), Z15
+	VFMADD231PS Z15, Z16, Z3
+	VFMADD231PS Z15, Z14, Z9
+	VMOVUPS     448(R8), Z15
+	VFMADD231PS Z15, Z16, Z5
+	VFMADD231PS Z15, Z14, Z11
+	VMOVUPS     704(R8), Z15
+	VFMADD231PS Z15, Z16, Z7
+	VFMADD231PS Z15, Z14, Z13
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000300, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x3_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x3_r2_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VADDPS      Z11, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VADDPS      Z13, Z12, Z12
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	ADDQ        $0x000000c0, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x3_pairs
+
+gemvAVX512x3_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x3_done
+
+gemvAVX512x3_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+
+gemvAVX512x3_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x3_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (CX), Z15, Z15
+	VMULPS.BCST (CX), Z14, Z14
+	VFMADD231PS (R8), Z15, Z2
+	VFMADD231PS 256(R8), Z15, Z6
+	VFMADD231PS 512(R8), Z15, Z10
+	VFMADD231PS 64(R8), Z14, Z3
+	VFMADD231PS 320(R8), Z14, Z7
+	VFMADD231PS 576(R8), Z14, Z11
+	VPMOVZXBD   16(AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (CX)(DI*1), Z15, Z15
+	VMULPS.BCST (CX)(DI*1), Z14, Z14
+	VFMADD231PS 128(R8), Z15, Z4
+	VFMADD231PS 384(R8), Z15, Z8
+	VFMADD231PS 640(R8), Z15, Z12
+	VFMADD231PS 192(R8), Z14, Z5
+	VFMADD231PS 448(R8), Z14, Z9
+	VFMADD231PS 704(R8), Z14, Z13
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000300, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x3_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x3_r1_step
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z5, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z9, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z13, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	ADDQ        $0x00000060, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x3_r1_row
+
+gemvAVX512x3_done:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x4(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x4(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -263,110 +522,278 @@ TEXT ·gemvAVX512x4(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x4_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
+gemvAVX512x4_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x4_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z1, Z14
+	VMOVAPS Z1, Z15
+	VMOVAPS Z1, Z16
+	VMOVAPS Z1, Z17
 
-gemvAVX512x4_step:
-	VBROADCASTSS (CX), Z19
-	VBROADCASTSS (CX)(DI*1), Z20
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x4_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x4_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z17
-	VPERMPS       Z0, Z17, Z18
-	VPSRLD        $0x04, Z17, Z17
-	VPERMPS       Z0, Z17, Z17
-	VMULPS        Z19, Z18, Z18
-	VFMADD231PS   (R8), Z18, Z1
-	VFMADD231PS   256(R8), Z18, Z5
-	VFMADD231PS   512(R8), Z18, Z9
-	VFMADD231PS   768(R8), Z18, Z13
-	VMULPS        Z19, Z17, Z17
-	VFMADD231PS   64(R8), Z17, Z2
-	VFMADD231PS   320(R8), Z17, Z6
-	VFMADD231PS   576(R8), Z17, Z10
-	VFMADD231PS   832(R8), Z17, Z14
-	VPMOVZXBD     16(AX), Z17
-	VPERMPS       Z0, Z17, Z18
-	VPSRLD        $0x04, Z17, Z17
-	VPERMPS       Z0, Z17, Z17
-	VMULPS        Z20, Z18, Z18
-	VFMADD231PS   128(R8), Z18, Z3
-	VFMADD231PS   384(R8), Z18, Z7
-	VFMADD231PS   640(R8), Z18, Z11
-	VFMADD231PS   896(R8), Z18, Z15
-	VMULPS        Z20, Z17, Z17
-	VFMADD231PS   192(R8), Z17, Z4
-	VFMADD231PS   448(R8), Z17, Z8
-	VFMADD231PS   704(R8), Z17, Z12
-	VFMADD231PS   960(R8), Z17, Z16
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000400, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x4_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x4_step
-	VADDPS        Z2, Z1, Z1
-	VADDPS        Z3, Z1, Z1
-	VADDPS        Z4, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y17
-	VADDPS        Y17, Y1, Y17
-	VADDPS        (BX), Y17, Y17
-	VMOVUPS       Y17, (BX)
-	VADDPS        Z6, Z5, Z5
-	VADDPS        Z7, Z5, Z5
-	VADDPS        Z8, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y17
-	VADDPS        Y17, Y5, Y17
-	VADDPS        32(BX), Y17, Y17
-	VMOVUPS       Y17, 32(BX)
-	VADDPS        Z10, Z9, Z9
-	VADDPS        Z11, Z9, Z9
-	VADDPS        Z12, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y17
-	VADDPS        Y17, Y9, Y17
-	VADDPS        64(BX), Y17, Y17
-	VMOVUPS       Y17, 64(BX)
-	VADDPS        Z14, Z13, Z13
-	VADDPS        Z15, Z13, Z13
-	VADDPS        Z16, Z13, Z13
-	VEXTRACTF64X4 $0x01, Z13, Y17
-	VADDPS        Y17, Y13, Y17
-	VADDPS        96(BX), Y17, Y17
-	VMOVUPS       Y17, 96(BX)
-	ADDQ          $0x00000080, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x4_row
+gemvAVX512x4_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z20
+	VMULPS.BCST (CX), Z19, Z19
+	VMULPS.BCST (CX), Z20, Z20
+	VPMOVZXBD   (R11), Z18
+	VPERMPS     Z0, Z18, Z21
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (R12), Z21, Z21
+	VMULPS.BCST (R12), Z18, Z18
+	VMOVUPS     (R8), Z22
+	VFMADD231PS Z22, Z19, Z2
+	VFMADD231PS Z22, Z21, Z10
+	VMOVUPS     256(R8), Z22
+	VFMADD231PS Z22, Z19, Z4
+	VFMADD231PS Z22, Z21, Z12
+	VMOVUPS     512(R8), Z22
+	VFMADD231PS Z22, Z19, Z6
+	VFMADD231PS Z22, Z21, Z14
+	VMOVUPS     768(R8), Z22
+	VFMADD231PS Z22, Z19, Z8
+	VFMADD231PS Z22, Z21, Z16
+	VMOVUPS     64(R8), Z19
+	VFMADD231PS Z19, Z20, Z3
+	VFMADD231PS Z19, Z18, Z11
+	VMOVUPS     320(R8), Z19
+	VFMADD231PS Z19, Z20, Z5
+	VFMADD231PS Z19, Z18, Z13
+	VMOVUPS     576(R8), Z19
+	VFMADD231PS Z19, Z20, Z7
+	VFMADD231PS Z19, Z18, Z15
+	VMOVUPS     832(R8), Z19
+	VFMADD231PS Z19, Z20, Z9
+	VFMADD231PS Z19, Z18, Z17
+	VPMOVZXBD   16(AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z20
+	VMULPS.BCST (CX)(DI*1), Z19, Z19
+	VMULPS.BCST (CX)(DI*1), Z20, Z20
+	VPMOVZXBD   16(R11), Z18
+	VPERMPS     Z0, Z18, Z21
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (R12)(DI*1), Z21, Z21
+	VMULPS.BCST (R12)(DI*1), Z18, Z18
+	VMOVUPS     128(R8), Z22
+	VFMADD231PS Z22, Z19, Z2
+	VFMADD231PS Z22, Z21, Z10
+	VMOVUPS     384(R8), Z22
+	VFMADD231PS Z22, Z19, Z4
+	VFMADD231PS Z22, Z21, Z12
+	VMOVUPS     640(R8), Z22
+	VFMADD231PS Z22, Z19, Z6
+	VFMADD231PS Z22, Z21, Z14
+	VMOVUPS     896(R8), Z22
+	VFMADD231PS Z22, Z19, Z8
+	VFMADD231PS Z22, Z21, Z16
+	VMOVUPS     192(R8), Z19
+	VFMADD231PS Z19, Z20, Z3
+	VFMADD231PS Z19, Z18, Z11
+	VMOVUPS     448(R8), Z19
+	VFMADD231PS Z19, Z20, Z5
+	VFMADD231PS Z19, Z18, Z13
+	VMOVUPS     704(R8), Z19
+	VFMADD231PS Z19, Z20, Z7
+	VFMADD231PS Z19, Z18, Z15
+	VMOVUPS     960(R8), Z19
+	VFMADD231PS Z19, Z20, Z9
+	VFMADD231PS Z19, Z18, Z17
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000400, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x4_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x4_r2_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VADDPS      Z11, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VADDPS      Z13, Z12, Z12
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VADDPS      Z15, Z14, Z14
+	VSHUFF64X2  $0xee, Z14, Z14, Z2
+	VADDPS      Z14, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	VADDPS      Z17, Z16, Z16
+	VSHUFF64X2  $0xee, Z16, Z16, Z2
+	VADDPS      Z16, Z2, Z2
+	VADDPS      224(BX), Y2, Y2
+	VMOVUPS     Y2, 224(BX)
+	ADDQ        $0x00000100, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x4_pairs
+
+gemvAVX512x4_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x4_done
+
+gemvAVX512x4_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z1, Z14
+	VMOVAPS Z1, Z15
+	VMOVAPS Z1, Z16
+	VMOVAPS Z1, Z17
+
+gemvAVX512x4_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x4_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (CX), Z19, Z19
+	VMULPS.BCST (CX), Z18, Z18
+	VFMADD231PS (R8), Z19, Z2
+	VFMADD231PS 256(R8), Z19, Z6
+	VFMADD231PS 512(R8), Z19, Z10
+	VFMADD231PS 768(R8), Z19, Z14
+	VFMADD231PS 64(R8), Z18, Z3
+	VFMADD231PS 320(R8), Z18, Z7
+	VFMADD231PS 576(R8), Z18, Z11
+	VFMADD231PS 832(R8), Z18, Z15
+	VPMOVZXBD   16(AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (CX)(DI*1), Z19, Z19
+	VMULPS.BCST (CX)(DI*1), Z18, Z18
+	VFMADD231PS 128(R8), Z19, Z4
+	VFMADD231PS 384(R8), Z19, Z8
+	VFMADD231PS 640(R8), Z19, Z12
+	VFMADD231PS 896(R8), Z19, Z16
+	VFMADD231PS 192(R8), Z18, Z5
+	VFMADD231PS 448(R8), Z18, Z9
+	VFMADD231PS 704(R8), Z18, Z13
+	VFMADD231PS 960(R8), Z18, Z17
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000400, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x4_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x4_r1_step
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z5, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z9, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z13, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z16, Z14, Z14
+	VADDPS      Z17, Z14, Z14
+	VSHUFF64X2  $0xee, Z14, Z14, Z2
+	VADDPS      Z14, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	ADDQ        $0x00000080, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x4_r1_row
+
+gemvAVX512x4_done:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x5(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x5(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -376,105 +803,279 @@ TEXT ·gemvAVX512x5(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x5_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
+gemvAVX512x5_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x5_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
 
-gemvAVX512x5_step:
-	VBROADCASTSS (CX), Z13
-	VBROADCASTSS (CX)(DI*1), Z14
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x5_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x5_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z11
-	VPERMPS       Z0, Z11, Z12
-	VPSRLD        $0x04, Z11, Z11
-	VPERMPS       Z0, Z11, Z11
-	VMULPS        Z13, Z12, Z12
-	VFMADD231PS   (R8), Z12, Z1
-	VFMADD231PS   256(R8), Z12, Z3
-	VFMADD231PS   512(R8), Z12, Z5
-	VFMADD231PS   768(R8), Z12, Z7
-	VFMADD231PS   1024(R8), Z12, Z9
-	VMULPS        Z13, Z11, Z11
-	VFMADD231PS   64(R8), Z11, Z2
-	VFMADD231PS   320(R8), Z11, Z4
-	VFMADD231PS   576(R8), Z11, Z6
-	VFMADD231PS   832(R8), Z11, Z8
-	VFMADD231PS   1088(R8), Z11, Z10
-	VPMOVZXBD     16(AX), Z11
-	VPERMPS       Z0, Z11, Z12
-	VPSRLD        $0x04, Z11, Z11
-	VPERMPS       Z0, Z11, Z11
-	VMULPS        Z14, Z12, Z12
-	VFMADD231PS   128(R8), Z12, Z1
-	VFMADD231PS   384(R8), Z12, Z3
-	VFMADD231PS   640(R8), Z12, Z5
-	VFMADD231PS   896(R8), Z12, Z7
-	VFMADD231PS   1152(R8), Z12, Z9
-	VMULPS        Z14, Z11, Z11
-	VFMADD231PS   192(R8), Z11, Z2
-	VFMADD231PS   448(R8), Z11, Z4
-	VFMADD231PS   704(R8), Z11, Z6
-	VFMADD231PS   960(R8), Z11, Z8
-	VFMADD231PS   1216(R8), Z11, Z10
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000500, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x5_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x5_step
-	VADDPS        Z2, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y11
-	VADDPS        Y11, Y1, Y11
-	VADDPS        (BX), Y11, Y11
-	VMOVUPS       Y11, (BX)
-	VADDPS        Z4, Z3, Z3
-	VEXTRACTF64X4 $0x01, Z3, Y11
-	VADDPS        Y11, Y3, Y11
-	VADDPS        32(BX), Y11, Y11
-	VMOVUPS       Y11, 32(BX)
-	VADDPS        Z6, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y11
-	VADDPS        Y11, Y5, Y11
-	VADDPS        64(BX), Y11, Y11
-	VMOVUPS       Y11, 64(BX)
-	VADDPS        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y11
-	VADDPS        Y11, Y7, Y11
-	VADDPS        96(BX), Y11, Y11
-	VMOVUPS       Y11, 96(BX)
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y11
-	VADDPS        Y11, Y9, Y11
-	VADDPS        128(BX), Y11, Y11
-	VMOVUPS       Y11, 128(BX)
-	ADDQ          $0x000000a0, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x5_row
+gemvAVX512x5_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z12
+	VPERMPS     Z0, Z12, Z13
+	VPSRLD      $0x04, Z12, Z12
+	VPERMPS     Z0, Z12, Z14
+	VMULPS.BCST (CX), Z13, Z13
+	VMULPS.BCST (CX), Z14, Z14
+	VPMOVZXBD   (R11), Z12
+	VPERMPS     Z0, Z12, Z15
+	VPSRLD      $0x04, Z12, Z12
+	VPERMPS     Z0, Z12, Z12
+	VMULPS.BCST (R12), Z15, Z15
+	VMULPS.BCST (R12), Z12, Z12
+	VMOVUPS     (R8), Z16
+	VFMADD231PS Z16, Z13, Z2
+	VFMADD231PS Z16, Z15, Z7
+	VMOVUPS     256(R8), Z16
+	VFMADD231PS Z16, Z13, Z3
+	VFMADD231PS Z16, Z15, Z8
+	VMOVUPS     512(R8), Z16
+	VFMADD231PS Z16, Z13, Z4
+	VFMADD231PS Z16, Z15, Z9
+	VMOVUPS     768(R8), Z16
+	VFMADD231PS Z16, Z13, Z5
+	VFMADD231PS Z16, Z15, Z10
+	VMOVUPS     1024(R8), Z16
+	VFMADD231PS Z16, Z13, Z6
+	VFMADD231PS Z16, Z15, Z11
+	VMOVUPS     64(R8), Z13
+	VFMADD231PS Z13, Z14, Z2
+	VFMADD231PS Z13, Z12, Z7
+	VMOVUPS     320(R8), Z13
+	VFMADD231PS Z13, Z14, Z3
+	VFMADD231PS Z13, Z12, Z8
+	VMOVUPS     576(R8), Z13
+	VFMADD231PS Z13, Z14, Z4
+	VFMADD231PS Z13, Z12, Z9
+	VMOVUPS     832(R8), Z13
+	VFMADD231PS Z13, Z14, Z5
+	VFMADD231PS Z13, Z12, Z10
+	VMOVUPS     1088(R8), Z13
+	VFMADD231PS Z13, Z14, Z6
+	VFMADD231PS Z13, Z12, Z11
+	VPMOVZXBD   16(AX), Z12
+	VPERMPS     Z0, Z12, Z13
+	VPSRLD      $0x04, Z12, Z12
+	VPERMPS     Z0, Z12, Z14
+	VMULPS.BCST (CX)(DI*1), Z13, Z13
+	VMULPS.BCST (CX)(DI*1), Z14, Z14
+	VPMOVZXBD   16(R11), Z12
+	VPERMPS     Z0, Z12, Z15
+	VPSRLD      $0x04, Z12, Z12
+	VPERMPS     Z0, Z12, Z12
+	VMULPS.BCST (R12)(DI*1), Z15, Z15
+	VMULPS.BCST (R12)(DI*1), Z12, Z12
+	VMOVUPS     128(R8), Z16
+	VFMADD231PS Z16, Z13, Z2
+	VFMADD231PS Z16, Z15, Z7
+	VMOVUPS     384(R8), Z16
+	VFMADD231PS Z16, Z13, Z3
+	VFMADD231PS Z16, Z15, Z8
+	VMOVUPS     640(R8), Z16
+	VFMADD231PS Z16, Z13, Z4
+	VFMADD231PS Z16, Z15, Z9
+	VMOVUPS     896(R8), Z16
+	VFMADD231PS Z16, Z13, Z5
+	VFMADD231PS Z16, Z15, Z10
+	VMOVUPS     1152(R8), Z16
+	VFMADD231PS Z16, Z13, Z6
+	VFMADD231PS Z16, Z15, Z11
+	VMOVUPS     192(R8), Z13
+	VFMADD231PS Z13, Z14, Z2
+	VFMADD231PS Z13, Z12, Z7
+	VMOVUPS     448(R8), Z13
+	VFMADD231PS Z13, Z14, Z3
+	VFMADD231PS Z13, Z12, Z8
+	VMOVUPS     704(R8), Z13
+	VFMADD231PS Z13, Z14, Z4
+	VFMADD231PS Z13, Z12, Z9
+	VMOVUPS     960(R8), Z13
+	VFMADD231PS Z13, Z14, Z5
+	VFMADD231PS Z13, Z12, Z10
+	VMOVUPS     1216(R8), Z13
+	VFMADD231PS Z13, Z14, Z6
+	VFMADD231PS Z13, Z12, Z11
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000500, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x5_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x5_r2_step
+	VSHUFF64X2  $0xee, Z2, Z2, Z12
+	VADDPS      Z2, Z12, Z12
+	VADDPS      (BX), Y12, Y12
+	VMOVUPS     Y12, (BX)
+	VSHUFF64X2  $0xee, Z3, Z3, Z2
+	VADDPS      Z3, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VSHUFF64X2  $0xee, Z5, Z5, Z2
+	VADDPS      Z5, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VSHUFF64X2  $0xee, Z7, Z7, Z2
+	VADDPS      Z7, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	VSHUFF64X2  $0xee, Z9, Z9, Z2
+	VADDPS      Z9, Z2, Z2
+	VADDPS      224(BX), Y2, Y2
+	VMOVUPS     Y2, 224(BX)
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      256(BX), Y2, Y2
+	VMOVUPS     Y2, 256(BX)
+	VSHUFF64X2  $0xee, Z11, Z11, Z2
+	VADDPS      Z11, Z2, Z2
+	VADDPS      288(BX), Y2, Y2
+	VMOVUPS     Y2, 288(BX)
+	ADDQ        $0x00000140, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x5_pairs
+
+gemvAVX512x5_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x5_done
+
+gemvAVX512x5_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+
+gemvAVX512x5_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x5_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z12
+	VPERMPS     Z0, Z12, Z13
+	VPSRLD      $0x04, Z12, Z12
+	VPERMPS     Z0, Z12, Z12
+	VMULPS.BCST (CX), Z13, Z13
+	VMULPS.BCST (CX), Z12, Z12
+	VFMADD231PS (R8), Z13, Z2
+	VFMADD231PS 256(R8), Z13, Z4
+	VFMADD231PS 512(R8), Z13, Z6
+	VFMADD231PS 768(R8), Z13, Z8
+	VFMADD231PS 1024(R8), Z13, Z10
+	VFMADD231PS 64(R8), Z12, Z3
+	VFMADD231PS 320(R8), Z12, Z5
+	VFMADD231PS 576(R8), Z12, Z7
+	VFMADD231PS 832(R8), Z12, Z9
+	VFMADD231PS 1088(R8), Z12, Z11
+	VPMOVZXBD   16(AX), Z12
+	VPERMPS     Z0, Z12, Z13
+	VPSRLD      $0x04, Z12, Z12
+	VPERMPS     Z0, Z12, Z12
+	VMULPS.BCST (CX)(DI*1), Z13, Z13
+	VMULPS.BCST (CX)(DI*1), Z12, Z12
+	VFMADD231PS 128(R8), Z13, Z2
+	VFMADD231PS 384(R8), Z13, Z4
+	VFMADD231PS 640(R8), Z13, Z6
+	VFMADD231PS 896(R8), Z13, Z8
+	VFMADD231PS 1152(R8), Z13, Z10
+	VFMADD231PS 192(R8), Z12, Z3
+	VFMADD231PS 448(R8), Z12, Z5
+	VFMADD231PS 704(R8), Z12, Z7
+	VFMADD231PS 960(R8), Z12, Z9
+	VFMADD231PS 1216(R8), Z12, Z11
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000500, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x5_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x5_r1_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VADDPS      Z11, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	ADDQ        $0x000000a0, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x5_r1_row
+
+gemvAVX512x5_done:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x6(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x6(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -484,116 +1085,312 @@ TEXT ·gemvAVX512x6(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x6_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
+gemvAVX512x6_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x6_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
 
-gemvAVX512x6_step:
-	VBROADCASTSS (CX), Z15
-	VBROADCASTSS (CX)(DI*1), Z16
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x6_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x6_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z13
-	VPERMPS       Z0, Z13, Z14
-	VPSRLD        $0x04, Z13, Z13
-	VPERMPS       Z0, Z13, Z13
-	VMULPS        Z15, Z14, Z14
-	VFMADD231PS   (R8), Z14, Z1
-	VFMADD231PS   256(R8), Z14, Z3
-	VFMADD231PS   512(R8), Z14, Z5
-	VFMADD231PS   768(R8), Z14, Z7
-	VFMADD231PS   1024(R8), Z14, Z9
-	VFMADD231PS   1280(R8), Z14, Z11
-	VMULPS        Z15, Z13, Z13
-	VFMADD231PS   64(R8), Z13, Z2
-	VFMADD231PS   320(R8), Z13, Z4
-	VFMADD231PS   576(R8), Z13, Z6
-	VFMADD231PS   832(R8), Z13, Z8
-	VFMADD231PS   1088(R8), Z13, Z10
-	VFMADD231PS   1344(R8), Z13, Z12
-	VPMOVZXBD     16(AX), Z13
-	VPERMPS       Z0, Z13, Z14
-	VPSRLD        $0x04, Z13, Z13
-	VPERMPS       Z0, Z13, Z13
-	VMULPS        Z16, Z14, Z14
-	VFMADD231PS   128(R8), Z14, Z1
-	VFMADD231PS   384(R8), Z14, Z3
-	VFMADD231PS   640(R8), Z14, Z5
-	VFMADD231PS   896(R8), Z14, Z7
-	VFMADD231PS   1152(R8), Z14, Z9
-	VFMADD231PS   1408(R8), Z14, Z11
-	VMULPS        Z16, Z13, Z13
-	VFMADD231PS   192(R8), Z13, Z2
-	VFMADD231PS   448(R8), Z13, Z4
-	VFMADD231PS   704(R8), Z13, Z6
-	VFMADD231PS   960(R8), Z13, Z8
-	VFMADD231PS   1216(R8), Z13, Z10
-	VFMADD231PS   1472(R8), Z13, Z12
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000600, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x6_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x6_step
-	VADDPS        Z2, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y13
-	VADDPS        Y13, Y1, Y13
-	VADDPS        (BX), Y13, Y13
-	VMOVUPS       Y13, (BX)
-	VADDPS        Z4, Z3, Z3
-	VEXTRACTF64X4 $0x01, Z3, Y13
-	VADDPS        Y13, Y3, Y13
-	VADDPS        32(BX), Y13, Y13
-	VMOVUPS       Y13, 32(BX)
-	VADDPS        Z6, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y13
-	VADDPS        Y13, Y5, Y13
-	VADDPS        64(BX), Y13, Y13
-	VMOVUPS       Y13, 64(BX)
-	VADDPS        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y13
-	VADDPS        Y13, Y7, Y13
-	VADDPS        96(BX), Y13, Y13
-	VMOVUPS       Y13, 96(BX)
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y13
-	VADDPS        Y13, Y9, Y13
-	VADDPS        128(BX), Y13, Y13
-	VMOVUPS       Y13, 128(BX)
-	VADDPS        Z12, Z11, Z11
-	VEXTRACTF64X4 $0x01, Z11, Y13
-	VADDPS        Y13, Y11, Y13
-	VADDPS        160(BX), Y13, Y13
-	VMOVUPS       Y13, 160(BX)
-	ADDQ          $0x000000c0, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x6_row
+gemvAVX512x6_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z16
+	VMULPS.BCST (CX), Z15, Z15
+	VMULPS.BCST (CX), Z16, Z16
+	VPMOVZXBD   (R11), Z14
+	VPERMPS     Z0, Z14, Z17
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (R12), Z17, Z17
+	VMULPS.BCST (R12), Z14, Z14
+	VMOVUPS     (R8), Z18
+	VFMADD231PS Z18, Z15, Z2
+	VFMADD231PS Z18, Z17, Z8
+	VMOVUPS     256(R8), Z18
+	VFMADD231PS Z18, Z15, Z3
+	VFMADD231PS Z18, Z17, Z9
+	VMOVUPS     512(R8), Z18
+	VFMADD231PS Z18, Z15, Z4
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS     768(R8), Z18
+	VFMADD231PS Z18, Z15, Z5
+	VFMADD231PS Z18, Z17, Z11
+	VMOVUPS     1024(R8), Z18
+	VFMADD231PS Z18, Z15, Z6
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS     1280(R8), Z18
+	VFMADD231PS Z18, Z15, Z7
+	VFMADD231PS Z18, Z17, Z13
+	VMOVUPS     64(R8), Z15
+	VFMADD231PS Z15, Z16, Z2
+	VFMADD231PS Z15, Z14, Z8
+	VMOVUPS     320(R8), Z15
+	VFMADD231PS Z15, Z16, Z3
+	VFMADD231PS Z15, Z14, Z9
+	VMOVUPS     576(R8), Z15
+	VFMADD231PS Z15, Z16, Z4
+	VFMADD231PS Z15, Z14, Z10
+	VMOVUPS     832(R8), Z15
+	VFMADD231PS Z15, Z16, Z5
+	VFMADD231PS Z15, Z14, Z11
+	VMOVUPS     1088(R8), Z15
+	VFMADD231PS Z15, Z16, Z6
+	VFMADD231PS Z15, Z14, Z12
+	VMOVUPS     1344(R8), Z15
+	VFMADD231PS Z15, Z16, Z7
+	VFMADD231PS Z15, Z14, Z13
+	VPMOVZXBD   16(AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z16
+	VMULPS.BCST (CX)(DI*1), Z15, Z15
+	VMULPS.BCST (CX)(DI*1), Z16, Z16
+	VPMOVZXBD   16(R11), Z14
+	VPERMPS     Z0, Z14, Z17
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (R12)(DI*1), Z17, Z17
+	VMULPS.BCST (R12)(DI*1), Z14, Z14
+	VMOVUPS     128(R8), Z18
+	VFMADD231PS Z18, Z15, Z2
+	VFMADD231PS Z18, Z17, Z8
+	VMOVUPS     384(R8), Z18
+	VFMADD231PS Z18, Z15, Z3
+	VFMADD231PS Z18, Z17, Z9
+	VMOVUPS     640(R8), Z18
+	VFMADD231PS Z18, Z15, Z4
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS     896(R8), Z18
+	VFMADD231PS Z18, Z15, Z5
+	VFMADD231PS Z18, Z17, Z11
+	VMOVUPS     1152(R8), Z18
+	VFMADD231PS Z18, Z15, Z6
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS     1408(R8), Z18
+	VFMADD231PS Z18, Z15, Z7
+	VFMADD231PS Z18, Z17, Z13
+	VMOVUPS     192(R8), Z15
+	VFMADD231PS Z15, Z16, Z2
+	VFMADD231PS Z15, Z14, Z8
+	VMOVUPS     448(R8), Z15
+	VFMADD231PS Z15, Z16, Z3
+	VFMADD231PS Z15, Z14, Z9
+	VMOVUPS     704(R8), Z15
+	VFMADD231PS Z15, Z16, Z4
+	VFMADD231PS Z15, Z14, Z10
+	VMOVUPS     960(R8), Z15
+	VFMADD231PS Z15, Z16, Z5
+	VFMADD231PS Z15, Z14, Z11
+	VMOVUPS     1216(R8), Z15
+	VFMADD231PS Z15, Z16, Z6
+	VFMADD231PS Z15, Z14, Z12
+	VMOVUPS     1472(R8), Z15
+	VFMADD231PS Z15, Z16, Z7
+	VFMADD231PS Z15, Z14, Z13
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000600, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x6_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x6_r2_step
+	VSHUFF64X2  $0xee, Z2, Z2, Z14
+	VADDPS      Z2, Z14, Z14
+	VADDPS      (BX), Y14, Y14
+	VMOVUPS     Y14, (BX)
+	VSHUFF64X2  $0xee, Z3, Z3, Z2
+	VADDPS      Z3, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VSHUFF64X2  $0xee, Z5, Z5, Z2
+	VADDPS      Z5, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VSHUFF64X2  $0xee, Z7, Z7, Z2
+	VADDPS      Z7, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	VSHUFF64X2  $0xee, Z9, Z9, Z2
+	VADDPS      Z9, Z2, Z2
+	VADDPS      224(BX), Y2, Y2
+	VMOVUPS     Y2, 224(BX)
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      256(BX), Y2, Y2
+	VMOVUPS     Y2, 256(BX)
+	VSHUFF64X2  $0xee, Z11, Z11, Z2
+	VADDPS      Z11, Z2, Z2
+	VADDPS      288(BX), Y2, Y2
+	VMOVUPS     Y2, 288(BX)
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      320(BX), Y2, Y2
+	VMOVUPS     Y2, 320(BX)
+	VSHUFF64X2  $0xee, Z13, Z13, Z2
+	VADDPS      Z13, Z2, Z2
+	VADDPS      352(BX), Y2, Y2
+	VMOVUPS     Y2, 352(BX)
+	ADDQ        $0x00000180, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x6_pairs
+
+gemvAVX512x6_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x6_done
+
+gemvAVX512x6_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+
+gemvAVX512x6_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x6_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (CX), Z15, Z15
+	VMULPS.BCST (CX), Z14, Z14
+	VFMADD231PS (R8), Z15, Z2
+	VFMADD231PS 256(R8), Z15, Z4
+	VFMADD231PS 512(R8), Z15, Z6
+	VFMADD231PS 768(R8), Z15, Z8
+	VFMADD231PS 1024(R8), Z15, Z10
+	VFMADD231PS 1280(R8), Z15, Z12
+	VFMADD231PS 64(R8), Z14, Z3
+	VFMADD231PS 320(R8), Z14, Z5
+	VFMADD231PS 576(R8), Z14, Z7
+	VFMADD231PS 832(R8), Z14, Z9
+	VFMADD231PS 1088(R8), Z14, Z11
+	VFMADD231PS 1344(R8), Z14, Z13
+	VPMOVZXBD   16(AX), Z14
+	VPERMPS     Z0, Z14, Z15
+	VPSRLD      $0x04, Z14, Z14
+	VPERMPS     Z0, Z14, Z14
+	VMULPS.BCST (CX)(DI*1), Z15, Z15
+	VMULPS.BCST (CX)(DI*1), Z14, Z14
+	VFMADD231PS 128(R8), Z15, Z2
+	VFMADD231PS 384(R8), Z15, Z4
+	VFMADD231PS 640(R8), Z15, Z6
+	VFMADD231PS 896(R8), Z15, Z8
+	VFMADD231PS 1152(R8), Z15, Z10
+	VFMADD231PS 1408(R8), Z15, Z12
+	VFMADD231PS 192(R8), Z14, Z3
+	VFMADD231PS 448(R8), Z14, Z5
+	VFMADD231PS 704(R8), Z14, Z7
+	VFMADD231PS 960(R8), Z14, Z9
+	VFMADD231PS 1216(R8), Z14, Z11
+	VFMADD231PS 1472(R8), Z14, Z13
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000600, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x6_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x6_r1_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VADDPS      Z11, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VADDPS      Z13, Z12, Z12
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	ADDQ        $0x000000c0, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x6_r1_row
+
+gemvAVX512x6_done:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x7(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x7(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -603,127 +1400,345 @@ TEXT ·gemvAVX512x7(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x7_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
+gemvAVX512x7_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x7_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z1, Z14
+	VMOVAPS Z1, Z15
 
-gemvAVX512x7_step:
-	VBROADCASTSS (CX), Z17
-	VBROADCASTSS (CX)(DI*1), Z18
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x7_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x7_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z15
-	VPERMPS       Z0, Z15, Z16
-	VPSRLD        $0x04, Z15, Z15
-	VPERMPS       Z0, Z15, Z15
-	VMULPS        Z17, Z16, Z16
-	VFMADD231PS   (R8), Z16, Z1
-	VFMADD231PS   256(R8), Z16, Z3
-	VFMADD231PS   512(R8), Z16, Z5
-	VFMADD231PS   768(R8), Z16, Z7
-	VFMADD231PS   1024(R8), Z16, Z9
-	VFMADD231PS   1280(R8), Z16, Z11
-	VFMADD231PS   1536(R8), Z16, Z13
-	VMULPS        Z17, Z15, Z15
-	VFMADD231PS   64(R8), Z15, Z2
-	VFMADD231PS   320(R8), Z15, Z4
-	VFMADD231PS   576(R8), Z15, Z6
-	VFMADD231PS   832(R8), Z15, Z8
-	VFMADD231PS   1088(R8), Z15, Z10
-	VFMADD231PS   1344(R8), Z15, Z12
-	VFMADD231PS   1600(R8), Z15, Z14
-	VPMOVZXBD     16(AX), Z15
-	VPERMPS       Z0, Z15, Z16
-	VPSRLD        $0x04, Z15, Z15
-	VPERMPS       Z0, Z15, Z15
-	VMULPS        Z18, Z16, Z16
-	VFMADD231PS   128(R8), Z16, Z1
-	VFMADD231PS   384(R8), Z16, Z3
-	VFMADD231PS   640(R8), Z16, Z5
-	VFMADD231PS   896(R8), Z16, Z7
-	VFMADD231PS   1152(R8), Z16, Z9
-	VFMADD231PS   1408(R8), Z16, Z11
-	VFMADD231PS   1664(R8), Z16, Z13
-	VMULPS        Z18, Z15, Z15
-	VFMADD231PS   192(R8), Z15, Z2
-	VFMADD231PS   448(R8), Z15, Z4
-	VFMADD231PS   704(R8), Z15, Z6
-	VFMADD231PS   960(R8), Z15, Z8
-	VFMADD231PS   1216(R8), Z15, Z10
-	VFMADD231PS   1472(R8), Z15, Z12
-	VFMADD231PS   1728(R8), Z15, Z14
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000700, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x7_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x7_step
-	VADDPS        Z2, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y15
-	VADDPS        Y15, Y1, Y15
-	VADDPS        (BX), Y15, Y15
-	VMOVUPS       Y15, (BX)
-	VADDPS        Z4, Z3, Z3
-	VEXTRACTF64X4 $0x01, Z3, Y15
-	VADDPS        Y15, Y3, Y15
-	VADDPS        32(BX), Y15, Y15
-	VMOVUPS       Y15, 32(BX)
-	VADDPS        Z6, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y15
-	VADDPS        Y15, Y5, Y15
-	VADDPS        64(BX), Y15, Y15
-	VMOVUPS       Y15, 64(BX)
-	VADDPS        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y15
-	VADDPS        Y15, Y7, Y15
-	VADDPS        96(BX), Y15, Y15
-	VMOVUPS       Y15, 96(BX)
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y15
-	VADDPS        Y15, Y9, Y15
-	VADDPS        128(BX), Y15, Y15
-	VMOVUPS       Y15, 128(BX)
-	VADDPS        Z12, Z11, Z11
-	VEXTRACTF64X4 $0x01, Z11, Y15
-	VADDPS        Y15, Y11, Y15
-	VADDPS        160(BX), Y15, Y15
-	VMOVUPS       Y15, 160(BX)
-	VADDPS        Z14, Z13, Z13
-	VEXTRACTF64X4 $0x01, Z13, Y15
-	VADDPS        Y15, Y13, Y15
-	VADDPS        192(BX), Y15, Y15
-	VMOVUPS       Y15, 192(BX)
-	ADDQ          $0x000000e0, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x7_row
+gemvAVX512x7_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z16
+	VPERMPS     Z0, Z16, Z17
+	VPSRLD      $0x04, Z16, Z16
+	VPERMPS     Z0, Z16, Z18
+	VMULPS.BCST (CX), Z17, Z17
+	VMULPS.BCST (CX), Z18, Z18
+	VPMOVZXBD   (R11), Z16
+	VPERMPS     Z0, Z16, Z19
+	VPSRLD      $0x04, Z16, Z16
+	VPERMPS     Z0, Z16, Z16
+	VMULPS.BCST (R12), Z19, Z19
+	VMULPS.BCST (R12), Z16, Z16
+	VMOVUPS     (R8), Z20
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z19, Z9
+	VMOVUPS     256(R8), Z20
+	VFMADD231PS Z20, Z17, Z3
+	VFMADD231PS Z20, Z19, Z10
+	VMOVUPS     512(R8), Z20
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z19, Z11
+	VMOVUPS     768(R8), Z20
+	VFMADD231PS Z20, Z17, Z5
+	VFMADD231PS Z20, Z19, Z12
+	VMOVUPS     1024(R8), Z20
+	VFMADD231PS Z20, Z17, Z6
+	VFMADD231PS Z20, Z19, Z13
+	VMOVUPS     1280(R8), Z20
+	VFMADD231PS Z20, Z17, Z7
+	VFMADD231PS Z20, Z19, Z14
+	VMOVUPS     1536(R8), Z20
+	VFMADD231PS Z20, Z17, Z8
+	VFMADD231PS Z20, Z19, Z15
+	VMOVUPS     64(R8), Z17
+	VFMADD231PS Z17, Z18, Z2
+	VFMADD231PS Z17, Z16, Z9
+	VMOVUPS     320(R8), Z17
+	VFMADD231PS Z17, Z18, Z3
+	VFMADD231PS Z17, Z16, Z10
+	VMOVUPS     576(R8), Z17
+	VFMADD231PS Z17, Z18, Z4
+	VFMADD231PS Z17, Z16, Z11
+	VMOVUPS     832(R8), Z17
+	VFMADD231PS Z17, Z18, Z5
+	VFMADD231PS Z17, Z16, Z12
+	VMOVUPS     1088(R8), Z17
+	VFMADD231PS Z17, Z18, Z6
+	VFMADD231PS Z17, Z16, Z13
+	VMOVUPS     1344(R8), Z17
+	VFMADD231PS Z17, Z18, Z7
+	VFMADD231PS Z17, Z16, Z14
+	VMOVUPS     1600(R8), Z17
+	VFMADD231PS Z17, Z18, Z8
+	VFMADD231PS Z17, Z16, Z15
+	VPMOVZXBD   16(AX), Z16
+	VPERMPS     Z0, Z16, Z17
+	VPSRLD      $0x04, Z16, Z16
+	VPERMPS     Z0, Z16, Z18
+	VMULPS.BCST (CX)(DI*1), Z17, Z17
+	VMULPS.BCST (CX)(DI*1), Z18, Z18
+	VPMOVZXBD   16(R11), Z16
+	VPERMPS     Z0, Z16, Z19
+	VPSRLD      $0x04, Z16, Z16
+	VPERMPS     Z0, Z16, Z16
+	VMULPS.BCST (R12)(DI*1), Z19, Z19
+	VMULPS.BCST (R12)(DI*1), Z16, Z16
+	VMOVUPS     128(R8), Z20
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z19, Z9
+	VMOVUPS     384(R8), Z20
+	VFMADD231PS Z20, Z17, Z3
+	VFMADD231PS Z20, Z19, Z10
+	VMOVUPS     640(R8), Z20
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z19, Z11
+	VMOVUPS     896(R8), Z20
+	VFMADD231PS Z20, Z17, Z5
+	VFMADD231PS Z20, Z19, Z12
+	VMOVUPS     1152(R8), Z20
+	VFMADD231PS Z20, Z17, Z6
+	VFMADD231PS Z20, Z19, Z13
+	VMOVUPS     1408(R8), Z20
+	VFMADD231PS Z20, Z17, Z7
+	VFMADD231PS Z20, Z19, Z14
+	VMOVUPS     1664(R8), Z20
+	VFMADD231PS Z20, Z17, Z8
+	VFMADD231PS Z20, Z19, Z15
+	VMOVUPS     192(R8), Z17
+	VFMADD231PS Z17, Z18, Z2
+	VFMADD231PS Z17, Z16, Z9
+	VMOVUPS     448(R8), Z17
+	VFMADD231PS Z17, Z18, Z3
+	VFMADD231PS Z17, Z16, Z10
+	VMOVUPS     704(R8), Z17
+	VFMADD231PS Z17, Z18, Z4
+	VFMADD231PS Z17, Z16, Z11
+	VMOVUPS     960(R8), Z17
+	VFMADD231PS Z17, Z18, Z5
+	VFMADD231PS Z17, Z16, Z12
+	VMOVUPS     1216(R8), Z17
+	VFMADD231PS Z17, Z18, Z6
+	VFMADD231PS Z17, Z16, Z13
+	VMOVUPS     1472(R8), Z17
+	VFMADD231PS Z17, Z18, Z7
+	VFMADD231PS Z17, Z16, Z14
+	VMOVUPS     1728(R8), Z17
+	VFMADD231PS Z17, Z18, Z8
+	VFMADD231PS Z17, Z16, Z15
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000700, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x7_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x7_r2_step
+	VSHUFF64X2  $0xee, Z2, Z2, Z16
+	VADDPS      Z2, Z16, Z16
+	VADDPS      (BX), Y16, Y16
+	VMOVUPS     Y16, (BX)
+	VSHUFF64X2  $0xee, Z3, Z3, Z2
+	VADDPS      Z3, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VSHUFF64X2  $0xee, Z5, Z5, Z2
+	VADDPS      Z5, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VSHUFF64X2  $0xee, Z7, Z7, Z2
+	VADDPS      Z7, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	VSHUFF64X2  $0xee, Z9, Z9, Z2
+	VADDPS      Z9, Z2, Z2
+	VADDPS      224(BX), Y2, Y2
+	VMOVUPS     Y2, 224(BX)
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      256(BX), Y2, Y2
+	VMOVUPS     Y2, 256(BX)
+	VSHUFF64X2  $0xee, Z11, Z11, Z2
+	VADDPS      Z11, Z2, Z2
+	VADDPS      288(BX), Y2, Y2
+	VMOVUPS     Y2, 288(BX)
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      320(BX), Y2, Y2
+	VMOVUPS     Y2, 320(BX)
+	VSHUFF64X2  $0xee, Z13, Z13, Z2
+	VADDPS      Z13, Z2, Z2
+	VADDPS      352(BX), Y2, Y2
+	VMOVUPS     Y2, 352(BX)
+	VSHUFF64X2  $0xee, Z14, Z14, Z2
+	VADDPS      Z14, Z2, Z2
+	VADDPS      384(BX), Y2, Y2
+	VMOVUPS     Y2, 384(BX)
+	VSHUFF64X2  $0xee, Z15, Z15, Z2
+	VADDPS      Z15, Z2, Z2
+	VADDPS      416(BX), Y2, Y2
+	VMOVUPS     Y2, 416(BX)
+	ADDQ        $0x000001c0, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x7_pairs
+
+gemvAVX512x7_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x7_done
+
+gemvAVX512x7_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z1, Z14
+	VMOVAPS Z1, Z15
+
+gemvAVX512x7_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x7_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z16
+	VPERMPS     Z0, Z16, Z17
+	VPSRLD      $0x04, Z16, Z16
+	VPERMPS     Z0, Z16, Z16
+	VMULPS.BCST (CX), Z17, Z17
+	VMULPS.BCST (CX), Z16, Z16
+	VFMADD231PS (R8), Z17, Z2
+	VFMADD231PS 256(R8), Z17, Z4
+	VFMADD231PS 512(R8), Z17, Z6
+	VFMADD231PS 768(R8), Z17, Z8
+	VFMADD231PS 1024(R8), Z17, Z10
+	VFMADD231PS 1280(R8), Z17, Z12
+	VFMADD231PS 1536(R8), Z17, Z14
+	VFMADD231PS 64(R8), Z16, Z3
+	VFMADD231PS 320(R8), Z16, Z5
+	VFMADD231PS 576(R8), Z16, Z7
+	VFMADD231PS 832(R8), Z16, Z9
+	VFMADD231PS 1088(R8), Z16, Z11
+	VFMADD231PS 1344(R8), Z16, Z13
+	VFMADD231PS 1600(R8), Z16, Z15
+	VPMOVZXBD   16(AX), Z16
+	VPERMPS     Z0, Z16, Z17
+	VPSRLD      $0x04, Z16, Z16
+	VPERMPS     Z0, Z16, Z16
+	VMULPS.BCST (CX)(DI*1), Z17, Z17
+	VMULPS.BCST (CX)(DI*1), Z16, Z16
+	VFMADD231PS 128(R8), Z17, Z2
+	VFMADD231PS 384(R8), Z17, Z4
+	VFMADD231PS 640(R8), Z17, Z6
+	VFMADD231PS 896(R8), Z17, Z8
+	VFMADD231PS 1152(R8), Z17, Z10
+	VFMADD231PS 1408(R8), Z17, Z12
+	VFMADD231PS 1664(R8), Z17, Z14
+	VFMADD231PS 192(R8), Z16, Z3
+	VFMADD231PS 448(R8), Z16, Z5
+	VFMADD231PS 704(R8), Z16, Z7
+	VFMADD231PS 960(R8), Z16, Z9
+	VFMADD231PS 1216(R8), Z16, Z11
+	VFMADD231PS 1472(R8), Z16, Z13
+	VFMADD231PS 1728(R8), Z16, Z15
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000700, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x7_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x7_r1_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VADDPS      Z11, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VADDPS      Z13, Z12, Z12
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VADDPS      Z15, Z14, Z14
+	VSHUFF64X2  $0xee, Z14, Z14, Z2
+	VADDPS      Z14, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	ADDQ        $0x000000e0, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x7_r1_row
+
+gemvAVX512x7_done:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// func gemvAVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x8(SB), NOSPLIT, $0-96
+TEXT ·gemvAVX512x8(SB), NOSPLIT, $0-104
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -733,132 +1748,372 @@ TEXT ·gemvAVX512x8(SB), NOSPLIT, $0-96
 	MOVQ    rows+64(FP), SI
 	MOVQ    sstep+40(FP), DI
 	SUBQ    $0x04, DI
+	VPXORD  Z1, Z1, Z1
 
-gemvAVX512x8_row:
-	MOVQ   x+48(FP), R8
-	MOVQ   sbytes+32(FP), R9
-	ADDQ   CX, R9
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
+gemvAVX512x8_pairs:
+	CMPQ    SI, $0x02
+	JB      gemvAVX512x8_single
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	MOVQ    rowc+96(FP), R11
+	ADDQ    AX, R11
+	MOVQ    sskip+24(FP), R12
+	ADDQ    R9, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z1, Z14
+	VMOVAPS Z1, Z15
+	VMOVAPS Z1, Z16
+	VMOVAPS Z1, Z17
 
-gemvAVX512x8_step:
-	VBROADCASTSS (CX), Z19
-	VBROADCASTSS (CX)(DI*1), Z20
-	MOVQ         ubytes+56(FP), R10
-	ADDQ         AX, R10
+gemvAVX512x8_r2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
 
-gemvAVX512x8_unit:
-	PREFETCHT0    (AX)(DX*1)
-	VPMOVZXBD     (AX), Z17
-	VPERMPS       Z0, Z17, Z18
-	VPSRLD        $0x04, Z17, Z17
-	VPERMPS       Z0, Z17, Z17
-	VMULPS        Z19, Z18, Z18
-	VFMADD231PS   (R8), Z18, Z1
-	VFMADD231PS   256(R8), Z18, Z3
-	VFMADD231PS   512(R8), Z18, Z5
-	VFMADD231PS   768(R8), Z18, Z7
-	VFMADD231PS   1024(R8), Z18, Z9
-	VFMADD231PS   1280(R8), Z18, Z11
-	VFMADD231PS   1536(R8), Z18, Z13
-	VFMADD231PS   1792(R8), Z18, Z15
-	VMULPS        Z19, Z17, Z17
-	VFMADD231PS   64(R8), Z17, Z2
-	VFMADD231PS   320(R8), Z17, Z4
-	VFMADD231PS   576(R8), Z17, Z6
-	VFMADD231PS   832(R8), Z17, Z8
-	VFMADD231PS   1088(R8), Z17, Z10
-	VFMADD231PS   1344(R8), Z17, Z12
-	VFMADD231PS   1600(R8), Z17, Z14
-	VFMADD231PS   1856(R8), Z17, Z16
-	VPMOVZXBD     16(AX), Z17
-	VPERMPS       Z0, Z17, Z18
-	VPSRLD        $0x04, Z17, Z17
-	VPERMPS       Z0, Z17, Z17
-	VMULPS        Z20, Z18, Z18
-	VFMADD231PS   128(R8), Z18, Z1
-	VFMADD231PS   384(R8), Z18, Z3
-	VFMADD231PS   640(R8), Z18, Z5
-	VFMADD231PS   896(R8), Z18, Z7
-	VFMADD231PS   1152(R8), Z18, Z9
-	VFMADD231PS   1408(R8), Z18, Z11
-	VFMADD231PS   1664(R8), Z18, Z13
-	VFMADD231PS   1920(R8), Z18, Z15
-	VMULPS        Z20, Z17, Z17
-	VFMADD231PS   192(R8), Z17, Z2
-	VFMADD231PS   448(R8), Z17, Z4
-	VFMADD231PS   704(R8), Z17, Z6
-	VFMADD231PS   960(R8), Z17, Z8
-	VFMADD231PS   1216(R8), Z17, Z10
-	VFMADD231PS   1472(R8), Z17, Z12
-	VFMADD231PS   1728(R8), Z17, Z14
-	VFMADD231PS   1984(R8), Z17, Z16
-	ADDQ          $0x20, AX
-	ADDQ          $0x00000800, R8
-	CMPQ          AX, R10
-	JB            gemvAVX512x8_unit
-	ADDQ          sstep+40(FP), CX
-	CMPQ          CX, R9
-	JB            gemvAVX512x8_step
-	VADDPS        Z2, Z1, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y17
-	VADDPS        Y17, Y1, Y17
-	VADDPS        (BX), Y17, Y17
-	VMOVUPS       Y17, (BX)
-	VADDPS        Z4, Z3, Z3
-	VEXTRACTF64X4 $0x01, Z3, Y17
-	VADDPS        Y17, Y3, Y17
-	VADDPS        32(BX), Y17, Y17
-	VMOVUPS       Y17, 32(BX)
-	VADDPS        Z6, Z5, Z5
-	VEXTRACTF64X4 $0x01, Z5, Y17
-	VADDPS        Y17, Y5, Y17
-	VADDPS        64(BX), Y17, Y17
-	VMOVUPS       Y17, 64(BX)
-	VADDPS        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y17
-	VADDPS        Y17, Y7, Y17
-	VADDPS        96(BX), Y17, Y17
-	VMOVUPS       Y17, 96(BX)
-	VADDPS        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y17
-	VADDPS        Y17, Y9, Y17
-	VADDPS        128(BX), Y17, Y17
-	VMOVUPS       Y17, 128(BX)
-	VADDPS        Z12, Z11, Z11
-	VEXTRACTF64X4 $0x01, Z11, Y17
-	VADDPS        Y17, Y11, Y17
-	VADDPS        160(BX), Y17, Y17
-	VMOVUPS       Y17, 160(BX)
-	VADDPS        Z14, Z13, Z13
-	VEXTRACTF64X4 $0x01, Z13, Y17
-	VADDPS        Y17, Y13, Y17
-	VADDPS        192(BX), Y17, Y17
-	VMOVUPS       Y17, 192(BX)
-	VADDPS        Z16, Z15, Z15
-	VEXTRACTF64X4 $0x01, Z15, Y17
-	VADDPS        Y17, Y15, Y17
-	VADDPS        224(BX), Y17, Y17
-	VMOVUPS       Y17, 224(BX)
-	ADDQ          $0x00000100, BX
-	ADDQ          cskip+8(FP), AX
-	ADDQ          sskip+24(FP), CX
-	DECQ          SI
-	JNZ           gemvAVX512x8_row
+gemvAVX512x8_r2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	PREFETCHT0  (R11)(DX*1)
+	VPMOVZXBD   (AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z20
+	VMULPS.BCST (CX), Z19, Z19
+	VMULPS.BCST (CX), Z20, Z20
+	VPMOVZXBD   (R11), Z18
+	VPERMPS     Z0, Z18, Z21
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (R12), Z21, Z21
+	VMULPS.BCST (R12), Z18, Z18
+	VMOVUPS     (R8), Z22
+	VFMADD231PS Z22, Z19, Z2
+	VFMADD231PS Z22, Z21, Z10
+	VMOVUPS     256(R8), Z22
+	VFMADD231PS Z22, Z19, Z3
+	VFMADD231PS Z22, Z21, Z11
+	VMOVUPS     512(R8), Z22
+	VFMADD231PS Z22, Z19, Z4
+	VFMADD231PS Z22, Z21, Z12
+	VMOVUPS     768(R8), Z22
+	VFMADD231PS Z22, Z19, Z5
+	VFMADD231PS Z22, Z21, Z13
+	VMOVUPS     1024(R8), Z22
+	VFMADD231PS Z22, Z19, Z6
+	VFMADD231PS Z22, Z21, Z14
+	VMOVUPS     1280(R8), Z22
+	VFMADD231PS Z22, Z19, Z7
+	VFMADD231PS Z22, Z21, Z15
+	VMOVUPS     1536(R8), Z22
+	VFMADD231PS Z22, Z19, Z8
+	VFMADD231PS Z22, Z21, Z16
+	VMOVUPS     1792(R8), Z22
+	VFMADD231PS Z22, Z19, Z9
+	VFMADD231PS Z22, Z21, Z17
+	VMOVUPS     64(R8), Z19
+	VFMADD231PS Z19, Z20, Z2
+	VFMADD231PS Z19, Z18, Z10
+	VMOVUPS     320(R8), Z19
+	VFMADD231PS Z19, Z20, Z3
+	VFMADD231PS Z19, Z18, Z11
+	VMOVUPS     576(R8), Z19
+	VFMADD231PS Z19, Z20, Z4
+	VFMADD231PS Z19, Z18, Z12
+	VMOVUPS     832(R8), Z19
+	VFMADD231PS Z19, Z20, Z5
+	VFMADD231PS Z19, Z18, Z13
+	VMOVUPS     1088(R8), Z19
+	VFMADD231PS Z19, Z20, Z6
+	VFMADD231PS Z19, Z18, Z14
+	VMOVUPS     1344(R8), Z19
+	VFMADD231PS Z19, Z20, Z7
+	VFMADD231PS Z19, Z18, Z15
+	VMOVUPS     1600(R8), Z19
+	VFMADD231PS Z19, Z20, Z8
+	VFMADD231PS Z19, Z18, Z16
+	VMOVUPS     1856(R8), Z19
+	VFMADD231PS Z19, Z20, Z9
+	VFMADD231PS Z19, Z18, Z17
+	VPMOVZXBD   16(AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z20
+	VMULPS.BCST (CX)(DI*1), Z19, Z19
+	VMULPS.BCST (CX)(DI*1), Z20, Z20
+	VPMOVZXBD   16(R11), Z18
+	VPERMPS     Z0, Z18, Z21
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (R12)(DI*1), Z21, Z21
+	VMULPS.BCST (R12)(DI*1), Z18, Z18
+	VMOVUPS     128(R8), Z22
+	VFMADD231PS Z22, Z19, Z2
+	VFMADD231PS Z22, Z21, Z10
+	VMOVUPS     384(R8), Z22
+	VFMADD231PS Z22, Z19, Z3
+	VFMADD231PS Z22, Z21, Z11
+	VMOVUPS     640(R8), Z22
+	VFMADD231PS Z22, Z19, Z4
+	VFMADD231PS Z22, Z21, Z12
+	VMOVUPS     896(R8), Z22
+	VFMADD231PS Z22, Z19, Z5
+	VFMADD231PS Z22, Z21, Z13
+	VMOVUPS     1152(R8), Z22
+	VFMADD231PS Z22, Z19, Z6
+	VFMADD231PS Z22, Z21, Z14
+	VMOVUPS     1408(R8), Z22
+	VFMADD231PS Z22, Z19, Z7
+	VFMADD231PS Z22, Z21, Z15
+	VMOVUPS     1664(R8), Z22
+	VFMADD231PS Z22, Z19, Z8
+	VFMADD231PS Z22, Z21, Z16
+	VMOVUPS     1920(R8), Z22
+	VFMADD231PS Z22, Z19, Z9
+	VFMADD231PS Z22, Z21, Z17
+	VMOVUPS     192(R8), Z19
+	VFMADD231PS Z19, Z20, Z2
+	VFMADD231PS Z19, Z18, Z10
+	VMOVUPS     448(R8), Z19
+	VFMADD231PS Z19, Z20, Z3
+	VFMADD231PS Z19, Z18, Z11
+	VMOVUPS     704(R8), Z19
+	VFMADD231PS Z19, Z20, Z4
+	VFMADD231PS Z19, Z18, Z12
+	VMOVUPS     960(R8), Z19
+	VFMADD231PS Z19, Z20, Z5
+	VFMADD231PS Z19, Z18, Z13
+	VMOVUPS     1216(R8), Z19
+	VFMADD231PS Z19, Z20, Z6
+	VFMADD231PS Z19, Z18, Z14
+	VMOVUPS     1472(R8), Z19
+	VFMADD231PS Z19, Z20, Z7
+	VFMADD231PS Z19, Z18, Z15
+	VMOVUPS     1728(R8), Z19
+	VFMADD231PS Z19, Z20, Z8
+	VFMADD231PS Z19, Z18, Z16
+	VMOVUPS     1984(R8), Z19
+	VFMADD231PS Z19, Z20, Z9
+	VFMADD231PS Z19, Z18, Z17
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R11
+	ADDQ        $0x00000800, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x8_r2_unit
+	ADDQ        sstep+40(FP), CX
+	ADDQ        sstep+40(FP), R12
+	CMPQ        CX, R9
+	JB          gemvAVX512x8_r2_step
+	VSHUFF64X2  $0xee, Z2, Z2, Z18
+	VADDPS      Z2, Z18, Z18
+	VADDPS      (BX), Y18, Y18
+	VMOVUPS     Y18, (BX)
+	VSHUFF64X2  $0xee, Z3, Z3, Z2
+	VADDPS      Z3, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VSHUFF64X2  $0xee, Z5, Z5, Z2
+	VADDPS      Z5, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VSHUFF64X2  $0xee, Z7, Z7, Z2
+	VADDPS      Z7, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	VSHUFF64X2  $0xee, Z9, Z9, Z2
+	VADDPS      Z9, Z2, Z2
+	VADDPS      224(BX), Y2, Y2
+	VMOVUPS     Y2, 224(BX)
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      256(BX), Y2, Y2
+	VMOVUPS     Y2, 256(BX)
+	VSHUFF64X2  $0xee, Z11, Z11, Z2
+	VADDPS      Z11, Z2, Z2
+	VADDPS      288(BX), Y2, Y2
+	VMOVUPS     Y2, 288(BX)
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      320(BX), Y2, Y2
+	VMOVUPS     Y2, 320(BX)
+	VSHUFF64X2  $0xee, Z13, Z13, Z2
+	VADDPS      Z13, Z2, Z2
+	VADDPS      352(BX), Y2, Y2
+	VMOVUPS     Y2, 352(BX)
+	VSHUFF64X2  $0xee, Z14, Z14, Z2
+	VADDPS      Z14, Z2, Z2
+	VADDPS      384(BX), Y2, Y2
+	VMOVUPS     Y2, 384(BX)
+	VSHUFF64X2  $0xee, Z15, Z15, Z2
+	VADDPS      Z15, Z2, Z2
+	VADDPS      416(BX), Y2, Y2
+	VMOVUPS     Y2, 416(BX)
+	VSHUFF64X2  $0xee, Z16, Z16, Z2
+	VADDPS      Z16, Z2, Z2
+	VADDPS      448(BX), Y2, Y2
+	VMOVUPS     Y2, 448(BX)
+	VSHUFF64X2  $0xee, Z17, Z17, Z2
+	VADDPS      Z17, Z2, Z2
+	VADDPS      480(BX), Y2, Y2
+	VMOVUPS     Y2, 480(BX)
+	ADDQ        $0x00000200, BX
+	MOVQ        R11, AX
+	MOVQ        R12, CX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	SUBQ        $0x02, SI
+	JMP         gemvAVX512x8_pairs
+
+gemvAVX512x8_single:
+	TESTQ SI, SI
+	JZ    gemvAVX512x8_done
+
+gemvAVX512x8_r1_row:
+	MOVQ    x+48(FP), R8
+	MOVQ    sbytes+32(FP), R9
+	ADDQ    CX, R9
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z1, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z1, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z1, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z1, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z1, Z14
+	VMOVAPS Z1, Z15
+	VMOVAPS Z1, Z16
+	VMOVAPS Z1, Z17
+
+gemvAVX512x8_r1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvAVX512x8_r1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (CX), Z19, Z19
+	VMULPS.BCST (CX), Z18, Z18
+	VFMADD231PS (R8), Z19, Z2
+	VFMADD231PS 256(R8), Z19, Z4
+	VFMADD231PS 512(R8), Z19, Z6
+	VFMADD231PS 768(R8), Z19, Z8
+	VFMADD231PS 1024(R8), Z19, Z10
+	VFMADD231PS 1280(R8), Z19, Z12
+	VFMADD231PS 1536(R8), Z19, Z14
+	VFMADD231PS 1792(R8), Z19, Z16
+	VFMADD231PS 64(R8), Z18, Z3
+	VFMADD231PS 320(R8), Z18, Z5
+	VFMADD231PS 576(R8), Z18, Z7
+	VFMADD231PS 832(R8), Z18, Z9
+	VFMADD231PS 1088(R8), Z18, Z11
+	VFMADD231PS 1344(R8), Z18, Z13
+	VFMADD231PS 1600(R8), Z18, Z15
+	VFMADD231PS 1856(R8), Z18, Z17
+	VPMOVZXBD   16(AX), Z18
+	VPERMPS     Z0, Z18, Z19
+	VPSRLD      $0x04, Z18, Z18
+	VPERMPS     Z0, Z18, Z18
+	VMULPS.BCST (CX)(DI*1), Z19, Z19
+	VMULPS.BCST (CX)(DI*1), Z18, Z18
+	VFMADD231PS 128(R8), Z19, Z2
+	VFMADD231PS 384(R8), Z19, Z4
+	VFMADD231PS 640(R8), Z19, Z6
+	VFMADD231PS 896(R8), Z19, Z8
+	VFMADD231PS 1152(R8), Z19, Z10
+	VFMADD231PS 1408(R8), Z19, Z12
+	VFMADD231PS 1664(R8), Z19, Z14
+	VFMADD231PS 1920(R8), Z19, Z16
+	VFMADD231PS 192(R8), Z18, Z3
+	VFMADD231PS 448(R8), Z18, Z5
+	VFMADD231PS 704(R8), Z18, Z7
+	VFMADD231PS 960(R8), Z18, Z9
+	VFMADD231PS 1216(R8), Z18, Z11
+	VFMADD231PS 1472(R8), Z18, Z13
+	VFMADD231PS 1728(R8), Z18, Z15
+	VFMADD231PS 1984(R8), Z18, Z17
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000800, R8
+	CMPQ        AX, R10
+	JB          gemvAVX512x8_r1_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R9
+	JB          gemvAVX512x8_r1_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	VADDPS      Z5, Z4, Z4
+	VSHUFF64X2  $0xee, Z4, Z4, Z2
+	VADDPS      Z4, Z2, Z2
+	VADDPS      32(BX), Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VADDPS      Z7, Z6, Z6
+	VSHUFF64X2  $0xee, Z6, Z6, Z2
+	VADDPS      Z6, Z2, Z2
+	VADDPS      64(BX), Y2, Y2
+	VMOVUPS     Y2, 64(BX)
+	VADDPS      Z9, Z8, Z8
+	VSHUFF64X2  $0xee, Z8, Z8, Z2
+	VADDPS      Z8, Z2, Z2
+	VADDPS      96(BX), Y2, Y2
+	VMOVUPS     Y2, 96(BX)
+	VADDPS      Z11, Z10, Z10
+	VSHUFF64X2  $0xee, Z10, Z10, Z2
+	VADDPS      Z10, Z2, Z2
+	VADDPS      128(BX), Y2, Y2
+	VMOVUPS     Y2, 128(BX)
+	VADDPS      Z13, Z12, Z12
+	VSHUFF64X2  $0xee, Z12, Z12, Z2
+	VADDPS      Z12, Z2, Z2
+	VADDPS      160(BX), Y2, Y2
+	VMOVUPS     Y2, 160(BX)
+	VADDPS      Z15, Z14, Z14
+	VSHUFF64X2  $0xee, Z14, Z14, Z2
+	VADDPS      Z14, Z2, Z2
+	VADDPS      192(BX), Y2, Y2
+	VMOVUPS     Y2, 192(BX)
+	VADDPS      Z17, Z16, Z16
+	VSHUFF64X2  $0xee, Z16, Z16, Z2
+	VADDPS      Z16, Z2, Z2
+	VADDPS      224(BX), Y2, Y2
+	VMOVUPS     Y2, 224(BX)
+	ADDQ        $0x00000100, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x8_r1_row
+
+gemvAVX512x8_done:
 	VZEROUPPER
 	RET
 

@@ -5,28 +5,28 @@
 package cpu
 
 // gemvAVX512x1 is the AVX-512 fused decode-dot over weight rows for a batch of 1.
-func gemvAVX512x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x2 is the AVX-512 fused decode-dot over weight rows for a batch of 2.
-func gemvAVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x3 is the AVX-512 fused decode-dot over weight rows for a batch of 3.
-func gemvAVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x4 is the AVX-512 fused decode-dot over weight rows for a batch of 4.
-func gemvAVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x5 is the AVX-512 fused decode-dot over weight rows for a batch of 5.
-func gemvAVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x6 is the AVX-512 fused decode-dot over weight rows for a batch of 6.
-func gemvAVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x7 is the AVX-512 fused decode-dot over weight rows for a batch of 7.
-func gemvAVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvAVX512x8 is the AVX-512 fused decode-dot over weight rows for a batch of 8.
-func gemvAVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+func gemvAVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // decodeAVX512 writes blocks·blockSize scaled values to dst.
 func decodeAVX512(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)

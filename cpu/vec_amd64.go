@@ -57,19 +57,23 @@ func vecVariants() []*vecKernels {
 	return []*vecKernels{avx2}
 }
 
-// gemvAsm is a decode-dot kernel as assembled, taking the part of the code
-// table it reads: T is [5][32]byte (the AVX2 byte planes) or [16]float32
-// (the values).
-type gemvAsm[T any] func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *T, acc *float32)
+// gemvAVX2Asm is an AVX2 decode-dot kernel, which reads the table's byte
+// planes.
+type gemvAVX2Asm func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[5][32]byte, acc *float32)
 
-func withPlanes(f gemvAsm[[5][32]byte]) gemvFunc {
+func withPlanes(f gemvAVX2Asm) gemvFunc {
 	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
 		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.planes, acc)
 	}
 }
 
-func withValues(f gemvAsm[[16]float32]) gemvFunc {
+// gemv512Asm is an AVX-512 decode-dot kernel, which also takes rowc, the
+// code bytes from one weight row to the next, to run two rows side by side.
+type gemv512Asm func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc int)
+
+func withValues(f gemv512Asm) gemvFunc {
 	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
-		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.values, acc)
+		rowc := sbytes/sstep*ubytes + cskip
+		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.values, acc, rowc)
 	}
 }
