@@ -2167,12 +2167,12 @@ TEXT ·decodeAVX512(SB), NOSPLIT, $0-56
 	VMOVUPS interleave512<>+0(SB), Z1
 	VMOVUPS interleave512<>+64(SB), Z2
 
-decode512_block:
+decodeAVX512_block:
 	VBROADCASTSS (DX), Z3
 	MOVQ         CX, R8
 	ADDQ         SI, R8
 
-decode512_group:
+decodeAVX512_group:
 	PREFETCHT0 (CX)(DI*1)
 	VPMOVZXBD  (CX), Z4
 	VPERMPS    Z0, Z4, Z5
@@ -2189,9 +2189,55 @@ decode512_group:
 	ADDQ       $0x10, CX
 	ADDQ       $0x00000080, AX
 	CMPQ       CX, R8
-	JB         decode512_group
+	JB         decodeAVX512_group
 	ADDQ       $0x04, DX
 	CMPQ       DX, BX
-	JB         decode512_block
+	JB         decodeAVX512_block
+	VZEROUPPER
+	RET
+
+// func decodeAVX512Stream(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·decodeAVX512Stream(SB), NOSPLIT, $0-56
+	MOVQ    dst+0(FP), AX
+	MOVQ    codes+8(FP), CX
+	MOVQ    scales+16(FP), DX
+	MOVQ    blocks+24(FP), BX
+	LEAQ    (DX)(BX*4), BX
+	MOVQ    blockSize+32(FP), SI
+	SHRQ    $0x01, SI
+	MOVQ    tab+48(FP), DI
+	VMOVUPS (DI), Z0
+	MOVQ    pf+40(FP), DI
+	VMOVUPS interleave512<>+0(SB), Z1
+	VMOVUPS interleave512<>+64(SB), Z2
+
+decodeAVX512Stream_block:
+	VBROADCASTSS (DX), Z3
+	MOVQ         CX, R8
+	ADDQ         SI, R8
+
+decodeAVX512Stream_group:
+	PREFETCHT0 (CX)(DI*1)
+	VPMOVZXBD  (CX), Z4
+	VPERMPS    Z0, Z4, Z5
+	VPSRLD     $0x04, Z4, Z4
+	VPERMPS    Z0, Z4, Z4
+	VMULPS     Z3, Z5, Z5
+	VMULPS     Z3, Z4, Z4
+	VMOVAPS    Z1, Z6
+	VPERMI2PS  Z4, Z5, Z6
+	VMOVAPS    Z2, Z7
+	VPERMI2PS  Z4, Z5, Z7
+	VMOVNTPS   Z6, (AX)
+	VMOVNTPS   Z7, 64(AX)
+	ADDQ       $0x10, CX
+	ADDQ       $0x00000080, AX
+	CMPQ       CX, R8
+	JB         decodeAVX512Stream_group
+	ADDQ       $0x04, DX
+	CMPQ       DX, BX
+	JB         decodeAVX512Stream_block
+	SFENCE
 	VZEROUPPER
 	RET

@@ -30,3 +30,6 @@ func gemvAVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int
 
 // decodeAVX512 writes blocks·blockSize scaled values to dst.
 func decodeAVX512(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)
+
+// decodeAVX512Stream is decodeAVX512 with non-temporal stores to a 64-byte aligned dst.
+func decodeAVX512Stream(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)

@@ -16,10 +16,14 @@ type vecKernels struct {
 	gemv1s gemvFunc // gemv[1] for blocks of at most 64 codes
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.
-	order    *[gemvUnit]int
-	gemm     tile // the panel GEMM's micro-kernels
-	decode   func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
-	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *quantConsts) int
+	order  *[gemvUnit]int
+	gemm   tile // the panel GEMM's micro-kernels
+	decode func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+	// decodeStream, if not nil, is decode with stores that bypass the
+	// caches, into a 64-byte aligned dst: for outputs larger than the
+	// caches, which then are not read before they are written.
+	decodeStream func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+	quantize     func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *quantConsts) int
 }
 
 // gemvFunc is a decode-dot kernel; see gemvVec for its arguments. Each

@@ -31,10 +31,11 @@ var avx512 = &vecKernels{
 		nil, withValues(gemvAVX512x1), withValues(gemvAVX512x2), withValues(gemvAVX512x3), withValues(gemvAVX512x4),
 		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
 	},
-	order:    &unitOrder512,
-	gemm:     avx2.gemm,
-	decode:   decodeAVX512,
-	quantize: quantizeAVX2,
+	order:        &unitOrder512,
+	gemm:         avx2.gemm,
+	decode:       decodeAVX512,
+	decodeStream: decodeAVX512Stream,
+	quantize:     quantizeAVX2,
 }
 
 // builtVariants lists every kernel set of this build, best first.

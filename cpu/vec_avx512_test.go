@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // needAVX512 skips, saying so, when this CPU cannot run the AVX-512 set;
@@ -85,10 +86,31 @@ func TestAVX512Dequantize(t *testing.T) {
 	}
 }
 
+// TestAVX512DequantizeStream covers the output size from which Dequantize
+// streams its stores past the caches: aligned (streamed) and not.
+func TestAVX512DequantizeStream(t *testing.T) {
+	needAVX512(t)
+	r := rand.New(rand.NewPCG(25, 26))
+	rows, cols := streamBytes/4/2048+3, 2048
+	for _, double := range []bool{false, true} {
+		w, _ := randomWeightsOf(t, NF4, r, rows, cols, 64, double)
+		for _, off := range []int{0, 1} {
+			checkDequantizeTwin(t, w, off)
+		}
+	}
+}
+
+// alignedFloats returns n float32 values starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	skip := int(-uintptr(unsafe.Pointer(&buf[0])) % 64 / 4)
+	return buf[skip : skip+n]
+}
+
 func checkDequantizeTwin(t *testing.T, w *Weights, off int) {
 	t.Helper()
 	want := make([]float32, w.Rows*w.Cols)
-	got := offsetCopy(make([]float32, len(want)), off)
+	got := offsetCopy(alignedFloats(len(want)), off)
 	var err, errTwin error
 	withKernels(nil, func() { errTwin = Dequantize(want, w) })
 	withKernels(avx512, func() { err = Dequantize(got, offsetWeights(w, off)) })

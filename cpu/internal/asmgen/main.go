@@ -31,7 +31,9 @@ func main() {
 		for m := 1; m <= 8; m++ {
 			gemv512(m)
 		}
-		decode512()
+		il := interleave512()
+		decode512(il, false)
+		decode512(il, true)
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)
