@@ -132,7 +132,7 @@ func BenchmarkGEMMBackward(b *testing.B) {
 	}
 	dx := make([]float32, m*benchK)
 	flops := float64(2 * m * benchN * benchK)
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, false, func(b *testing.B) {
 		for b.Loop() {
 			if err := LinearBackward(dx, dy, m, w); err != nil {
 				b.Fatal(err)

@@ -33,3 +33,39 @@ func decodeAVX512(dst *float32, codes *byte, scales *float32, blocks int, blockS
 
 // decodeAVX512Stream is decodeAVX512 with non-temporal stores to a 64-byte aligned dst.
 func decodeAVX512Stream(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)
+
+// gemmAVX512x1x32 is the 1×32 register-blocked FMA micro-kernel.
+func gemmAVX512x1x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x2x32 is the 2×32 register-blocked FMA micro-kernel.
+func gemmAVX512x2x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x3x32 is the 3×32 register-blocked FMA micro-kernel.
+func gemmAVX512x3x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x4x32 is the 4×32 register-blocked FMA micro-kernel.
+func gemmAVX512x4x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x5x32 is the 5×32 register-blocked FMA micro-kernel.
+func gemmAVX512x5x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x6x32 is the 6×32 register-blocked FMA micro-kernel.
+func gemmAVX512x6x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x7x32 is the 7×32 register-blocked FMA micro-kernel.
+func gemmAVX512x7x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x8x32 is the 8×32 register-blocked FMA micro-kernel.
+func gemmAVX512x8x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x9x32 is the 9×32 register-blocked FMA micro-kernel.
+func gemmAVX512x9x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x10x32 is the 10×32 register-blocked FMA micro-kernel.
+func gemmAVX512x10x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x11x32 is the 11×32 register-blocked FMA micro-kernel.
+func gemmAVX512x11x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// gemmAVX512x12x32 is the 12×32 register-blocked FMA micro-kernel.
+func gemmAVX512x12x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)

@@ -23,16 +23,19 @@ var avx2 = &vecKernels{
 }
 
 // avx512 has its own decode-dot and dequantize kernels, which keep the
-// codebook in one zmm register; the GEMM micro-kernels and the quantizer
-// are still the AVX2 ones.
+// codebook in one zmm register, and GEMM micro-kernels of up to 12×32; the
+// quantizer is still the AVX2 one.
 var avx512 = &vecKernels{
 	name: "avx512",
 	gemv: [...]gemvFunc{
 		nil, withValues(gemvAVX512x1), withValues(gemvAVX512x2), withValues(gemvAVX512x3), withValues(gemvAVX512x4),
 		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
 	},
-	order:        &unitOrder512,
-	gemm:         avx2.gemm,
+	order: &unitOrder512,
+	gemm: tile{32, []func(*float32, int, int, *float32, int, *float32, int, int){
+		nil, gemmAVX512x1x32, gemmAVX512x2x32, gemmAVX512x3x32, gemmAVX512x4x32, gemmAVX512x5x32, gemmAVX512x6x32,
+		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
+	}},
 	decode:       decodeAVX512,
 	decodeStream: decodeAVX512Stream,
 	quantize:     quantizeAVX2,

@@ -34,6 +34,9 @@ func main() {
 		il := interleave512()
 		decode512(il, false)
 		decode512(il, true)
+		for r := 1; r <= 12; r++ {
+			gemm512(r, 32)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)
