@@ -35,7 +35,7 @@ func benchSetup(b *testing.B) (*Weights, []float32, []float32) {
 func BenchmarkQuantize(b *testing.B) {
 	w, src, _ := benchSetup(b)
 	codes, absmax := make([]byte, len(w.Codes)), make([]float32, w.Blocks())
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, true, func(b *testing.B) {
 		b.SetBytes(int64(4 * len(src)))
 		for b.Loop() {
 			if err := Quantize(codes, absmax, src, benchN, benchK, DefaultBlockSize); err != nil {

@@ -3414,3 +3414,112 @@ gemmAVX512x12x32_store:
 	VMOVUPS Z23, 64(AX)
 	VZEROUPPER
 	RET
+
+// func quantizeAVX512(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[41]uint32) int
+// Requires: AVX, AVX512F
+TEXT ·quantizeAVX512(SB), NOSPLIT, $0-56
+	MOVQ         codes+0(FP), AX
+	MOVQ         absmax+8(FP), CX
+	MOVQ         src+16(FP), DX
+	MOVQ         blocks+24(FP), BX
+	MOVQ         blockSize+32(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         k+40(FP), DI
+	VPBROADCASTD 140(DI), Z0
+	VPBROADCASTD 136(DI), Z1
+	VMOVUPS      (DI), Z2
+	VMOVUPS      64(DI), Z3
+	VPBROADCASTD 28(DI), Z4
+	VPBROADCASTD 144(DI), Z5
+	VPBROADCASTD 148(DI), Z6
+	VPBROADCASTD 152(DI), Z7
+	VPBROADCASTD 156(DI), Z8
+	VPBROADCASTD 160(DI), Z9
+	VPXORD       Z10, Z10, Z10
+	XORQ         R8, R8
+
+quant512_block:
+	MOVQ      DX, R9
+	ADDQ      SI, R9
+	MOVQ      DX, R10
+	VMOVDQA32 Z10, Z11
+	VMOVDQA32 Z10, Z12
+
+quant512_max:
+	VPANDD       (R10), Z0, Z13
+	VPANDD       64(R10), Z0, Z14
+	VPMAXUD      Z13, Z11, Z11
+	VPMAXUD      Z14, Z12, Z12
+	ADDQ         $0x80, R10
+	CMPQ         R10, R9
+	JB           quant512_max
+	VPMAXUD      Z12, Z11, Z11
+	VSHUFI64X2   $0x4e, Z11, Z11, Z15
+	VPMAXUD      Z15, Z11, Z11
+	VSHUFI64X2   $0xb1, Z11, Z11, Z15
+	VPMAXUD      Z15, Z11, Z11
+	VPSHUFD      $0x4e, Z11, Z15
+	VPMAXUD      Z15, Z11, Z11
+	VPSHUFD      $0xb1, Z11, Z15
+	VPMAXUD      Z15, Z11, Z11
+	VPCMPUD      $0x06, Z1, Z11, K1
+	KORTESTW     K1, K1
+	JNZ          quant512_bad
+	VMOVSS       X11, (CX)
+	VMAXPS.BCST  128(DI), Z11, Z12
+	VBROADCASTSS 132(DI), Z15
+	VDIVPS       Z12, Z15, Z12
+
+quant512_codes:
+	VMULPS    (DX), Z12, Z13
+	VMOVDQA32 Z10, Z14
+	VCMPPS    $0x1e, Z4, Z13, K1
+	VPADDD    Z9, Z14, K1, Z14
+	VPADDD    Z7, Z14, Z15
+	VPERMPS   Z2, Z15, Z15
+	VCMPPS    $0x1e, Z15, Z13, K1
+	VPADDD    Z8, Z14, K1, Z14
+	VPADDD    Z5, Z14, Z15
+	VPERMPS   Z2, Z15, Z15
+	VCMPPS    $0x1e, Z15, Z13, K1
+	VPADDD    Z6, Z14, K1, Z14
+	VPERMPS   Z2, Z14, Z15
+	VCMPPS    $0x1e, Z15, Z13, K1
+	VPADDD    Z5, Z14, K1, Z14
+	VPERMPS   Z3, Z14, Z13
+	VPSRLQ    $0x1c, Z13, Z15
+	VPORD     Z15, Z13, Z13
+	VPMOVQB   Z13, (AX)
+	VMULPS    64(DX), Z12, Z13
+	VMOVDQA32 Z10, Z14
+	VCMPPS    $0x1e, Z4, Z13, K1
+	VPADDD    Z9, Z14, K1, Z14
+	VPADDD    Z7, Z14, Z15
+	VPERMPS   Z2, Z15, Z15
+	VCMPPS    $0x1e, Z15, Z13, K1
+	VPADDD    Z8, Z14, K1, Z14
+	VPADDD    Z5, Z14, Z15
+	VPERMPS   Z2, Z15, Z15
+	VCMPPS    $0x1e, Z15, Z13, K1
+	VPADDD    Z6, Z14, K1, Z14
+	VPERMPS   Z2, Z14, Z15
+	VCMPPS    $0x1e, Z15, Z13, K1
+	VPADDD    Z5, Z14, K1, Z14
+	VPERMPS   Z3, Z14, Z13
+	VPSRLQ    $0x1c, Z13, Z15
+	VPORD     Z15, Z13, Z13
+	VPMOVQB   Z13, 8(AX)
+	ADDQ      $0x10, AX
+	ADDQ      $0x00000080, DX
+	CMPQ      DX, R9
+	JB        quant512_codes
+	ADDQ      $0x04, CX
+	INCQ      R8
+	CMPQ      R8, BX
+	JB        quant512_block
+	MOVQ      $-1, R8
+
+quant512_bad:
+	MOVQ R8, ret+48(FP)
+	VZEROUPPER
+	RET

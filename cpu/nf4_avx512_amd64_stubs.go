@@ -69,3 +69,6 @@ func gemmAVX512x11x32(a *float32, rs int, ps int, b *float32, ldb int, c *float3
 
 // gemmAVX512x12x32 is the 12×32 register-blocked FMA micro-kernel.
 func gemmAVX512x12x32(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// quantizeAVX512 quantizes blocks·blockSize values of src.
+func quantizeAVX512(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[41]uint32) int

@@ -23,7 +23,8 @@ type vecKernels struct {
 	// caches, into a 64-byte aligned dst: for outputs larger than the
 	// caches, which then are not read before they are written.
 	decodeStream func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
-	quantize     func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *quantConsts) int
+	// quantize reads its constants from t (quant or quant512).
+	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int
 }
 
 // gemvFunc is a decode-dot kernel; see gemvVec for its arguments. Each
@@ -121,6 +122,23 @@ func newQuantConsts(t *codeTable) (k quantConsts) {
 	for j := range 8 {
 		k[20][j], k[21][j] = uint32(t.order[j]), uint32(t.order[8+j])
 	}
+	return k
+}
+
+// quantConsts512 feeds the AVX-512 quantizer: the 15 bounds of a code
+// table in sort order and a zero, the sort order (rank → code), then
+// MinScale, 1.0, MaxFloat32's bits, the absolute-value mask and the
+// integers 1, 2, 3, 4, 8.
+type quantConsts512 = [41]uint32
+
+func newQuantConsts512(t *codeTable) (k quantConsts512) {
+	for i, b := range t.bounds {
+		k[i] = math.Float32bits(b)
+	}
+	for i, o := range t.order {
+		k[16+i] = uint32(o)
+	}
+	copy(k[32:], []uint32{math.Float32bits(MinScale), math.Float32bits(1), math.Float32bits(math.MaxFloat32), 0x7fffffff, 1, 2, 3, 4, 8})
 	return k
 }
 

@@ -18,13 +18,15 @@ var avx2 = &vecKernels{
 	gemm: tile{16, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX2x1x16, gemmAVX2x2x16, gemmAVX2x3x16, gemmAVX2x4x16, gemmAVX2x5x16, gemmAVX2x6x16,
 	}},
-	decode:   decodeAVX2,
-	quantize: quantizeAVX2,
+	decode: decodeAVX2,
+	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
+		return quantizeAVX2(codes, absmax, src, blocks, blockSize, &t.quant)
+	},
 }
 
 // avx512 has its own decode-dot and dequantize kernels, which keep the
-// codebook in one zmm register, and GEMM micro-kernels of up to 12×32; the
-// quantizer is still the AVX2 one.
+// codebook in one zmm register, GEMM micro-kernels of up to 12×32 and a
+// quantizer.
 var avx512 = &vecKernels{
 	name: "avx512",
 	gemv: [...]gemvFunc{
@@ -38,7 +40,9 @@ var avx512 = &vecKernels{
 	}},
 	decode:       decodeAVX512,
 	decodeStream: decodeAVX512Stream,
-	quantize:     quantizeAVX2,
+	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
+		return quantizeAVX512(codes, absmax, src, blocks, blockSize, &t.quant512)
+	},
 }
 
 // builtVariants lists every kernel set of this build, best first.

@@ -37,6 +37,7 @@ func main() {
 		for r := 1; r <= 12; r++ {
 			gemm512(r, 32)
 		}
+		quantize512()
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)
