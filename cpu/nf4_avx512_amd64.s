@@ -2117,6 +2117,108 @@ gemvAVX512x8_done:
 	VZEROUPPER
 	RET
 
+// func gemvAVX512x1s(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvAVX512x1s(SB), NOSPLIT, $0-104
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	LEAQ    -4(DI), R8
+	LEAQ    (DI)(R8*1), R9
+	VPXORD  Z1, Z1, Z1
+
+gemvAVX512x1s_row:
+	MOVQ    x+48(FP), R10
+	MOVQ    sbytes+32(FP), R11
+	ADDQ    CX, R11
+	MOVQ    R11, R12
+	SUBQ    DI, R12
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z1, Z4
+	VMOVAPS Z1, Z5
+	CMPQ    CX, R12
+	JAE     gemvAVX512x1s_tail
+
+gemvAVX512x1s_pair:
+	PREFETCHT0       (AX)(DX*1)
+	VPMOVZXBD        (AX), Z6
+	VPERMPS          Z0, Z6, Z7
+	VPSRLD           $0x04, Z6, Z6
+	VPERMPS          Z0, Z6, Z6
+	VMULPS           (R10), Z7, Z7
+	VFMADD231PS      64(R10), Z6, Z7
+	VFMADD231PS.BCST (CX), Z7, Z2
+	VPMOVZXBD        16(AX), Z6
+	VPERMPS          Z0, Z6, Z7
+	VPSRLD           $0x04, Z6, Z6
+	VPERMPS          Z0, Z6, Z6
+	VMULPS           128(R10), Z7, Z7
+	VFMADD231PS      192(R10), Z6, Z7
+	VFMADD231PS.BCST (CX)(R8*1), Z7, Z3
+	PREFETCHT0       32(AX)(DX*1)
+	VPMOVZXBD        32(AX), Z6
+	VPERMPS          Z0, Z6, Z7
+	VPSRLD           $0x04, Z6, Z6
+	VPERMPS          Z0, Z6, Z6
+	VMULPS           256(R10), Z7, Z7
+	VFMADD231PS      320(R10), Z6, Z7
+	VFMADD231PS.BCST (CX)(DI*1), Z7, Z4
+	VPMOVZXBD        48(AX), Z6
+	VPERMPS          Z0, Z6, Z7
+	VPSRLD           $0x04, Z6, Z6
+	VPERMPS          Z0, Z6, Z6
+	VMULPS           384(R10), Z7, Z7
+	VFMADD231PS      448(R10), Z6, Z7
+	VFMADD231PS.BCST (CX)(R9*1), Z7, Z5
+	ADDQ             $0x40, AX
+	ADDQ             $0x00000200, R10
+	LEAQ             (CX)(DI*2), CX
+	CMPQ             CX, R12
+	JB               gemvAVX512x1s_pair
+
+gemvAVX512x1s_tail:
+	CMPQ             CX, R11
+	JAE              gemvAVX512x1s_sum
+	PREFETCHT0       (AX)(DX*1)
+	VPMOVZXBD        (AX), Z6
+	VPERMPS          Z0, Z6, Z7
+	VPSRLD           $0x04, Z6, Z6
+	VPERMPS          Z0, Z6, Z6
+	VMULPS           (R10), Z7, Z7
+	VFMADD231PS      64(R10), Z6, Z7
+	VFMADD231PS.BCST (CX), Z7, Z2
+	VPMOVZXBD        16(AX), Z6
+	VPERMPS          Z0, Z6, Z7
+	VPSRLD           $0x04, Z6, Z6
+	VPERMPS          Z0, Z6, Z6
+	VMULPS           128(R10), Z7, Z7
+	VFMADD231PS      192(R10), Z6, Z7
+	VFMADD231PS.BCST (CX)(R8*1), Z7, Z3
+	ADDQ             $0x20, AX
+	ADDQ             DI, CX
+
+gemvAVX512x1s_sum:
+	VADDPS     Z3, Z2, Z2
+	VADDPS     Z5, Z4, Z4
+	VADDPS     Z4, Z2, Z2
+	VSHUFF64X2 $0xee, Z2, Z2, Z3
+	VADDPS     Z2, Z3, Z3
+	VADDPS     (BX), Y3, Y3
+	VMOVUPS    Y3, (BX)
+	ADDQ       $0x20, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvAVX512x1s_row
+	VZEROUPPER
+	RET
+
 DATA interleave512<>+0(SB)/4, $0x00000000
 DATA interleave512<>+4(SB)/4, $0x00000010
 DATA interleave512<>+8(SB)/4, $0x00000001

@@ -27,14 +27,15 @@ func withKernels(k *vecKernels, f func()) {
 
 // TestAVX512GEMV holds the AVX-512 decode-dot to the pure-Go twin and to
 // the float64 reference for every batch it covers (1..8), every scale
-// step it sees (32-code pairs, 64, 128 and 4096-code blocks), rows whose
-// K ends in a block the kernel leaves to Go, bands of rows that end part
-// way, both scale formats, two tables and unaligned data.
+// step it sees (32-code pairs, 64, 128 and 4096-code blocks; odd and even
+// counts of steps), rows whose K ends in a block the kernel leaves to Go,
+// bands of rows that end part way, both scale formats, two tables and
+// unaligned data.
 func TestAVX512GEMV(t *testing.T) {
 	needAVX512(t)
 	r := rand.New(rand.NewPCG(21, 22))
 	shapes := []struct{ n, k, b int }{
-		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
+		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
 	}
 	for _, sh := range shapes {
 		for _, q := range QuantTypes() {

@@ -31,6 +31,7 @@ func main() {
 		for m := 1; m <= 8; m++ {
 			gemv512(m)
 		}
+		gemv512Short()
 		il := interleave512()
 		decode512(il, false)
 		decode512(il, true)
