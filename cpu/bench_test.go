@@ -43,7 +43,7 @@ func BenchmarkQuantize(b *testing.B) {
 			}
 		}
 	})
-	b.Run("gonum-f32-copy", func(b *testing.B) { benchCopy(b, src) })
+	b.Run("gonum-f32-copy", withCPUTime(func(b *testing.B) { benchCopy(b, src) }))
 }
 
 func BenchmarkDequantize(b *testing.B) {
@@ -57,7 +57,7 @@ func BenchmarkDequantize(b *testing.B) {
 			}
 		}
 	})
-	b.Run("gonum-f32-copy", func(b *testing.B) { benchCopy(b, src) })
+	b.Run("gonum-f32-copy", withCPUTime(func(b *testing.B) { benchCopy(b, src) }))
 }
 
 // benchSets runs f as "nf4-SET" under every vector kernel set this CPU
@@ -72,7 +72,19 @@ func benchSets(b *testing.B, withPurego bool, f func(b *testing.B)) {
 	}
 	for _, k := range sets {
 		active = k
-		b.Run("nf4-"+Kernels(), f)
+		b.Run("nf4-"+Kernels(), withCPUTime(f))
+	}
+}
+
+// withCPUTime returns f reporting also the CPU time per operation (all
+// threads), which a busy host disturbs less than wall time.
+func withCPUTime(f func(b *testing.B)) func(b *testing.B) {
+	return func(b *testing.B) {
+		t0, ok := cpuTime()
+		f(b)
+		if t1, ok1 := cpuTime(); ok && ok1 && b.N > 0 {
+			b.ReportMetric(float64(t1-t0)/1e3/float64(b.N), "cpu-µs/op")
+		}
 	}
 }
 
@@ -108,7 +120,7 @@ func benchLinear(b *testing.B, m int) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
-	b.Run("gonum-f32", func(b *testing.B) {
+	b.Run("gonum-f32", withCPUTime(func(b *testing.B) {
 		impl := gonum.Implementation{}
 		for b.Loop() {
 			if m == 1 {
@@ -118,7 +130,7 @@ func benchLinear(b *testing.B, m int) {
 			}
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
+	}))
 }
 
 // BenchmarkGEMMBackward times dx = dy·W at M = 64.
@@ -140,10 +152,10 @@ func BenchmarkGEMMBackward(b *testing.B) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
-	b.Run("gonum-f32", func(b *testing.B) {
+	b.Run("gonum-f32", withCPUTime(func(b *testing.B) {
 		for b.Loop() {
 			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, benchK, benchN, 1, dy, benchN, f32, benchK, 0, dx, benchK)
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
+	}))
 }
