@@ -34,6 +34,7 @@ var avx512 = &vecKernels{
 		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
 	},
 	gemv1s: withValues(gemvAVX512x1s),
+	gemv1w: withValues(gemvAVX512x1w),
 	order:  &unitOrder512,
 	gemm: tile{32, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX512x1x32, gemmAVX512x2x32, gemmAVX512x3x32, gemmAVX512x4x32, gemmAVX512x5x32, gemmAVX512x6x32,

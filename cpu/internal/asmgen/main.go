@@ -32,6 +32,7 @@ func main() {
 			gemv512(m)
 		}
 		gemv512Short()
+		gemv512Wide()
 		il := interleave512()
 		decode512(il, false)
 		decode512(il, true)
