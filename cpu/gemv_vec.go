@@ -42,9 +42,11 @@ var unitOrder512 = func() (o [gemvUnit]int) {
 // decode-dot kernel, bands of W's rows split across workers.
 func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
-	if m == 1 && B == 64 && K >= gemvWideUnit && k.gemv1w != nil {
-		gemvWide(k, out, x, w)
-		return
+	if m == 1 && K >= gemvWideUnit {
+		if fn := k.gemvWideFor(B); fn != nil {
+			gemvWide(fn, out, x, w)
+			return
+		}
 	}
 	// The kernels cover whole 64-code units; with 32-code blocks a row
 	// can end in one more block, done here in Go.

@@ -13,13 +13,30 @@ var wideOrder = func() (o [gemvWideUnit]int) {
 	return o
 }()
 
-// gemvWide computes out[N] = x·Wᵀ for one activation row and 64-code
-// blocks with the kernel set's wide kernel, bands of W's rows split across
-// workers; a row's last block, when K/64 is odd, is done here in Go.
-func gemvWide(k *vecKernels, out, x []float32, w *Weights) {
+// gemvWideFor returns the set's wide one-row kernel for blocks of B codes,
+// or nil.
+func (k *vecKernels) gemvWideFor(B int) gemvFunc {
+	switch {
+	case B == 64:
+		return k.gemv1w
+	case B > 64:
+		return k.gemv1wb
+	}
+	return nil
+}
+
+// gemvWide computes out[N] = x·Wᵀ for one activation row with fn, a wide
+// kernel (see gemvWideFor), bands of W's rows split across workers. A
+// step of the kernel is two 64-code blocks or one larger block; a row's
+// last 64-code block, when K/64 is odd, is done here in Go.
+func gemvWide(fn gemvFunc, out, x []float32, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
 	ku := K / gemvWideUnit * gemvWideUnit
 	perRow, nb := K/B, ku/B
+	sstep, ubytes := 4, B/2
+	if B == 64 {
+		sstep, ubytes = 8, gemvWideUnit/2
+	}
 	xp := make([]float32, ku)
 	for u := 0; u < ku; u += gemvWideUnit {
 		d, src := xp[u:u+gemvWideUnit], x[u:u+gemvWideUnit]
@@ -51,7 +68,7 @@ func gemvWide(k *vecKernels, out, x []float32, w *Weights) {
 			} else {
 				sc = w.Scales.Absmax[first : first+(rows-1)*perRow+nb]
 			}
-			k.gemv1w(&w.Codes[n0*K/2], (K-ku)/2, &sc[0], sskip, 4*nb, 8, &xp[0], gemvWideUnit/2, rows, gemvAhead, t, &acc[0])
+			fn(&w.Codes[n0*K/2], (K-ku)/2, &sc[0], sskip, 4*nb, sstep, &xp[0], ubytes, rows, gemvAhead, t, &acc[0])
 			for r := range rows {
 				n := n0 + r
 				out[n] = sum8(acc[r*8:])

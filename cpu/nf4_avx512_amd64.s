@@ -2241,51 +2241,129 @@ gemvAVX512x1w_row:
 	VMOVAPS Z1, Z3
 
 gemvAVX512x1w_step:
-	PREFETCHT0   (AX)(DX*1)
-	VMOVDQU32    (AX), Z4
-	VPERMPS      Z0, Z4, Z5
-	VMULPS       (DI), Z5, Z6
-	VPSRLD       $0x04, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VFMADD231PS  64(DI), Z5, Z6
-	VPSRLD       $0x08, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VFMADD231PS  128(DI), Z5, Z6
-	VPSRLD       $0x0c, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VFMADD231PS  192(DI), Z5, Z6
-	VPSRLD       $0x10, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VMULPS       256(DI), Z5, Z7
-	VPSRLD       $0x14, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VFMADD231PS  320(DI), Z5, Z7
-	VPSRLD       $0x18, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VFMADD231PS  384(DI), Z5, Z7
-	VPSRLD       $0x1c, Z4, Z5
-	VPERMPS      Z0, Z5, Z5
-	VFMADD231PS  448(DI), Z5, Z7
-	VBROADCASTSS (CX), Z4
-	VBROADCASTSS 4(CX), Z5
-	VBLENDMPS    Z5, Z4, K1, Z4
-	VFMADD231PS  Z4, Z6, Z2
-	VFMADD231PS  Z4, Z7, Z3
-	ADDQ         $0x40, AX
-	ADDQ         $0x00000200, DI
-	ADDQ         $0x08, CX
-	CMPQ         CX, R8
-	JB           gemvAVX512x1w_step
-	VADDPS       Z3, Z2, Z2
-	VSHUFF64X2   $0xee, Z2, Z2, Z3
-	VADDPS       Z2, Z3, Z3
-	VADDPS       (BX), Y3, Y3
-	VMOVUPS      Y3, (BX)
-	ADDQ         $0x20, BX
-	ADDQ         cskip+8(FP), AX
-	ADDQ         sskip+24(FP), CX
-	DECQ         SI
-	JNZ          gemvAVX512x1w_row
+	VBROADCASTSS (CX), Z6
+	VBROADCASTSS 4(CX), Z4
+	VBLENDMPS    Z4, Z6, K1, Z6
+	MOVQ         ubytes+56(FP), R9
+	ADDQ         AX, R9
+
+gemvAVX512x1w_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VMOVDQU32   (AX), Z4
+	VPERMPS     Z0, Z4, Z5
+	VMULPS      (DI), Z5, Z7
+	VPSRLD      $0x04, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 64(DI), Z5, Z7
+	VPSRLD      $0x08, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 128(DI), Z5, Z7
+	VPSRLD      $0x0c, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 192(DI), Z5, Z7
+	VPSRLD      $0x10, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VMULPS      256(DI), Z5, Z8
+	VPSRLD      $0x14, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 320(DI), Z5, Z8
+	VPSRLD      $0x18, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 384(DI), Z5, Z8
+	VPSRLD      $0x1c, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 448(DI), Z5, Z8
+	VFMADD231PS Z6, Z7, Z2
+	VFMADD231PS Z6, Z8, Z3
+	ADDQ        $0x40, AX
+	ADDQ        $0x00000200, DI
+	CMPQ        AX, R9
+	JB          gemvAVX512x1w_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R8
+	JB          gemvAVX512x1w_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	ADDQ        $0x20, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x1w_row
+	VZEROUPPER
+	RET
+
+// func gemvAVX512x1wb(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvAVX512x1wb(SB), NOSPLIT, $0-104
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	VPXORD  Z1, Z1, Z1
+
+gemvAVX512x1wb_row:
+	MOVQ    x+48(FP), DI
+	MOVQ    sbytes+32(FP), R8
+	ADDQ    CX, R8
+	VMOVAPS Z1, Z2
+	VMOVAPS Z1, Z3
+
+gemvAVX512x1wb_step:
+	VBROADCASTSS (CX), Z6
+	MOVQ         ubytes+56(FP), R9
+	ADDQ         AX, R9
+
+gemvAVX512x1wb_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VMOVDQU32   (AX), Z4
+	VPERMPS     Z0, Z4, Z5
+	VMULPS      (DI), Z5, Z7
+	VPSRLD      $0x04, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 64(DI), Z5, Z7
+	VPSRLD      $0x08, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 128(DI), Z5, Z7
+	VPSRLD      $0x0c, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 192(DI), Z5, Z7
+	VPSRLD      $0x10, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VMULPS      256(DI), Z5, Z8
+	VPSRLD      $0x14, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 320(DI), Z5, Z8
+	VPSRLD      $0x18, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 384(DI), Z5, Z8
+	VPSRLD      $0x1c, Z4, Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS 448(DI), Z5, Z8
+	VFMADD231PS Z6, Z7, Z2
+	VFMADD231PS Z6, Z8, Z3
+	ADDQ        $0x40, AX
+	ADDQ        $0x00000200, DI
+	CMPQ        AX, R9
+	JB          gemvAVX512x1wb_unit
+	ADDQ        sstep+40(FP), CX
+	CMPQ        CX, R8
+	JB          gemvAVX512x1wb_step
+	VADDPS      Z3, Z2, Z2
+	VSHUFF64X2  $0xee, Z2, Z2, Z3
+	VADDPS      Z2, Z3, Z3
+	VADDPS      (BX), Y3, Y3
+	VMOVUPS     Y3, (BX)
+	ADDQ        $0x20, BX
+	ADDQ        cskip+8(FP), AX
+	ADDQ        sskip+24(FP), CX
+	DECQ        SI
+	JNZ         gemvAVX512x1wb_row
 	VZEROUPPER
 	RET
 

@@ -14,7 +14,9 @@ type vecKernels struct {
 	// Kernels that stream codes prefetch pf bytes ahead of where they read.
 	gemv   [GEMVMaxRows + 1]gemvFunc
 	gemv1s gemvFunc // gemv[1] for blocks of at most 64 codes
-	gemv1w gemvFunc // gemv[1] for 64-code blocks, 128 codes at a time (see gemvWide); may be nil
+	// gemv1w and gemv1wb, if not nil, are gemv[1] for 64-code blocks and
+	// for larger ones, 128 codes at a time (see gemvWide).
+	gemv1w, gemv1wb gemvFunc
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.
 	order  *[gemvUnit]int

@@ -33,9 +33,10 @@ var avx512 = &vecKernels{
 		nil, withValues(gemvAVX512x1), withValues(gemvAVX512x2), withValues(gemvAVX512x3), withValues(gemvAVX512x4),
 		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
 	},
-	gemv1s: withValues(gemvAVX512x1s),
-	gemv1w: withValues(gemvAVX512x1w),
-	order:  &unitOrder512,
+	gemv1s:  withValues(gemvAVX512x1s),
+	gemv1w:  withValues(gemvAVX512x1w),
+	gemv1wb: withValues(gemvAVX512x1wb),
+	order:   &unitOrder512,
 	gemm: tile{32, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX512x1x32, gemmAVX512x2x32, gemmAVX512x3x32, gemmAVX512x4x32, gemmAVX512x5x32, gemmAVX512x6x32,
 		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,

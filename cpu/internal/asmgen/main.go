@@ -32,7 +32,8 @@ func main() {
 			gemv512(m)
 		}
 		gemv512Short()
-		gemv512Wide()
+		gemv512Wide(true)
+		gemv512Wide(false)
 		il := interleave512()
 		decode512(il, false)
 		decode512(il, true)
