@@ -50,25 +50,49 @@ func TestAVX512GEMV(t *testing.T) {
 						x[i] = float32(r.NormFloat64())
 						x64[i] = float64(x[i])
 					}
-					got, twin := make([]float32, m*sh.n), make([]float32, m*sh.n)
-					var err, errTwin error
-					withKernels(avx512, func() { err = Linear(got, x, m, w) })
-					withKernels(nil, func() { errTwin = Linear(twin, x, m, w) })
-					if err != nil || errTwin != nil {
-						t.Fatal(err, errTwin)
-					}
+					twin := make([]float32, m*sh.n)
+					withKernels(nil, func() {
+						if err := Linear(twin, x, m, w); err != nil {
+							t.Fatal(err)
+						}
+					})
 					ref := refLinear(w0, x64, m, false)
 					twin64 := make([]float64, len(twin))
 					for i, v := range twin {
 						twin64[i] = float64(v)
 					}
-					if e, et := relErr(got, ref), relErr(got, twin64); !(e <= 1e-5) || !(et <= 1e-5) {
-						t.Errorf("%v N=%d K=%d B=%d double=%v M=%d: error %.2e against float64, %.2e against pure Go", q, sh.n, sh.k, sh.b, double, m, e, et)
+					for _, k := range avx512OneRowKernels() {
+						got := make([]float32, m*sh.n)
+						var err error
+						withKernels(k.set, func() { err = Linear(got, x, m, w) })
+						if err != nil {
+							t.Fatal(err)
+						}
+						if e, et := relErr(got, ref), relErr(got, twin64); !(e <= 1e-5) || !(et <= 1e-5) {
+							t.Errorf("%s: %v N=%d K=%d B=%d double=%v M=%d: error %.2e against float64, %.2e against pure Go", k.name, q, sh.n, sh.k, sh.b, double, m, e, et)
+						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// avx512OneRowKernels returns the AVX-512 set as it runs, and with its
+// special one-row kernels taken away in turn, so that the kernels they
+// stand in for (the general one-row kernel, the one for blocks of at most
+// 64 codes) are tested on the same shapes.
+func avx512OneRowKernels() []struct {
+	name string
+	set  *vecKernels
+} {
+	noWide, general := *avx512, *avx512
+	noWide.gemv1w, noWide.gemv1wb = nil, nil
+	general.gemv1w, general.gemv1wb, general.gemv1s = nil, nil, nil
+	return []struct {
+		name string
+		set  *vecKernels
+	}{{"avx512", avx512}, {"avx512 without the wide one-row kernels", &noWide}, {"avx512 with the general one-row kernel", &general}}
 }
 
 // TestAVX512Dequantize requires the AVX-512 dequantizer to write the pure-Go
@@ -164,27 +188,35 @@ func FuzzAVX512GEMV(f *testing.F) {
 		for i := range x {
 			x[i] = float32(int8(at(7*i+1))) / 32
 		}
-		got, twin := make([]float32, m*n), make([]float32, m*n)
-		var err, errTwin error
-		withKernels(avx512, func() { err = Linear(got, x, m, w) })
-		withKernels(nil, func() { errTwin = Linear(twin, x, m, w) })
-		if err != nil || errTwin != nil {
-			t.Fatal(err, errTwin)
-		}
+		twin := make([]float32, m*n)
+		withKernels(nil, func() {
+			if err := Linear(twin, x, m, w); err != nil {
+				t.Fatal(err)
+			}
+		})
 		// The bound: Σ|w·x| in float64, times float32's dot-product error.
 		d := make([]float64, n*k)
 		if err := Dequantize64(d, w); err != nil {
 			t.Fatal(err)
 		}
+		bound := make([]float64, m*n)
 		for i := range m {
 			for j := range n {
-				var bound float64
 				for c := range k {
-					bound += math.Abs(d[j*k+c] * float64(x[i*k+c]))
+					bound[i*n+j] += math.Abs(d[j*k+c] * float64(x[i*k+c]))
 				}
-				o := i*n + j
-				if diff := math.Abs(float64(got[o]) - float64(twin[o])); !(diff <= 2e-5*bound+1e-30) && !(math.IsInf(float64(twin[o]), 0) && got[o] == twin[o]) {
-					t.Fatalf("M=%d N=%d K=%d B=%d double=%v: output %d is %v, pure Go %v (bound %.2e)", m, n, k, b, double, o, got[o], twin[o], 2e-5*bound)
+			}
+		}
+		for _, v := range avx512OneRowKernels() {
+			got := make([]float32, m*n)
+			var err error
+			withKernels(v.set, func() { err = Linear(got, x, m, w) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			for o := range got {
+				if diff := math.Abs(float64(got[o]) - float64(twin[o])); !(diff <= 2e-5*bound[o]+1e-30) && !(math.IsInf(float64(twin[o]), 0) && got[o] == twin[o]) {
+					t.Fatalf("%s: M=%d N=%d K=%d B=%d double=%v: output %d is %v, pure Go %v (bound %.2e)", v.name, m, n, k, b, double, o, got[o], twin[o], 2e-5*bound[o])
 				}
 			}
 		}
