@@ -35,7 +35,7 @@ func benchSetup(b *testing.B) (*Weights, []float32, []float32) {
 func BenchmarkQuantize(b *testing.B) {
 	w, src, _ := benchSetup(b)
 	codes, absmax := make([]byte, len(w.Codes)), make([]float32, w.Blocks())
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, true, func(b *testing.B) {
 		b.SetBytes(int64(4 * len(src)))
 		for b.Loop() {
 			if err := Quantize(codes, absmax, src, benchN, benchK, DefaultBlockSize); err != nil {
@@ -43,13 +43,13 @@ func BenchmarkQuantize(b *testing.B) {
 			}
 		}
 	})
-	b.Run("gonum-f32-copy", func(b *testing.B) { benchCopy(b, src) })
+	b.Run("gonum-f32-copy", withCPUTime(func(b *testing.B) { benchCopy(b, src) }))
 }
 
 func BenchmarkDequantize(b *testing.B) {
 	w, src, _ := benchSetup(b)
 	dst := make([]float32, len(src))
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, true, func(b *testing.B) {
 		b.SetBytes(int64(4 * len(dst)))
 		for b.Loop() {
 			if err := Dequantize(dst, w); err != nil {
@@ -57,7 +57,35 @@ func BenchmarkDequantize(b *testing.B) {
 			}
 		}
 	})
-	b.Run("gonum-f32-copy", func(b *testing.B) { benchCopy(b, src) })
+	b.Run("gonum-f32-copy", withCPUTime(func(b *testing.B) { benchCopy(b, src) }))
+}
+
+// benchSets runs f as "nf4-SET" under every vector kernel set this CPU
+// runs, best first, and under pure Go too if withPurego, so the sets are
+// compared in one run.
+func benchSets(b *testing.B, withPurego bool, f func(b *testing.B)) {
+	saved := active
+	defer func() { active = saved }()
+	sets := vecVariants()
+	if withPurego || len(sets) == 0 {
+		sets = append(sets, nil)
+	}
+	for _, k := range sets {
+		active = k
+		b.Run("nf4-"+Kernels(), withCPUTime(f))
+	}
+}
+
+// withCPUTime returns f reporting also the CPU time per operation (all
+// threads), which a busy host disturbs less than wall time.
+func withCPUTime(f func(b *testing.B)) func(b *testing.B) {
+	return func(b *testing.B) {
+		t0, ok := cpuTime()
+		f(b)
+		if t1, ok1 := cpuTime(); ok && ok1 && b.N > 0 {
+			b.ReportMetric(float64(t1-t0)/1e3/float64(b.N), "cpu-µs/op")
+		}
+	}
 }
 
 // benchCopy is the floor for (de)quantization: moving the float32 matrix.
@@ -84,7 +112,7 @@ func benchLinear(b *testing.B, m int) {
 	}
 	out := make([]float32, m*benchN)
 	flops := float64(2 * m * benchN * benchK)
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, m == 1, func(b *testing.B) {
 		for b.Loop() {
 			if err := Linear(out, x, m, w); err != nil {
 				b.Fatal(err)
@@ -92,19 +120,7 @@ func benchLinear(b *testing.B, m int) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
-	if m == 1 && active != nil {
-		b.Run("nf4-purego", func(b *testing.B) {
-			saved := active
-			active = nil
-			defer func() { active = saved }()
-			for b.Loop() {
-				if err := Linear(out, x, m, w); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-	b.Run("gonum-f32", func(b *testing.B) {
+	b.Run("gonum-f32", withCPUTime(func(b *testing.B) {
 		impl := gonum.Implementation{}
 		for b.Loop() {
 			if m == 1 {
@@ -114,7 +130,7 @@ func benchLinear(b *testing.B, m int) {
 			}
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
+	}))
 }
 
 // BenchmarkGEMMBackward times dx = dy·W at M = 64.
@@ -128,7 +144,7 @@ func BenchmarkGEMMBackward(b *testing.B) {
 	}
 	dx := make([]float32, m*benchK)
 	flops := float64(2 * m * benchN * benchK)
-	b.Run("nf4", func(b *testing.B) {
+	benchSets(b, false, func(b *testing.B) {
 		for b.Loop() {
 			if err := LinearBackward(dx, dy, m, w); err != nil {
 				b.Fatal(err)
@@ -136,10 +152,10 @@ func BenchmarkGEMMBackward(b *testing.B) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
-	b.Run("gonum-f32", func(b *testing.B) {
+	b.Run("gonum-f32", withCPUTime(func(b *testing.B) {
 		for b.Loop() {
 			gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, benchK, benchN, 1, dy, benchN, f32, benchK, 0, dx, benchK)
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
+	}))
 }

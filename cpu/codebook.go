@@ -116,8 +116,10 @@ type codeTable struct {
 	// value (repeated for both 128-bit lanes, as VPSHUFB looks up within
 	// lanes), row 4 the nibble mask.
 	planes [5][32]byte
-	// quant feeds the vector quantizer (see quantConsts).
-	quant quantConsts
+	// quant and quant512 feed the vector quantizers (see quantConsts
+	// and quantConsts512).
+	quant    quantConsts
+	quant512 quantConsts512
 }
 
 var tables = [...]*codeTable{NF4: newCodeTable(Codebook), FP4: newCodeTable(FP4Values)}
@@ -159,6 +161,7 @@ func newCodeTable(values [16]float32) *codeTable {
 		t.planes[4][i] = 0x0f
 	}
 	t.quant = newQuantConsts(t)
+	t.quant512 = newQuantConsts512(t)
 	return t
 }
 

@@ -1,6 +1,14 @@
 package cpu
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
+
+// streamBytes is the output size from which Dequantize writes around the
+// caches, where the kernel set can: about the last-level cache of a
+// small server share.
+const streamBytes = 16 << 20
 
 // Dequantize writes W as row-major float32 values into dst (Rows*Cols):
 // each value is the float32 product table[code]·scale of its block. Any
@@ -43,6 +51,10 @@ func dequantize(dst []float32, w *Weights) error {
 	B, t := w.BlockSize, w.table()
 	full := n / B
 	if k := active; k != nil {
+		decode := k.decode
+		if k.decodeStream != nil && 4*n >= streamBytes && uintptr(unsafe.Pointer(&dst[0]))%64 == 0 {
+			decode = k.decodeStream // every block starts 64-byte aligned too
+		}
 		parallelFor(full, 1+(1<<14)/B, func(lo, hi int) {
 			// Double-quantized scales are decoded a stretch at a time.
 			var buf []float32
@@ -52,7 +64,7 @@ func dequantize(dst []float32, w *Weights) error {
 			for b := lo; b < hi; b += NestedBlockSize {
 				nb := min(NestedBlockSize, hi-b)
 				sc := rowScales(&w.Scales, b, nb, buf)
-				k.decode(&dst[b*B], &w.Codes[b*B/2], &sc[0], nb, B, streamAhead, &t.values)
+				decode(&dst[b*B], &w.Codes[b*B/2], &sc[0], nb, B, streamAhead, &t.values)
 			}
 		})
 	} else {

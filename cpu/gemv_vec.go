@@ -27,10 +27,27 @@ var unitOrder = func() (o [gemvUnit]int) {
 	return o
 }()
 
+// unitOrder512 is the order of the AVX-512 kernels: each half of the unit
+// (16 code bytes) gives its low nibbles (even positions), then its high
+// ones.
+var unitOrder512 = func() (o [gemvUnit]int) {
+	for p := range o {
+		g, h, e := p/32, p/16%2, p%16
+		o[p] = 2*(16*g+e) + h
+	}
+	return o
+}()
+
 // gemvVec computes out[M, N] = x·Wᵀ for M ≤ GEMVMaxRows with the fused
 // decode-dot kernel, bands of W's rows split across workers.
 func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
+	if m == 1 && K >= gemvWideUnit {
+		if fn := k.gemvWideFor(B); fn != nil {
+			gemvWide(fn, out, x, w)
+			return
+		}
+	}
 	// The kernels cover whole 64-code units; with 32-code blocks a row
 	// can end in one more block, done here in Go.
 	ku := K / gemvUnit * gemvUnit
@@ -51,7 +68,7 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 	for u := 0; u < ku; u += gemvUnit {
 		for i := range m {
 			d, src := xp[u*m+i*gemvUnit:][:gemvUnit], x[i*K+u:][:gemvUnit]
-			for p, o := range unitOrder {
+			for p, o := range k.order {
 				d[p] = src[o]
 			}
 		}
@@ -101,7 +118,7 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 				} else {
 					sc = w.Scales.Absmax[first : first+(rows-1)*perRow+nb]
 				}
-				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, &w.table().planes, &acc[0])
+				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, w.table(), &acc[0])
 			}
 			for r := range rows {
 				n := n0 + r

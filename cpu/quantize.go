@@ -108,7 +108,7 @@ func quantize[T float32 | float64](q QuantType, codes []byte, absmax []float32, 
 				}
 			}
 			if k != nil {
-				if j := k.quantize(&codes[b0*B/2], &absmax[b0], &vals[0], b1-b0, B, &t.quant); j >= 0 {
+				if j := k.quantize(&codes[b0*B/2], &absmax[b0], &vals[0], b1-b0, B, t); j >= 0 {
 					_, at := blockAbsmax(vals[j*B : (j+1)*B])
 					errs[c] = bad((b0+j)*B + at)
 				}

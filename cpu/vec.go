@@ -12,15 +12,27 @@ type vecKernels struct {
 	name string
 	// gemv[m] is the fused decode-dot for m activation rows (1..8).
 	// Kernels that stream codes prefetch pf bytes ahead of where they read.
-	gemv     [GEMVMaxRows + 1]gemvFunc
-	gemv1s   gemvFunc // gemv[1] for blocks of at most 64 codes
-	gemm     tile     // the panel GEMM's micro-kernels
-	decode   func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
-	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, k *quantConsts) int
+	gemv   [GEMVMaxRows + 1]gemvFunc
+	gemv1s gemvFunc // gemv[1] for blocks of at most 64 codes
+	// gemv1w and gemv1wb, if not nil, are gemv[1] for 64-code blocks and
+	// for larger ones, 128 codes at a time (see gemvWide).
+	gemv1w, gemv1wb gemvFunc
+	// order is the order the gemv kernels decode a 64-code unit in
+	// (order[p] is the position of the p-th value); x is packed in it.
+	order  *[gemvUnit]int
+	gemm   tile // the panel GEMM's micro-kernels
+	decode func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+	// decodeStream, if not nil, is decode with stores that bypass the
+	// caches, into a 64-byte aligned dst: for outputs larger than the
+	// caches, which then are not read before they are written.
+	decodeStream func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+	// quantize reads its constants from t (quant or quant512).
+	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int
 }
 
-// gemvFunc is a decode-dot kernel; see gemvVec for its arguments.
-type gemvFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[5][32]byte, acc *float32)
+// gemvFunc is a decode-dot kernel; see gemvVec for its arguments. Each
+// kernel set reads its own part of the code table t.
+type gemvFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32)
 
 // tile is a family of micro-kernels: kern[r] multiplies r rows of a
 // decoded panel (r = 1..len(kern)-1) by nr activation rows.
@@ -113,6 +125,23 @@ func newQuantConsts(t *codeTable) (k quantConsts) {
 	for j := range 8 {
 		k[20][j], k[21][j] = uint32(t.order[j]), uint32(t.order[8+j])
 	}
+	return k
+}
+
+// quantConsts512 feeds the AVX-512 quantizer: the 15 bounds of a code
+// table in sort order and a zero, the sort order (rank → code), then
+// MinScale, 1.0, MaxFloat32's bits, the absolute-value mask and the
+// integers 1, 2, 3, 4, 8.
+type quantConsts512 = [41]uint32
+
+func newQuantConsts512(t *codeTable) (k quantConsts512) {
+	for i, b := range t.bounds {
+		k[i] = math.Float32bits(b)
+	}
+	for i, o := range t.order {
+		k[16+i] = uint32(o)
+	}
+	copy(k[32:], []uint32{math.Float32bits(MinScale), math.Float32bits(1), math.Float32bits(math.MaxFloat32), 0x7fffffff, 1, 2, 3, 4, 8})
 	return k
 }
 

@@ -4,25 +4,87 @@ package cpu
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run -C internal/asmgen . -out ../../nf4_amd64.s -stubs ../../nf4_amd64_stubs.go -pkg cpu
+//go:generate go run -C internal/asmgen . -set avx2 -out ../../nf4_amd64.s -stubs ../../nf4_amd64_stubs.go -pkg cpu
+//go:generate go run -C internal/asmgen . -set avx512 -out ../../nf4_avx512_amd64.s -stubs ../../nf4_avx512_amd64_stubs.go -pkg cpu
 
 var avx2 = &vecKernels{
 	name: "avx2",
 	gemv: [...]gemvFunc{
-		nil, gemvAVX2x1, gemvAVX2x2, gemvAVX2x3, gemvAVX2x4, gemvAVX2x5, gemvAVX2x6, gemvAVX2x7, gemvAVX2x8,
+		nil, withPlanes(gemvAVX2x1), withPlanes(gemvAVX2x2), withPlanes(gemvAVX2x3), withPlanes(gemvAVX2x4),
+		withPlanes(gemvAVX2x5), withPlanes(gemvAVX2x6), withPlanes(gemvAVX2x7), withPlanes(gemvAVX2x8),
 	},
-	gemv1s: gemvAVX2x1s,
+	gemv1s: withPlanes(gemvAVX2x1s),
+	order:  &unitOrder,
 	gemm: tile{16, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX2x1x16, gemmAVX2x2x16, gemmAVX2x3x16, gemmAVX2x4x16, gemmAVX2x5x16, gemmAVX2x6x16,
 	}},
-	decode:   decodeAVX2,
-	quantize: quantizeAVX2,
+	decode: decodeAVX2,
+	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
+		return quantizeAVX2(codes, absmax, src, blocks, blockSize, &t.quant)
+	},
+}
+
+// avx512 has its own decode-dot and dequantize kernels, which keep the
+// codebook in one zmm register, GEMM micro-kernels of up to 12×32 and a
+// quantizer.
+var avx512 = &vecKernels{
+	name: "avx512",
+	gemv: [...]gemvFunc{
+		nil, withValues(gemvAVX512x1), withValues(gemvAVX512x2), withValues(gemvAVX512x3), withValues(gemvAVX512x4),
+		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
+	},
+	gemv1s:  withValues(gemvAVX512x1s),
+	gemv1w:  withValues(gemvAVX512x1w),
+	gemv1wb: withValues(gemvAVX512x1wb),
+	order:   &unitOrder512,
+	gemm: tile{32, []func(*float32, int, int, *float32, int, *float32, int, int){
+		nil, gemmAVX512x1x32, gemmAVX512x2x32, gemmAVX512x3x32, gemmAVX512x4x32, gemmAVX512x5x32, gemmAVX512x6x32,
+		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
+	}},
+	decode:       decodeAVX512,
+	decodeStream: decodeAVX512Stream,
+	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
+		return quantizeAVX512(codes, absmax, src, blocks, blockSize, &t.quant512)
+	},
+}
+
+// builtVariants lists every kernel set of this build, best first.
+func builtVariants() []*vecKernels { return []*vecKernels{avx512, avx2} }
+
+// hasAVX512 reports whether the AVX-512 kernels run here: x/sys/cpu sets
+// the flags only when the OS also saves the zmm and mask registers.
+func hasAVX512() bool {
+	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 }
 
 // vecVariants lists the kernel sets this CPU runs, best first.
 func vecVariants() []*vecKernels {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return []*vecKernels{avx2}
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
 	}
-	return nil
+	if hasAVX512() {
+		return []*vecKernels{avx512, avx2}
+	}
+	return []*vecKernels{avx2}
+}
+
+// gemvAVX2Asm is an AVX2 decode-dot kernel, which reads the table's byte
+// planes.
+type gemvAVX2Asm func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[5][32]byte, acc *float32)
+
+func withPlanes(f gemvAVX2Asm) gemvFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
+		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.planes, acc)
+	}
+}
+
+// gemv512Asm is an AVX-512 decode-dot kernel, which also takes rowc, the
+// code bytes from one weight row to the next, to run two rows side by side.
+type gemv512Asm func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc int)
+
+func withValues(f gemv512Asm) gemvFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
+		rowc := sbytes/sstep*ubytes + cskip
+		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.values, acc, rowc)
+	}
 }

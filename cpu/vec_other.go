@@ -3,3 +3,5 @@
 package cpu
 
 func vecVariants() []*vecKernels { return nil }
+
+func builtVariants() []*vecKernels { return nil }

@@ -20,6 +20,19 @@ func eachVariant(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
+// TestKernelSetsRun says which kernel sets this package's tests run
+// natively here (every eachVariant test runs each of them), and which sets
+// of this build the CPU cannot run, so are not tested here.
+func TestKernelSetsRun(t *testing.T) {
+	t.Logf("kernel sets run natively: %v; in use by default: %s", KernelSets(), Kernels())
+	runs := vecVariants()
+	for _, k := range builtVariants() {
+		if !slices.Contains(runs, k) {
+			t.Logf("NOT RUN NATIVELY: kernel set %s (this CPU lacks its instructions)", k.name)
+		}
+	}
+}
+
 // offsetCopy returns a copy of s starting off elements into a fresh
 // allocation, to run the kernels on unaligned data.
 func offsetCopy[T any](s []T, off int) []T {
@@ -109,7 +122,8 @@ func TestVariantsLinear(t *testing.T) {
 
 // TestGEMVPlanes checks the decode-dot kernels' inputs: the four byte
 // planes put back together give every codebook value bit for bit, in both
-// 128-bit lanes, and unitOrder visits each position of a unit once.
+// 128-bit lanes, and unitOrder and unitOrder512 visit each position of a
+// unit once.
 func TestGEMVPlanes(t *testing.T) {
 	for _, q := range QuantTypes() {
 		for v, want := range q.Values() {
@@ -129,12 +143,14 @@ func TestGEMVPlanes(t *testing.T) {
 			t.Errorf("mask byte %d is %#x", i, b)
 		}
 	}
-	var seen [gemvUnit]bool
-	for p, o := range unitOrder {
-		if o < 0 || o >= gemvUnit || seen[o] {
-			t.Fatalf("unitOrder[%d] = %d: not a permutation", p, o)
+	for _, order := range []*[gemvUnit]int{&unitOrder, &unitOrder512} {
+		var seen [gemvUnit]bool
+		for p, o := range order {
+			if o < 0 || o >= gemvUnit || seen[o] {
+				t.Fatalf("order[%d] = %d: not a permutation", p, o)
+			}
+			seen[o] = true
 		}
-		seen[o] = true
 	}
 }
 

@@ -46,9 +46,9 @@ func wake(impl blas32Impl) func() {
 	return func() { impl.Sgemm(blas.NoTrans, blas.NoTrans, n, n, n, 1, a, n, b, n, 0, c, n) }
 }
 
-// linearBench times out[M,N] = x·Wᵀ for M = 1, 8, 64 with NF4 (the active
-// kernels and, at M = 1, pure Go) and every float32 baseline.
-func linearBench(n, k, reps int, memGBps float64) ([]result, error) {
+// linearBench times out[M,N] = x·Wᵀ for M = 1, 8, 64 with NF4 (under each
+// kernel set of sets.at(M)) and every float32 baseline.
+func linearBench(n, k, reps int, memGBps float64, sets kernelChoice) ([]result, error) {
 	src := randomMatrix(n, k, uint64(n))
 	B := cpu.DefaultBlockSize
 	w0 := &cpu.Weights{Rows: n, Cols: k, BlockSize: B, Codes: make([]byte, n*k/2), Scales: cpu.Scales{Absmax: make([]float32, n*k/B)}}
@@ -73,7 +73,6 @@ func linearBench(n, k, reps int, memGBps float64) ([]result, error) {
 	}
 
 	var out []result
-	kernels := cpu.Kernels()
 	for _, m := range []int{1, 8, 64} {
 		x := randomMatrix(m, k, 7)
 		y := make([]float32, m*n)
@@ -87,13 +86,17 @@ func linearBench(n, k, reps int, memGBps float64) ([]result, error) {
 			}
 			return r
 		}
-		names := []string{"nf4-" + kernels}
-		bytes := []int{nf4Bytes}
-		ops := []timedOp{{run: func(i int) {
-			if err := cpu.Linear(y, x, m, ws[i%len(ws)]); err != nil {
-				panic(err)
-			}
-		}}}
+		var names []string
+		var bytes []int
+		var ops []timedOp
+		for _, set := range sets.at(m) {
+			names, bytes = append(names, "nf4-"+set), append(bytes, nf4Bytes)
+			ops = append(ops, timedOp{run: withKernels(set, func(i int) {
+				if err := cpu.Linear(y, x, m, ws[i%len(ws)]); err != nil {
+					panic(err)
+				}
+			})})
+		}
 		for _, b := range baselines {
 			names, bytes = append(names, b.name+"-f32"), append(bytes, 4*n*k)
 			op := timedOp{run: func(i int) {
@@ -109,22 +112,6 @@ func linearBench(n, k, reps int, memGBps float64) ([]result, error) {
 			}
 			ops = append(ops, op)
 		}
-		if m == 1 && kernels != "purego" {
-			names, bytes = append(names, "nf4-purego"), append(bytes, nf4Bytes)
-			ops = append(ops, timedOp{run: func(i int) {
-				if err := cpu.UseKernels("purego"); err != nil {
-					panic(err)
-				}
-				defer func() {
-					if err := cpu.UseKernels(kernels); err != nil {
-						panic(err)
-					}
-				}()
-				if err := cpu.Linear(y, x, m, ws[i%len(ws)]); err != nil {
-					panic(err)
-				}
-			}})
-		}
 		st := timedTogether(reps, ops...)
 		main := mk(names[0], bytes[0], st[0])
 		if m == 1 && memGBps > 0 {
@@ -136,7 +123,7 @@ func linearBench(n, k, reps int, memGBps float64) ([]result, error) {
 			r := mk(names[j], bytes[j], st[j])
 			key := strings.TrimSuffix(names[j], "-f32")
 			if key == "nf4-purego" {
-				key, r.Note = "purego", "pure-Go fallback"
+				r.Note = "pure-Go fallback"
 			}
 			main.Speedup[key] = st[j].med / st[0].med
 			out = append(out, r)

@@ -2,8 +2,13 @@
 // same logical matrices, in one run, so the ratios share the machine's
 // state.
 //
-//	go run ./cmd/nf4bench [-json] [-reps N] [-quick]
+//	go run ./cmd/nf4bench [-json] [-reps N] [-quick] [-kernels avx512,avx2,purego]
 //	CGO_LDFLAGS=-lopenblas go run -tags openblas ./cmd/nf4bench
+//
+// Every kernel set named by -kernels (default: all this CPU runs) is timed
+// side by side; the first is the one the speedups are of. Pure Go is timed
+// at M = 1 and in the codecs unless -kernels leaves it out, and at M > 1
+// only when -kernels names it.
 //
 // Weight sets rotate so that no matrix is still in cache when it is used
 // again; each figure is the median over the repetitions.
@@ -16,6 +21,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/nf4go/nf4/cpu"
@@ -25,8 +31,13 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON object per line")
 	reps := flag.Int("reps", 15, "most repetitions per measurement")
 	quick := flag.Bool("quick", false, "4096² only, fewer repetitions")
+	kernels := flag.String("kernels", "", "comma-separated kernel sets to time side by side, first the one compared (default: all of "+strings.Join(cpu.KernelSets(), ",")+")")
 	flag.Parse()
-	if err := run(os.Stdout, *asJSON, *reps, *quick); err != nil {
+	sets, err := kernelSets(*kernels)
+	if err == nil {
+		err = run(os.Stdout, *asJSON, *reps, *quick, sets)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "nf4bench:", err)
 		os.Exit(1)
 	}
@@ -49,7 +60,64 @@ type result struct {
 	Note     string             `json:"note,omitempty"`
 }
 
-func run(w io.Writer, asJSON bool, reps int, quick bool) error {
+// kernelSets parses -kernels: the sets to time, each one this CPU runs.
+func kernelSets(list string) (kernelChoice, error) {
+	if list == "" {
+		return kernelChoice{names: cpu.KernelSets()}, nil
+	}
+	var c kernelChoice
+	for _, name := range strings.Split(list, ",") {
+		if !slices.Contains(cpu.KernelSets(), name) {
+			return c, fmt.Errorf("-kernels: set %q not available here (have %s)", name, strings.Join(cpu.KernelSets(), ", "))
+		}
+		if slices.Contains(c.names, name) {
+			return c, fmt.Errorf("-kernels: set %q named twice", name)
+		}
+		c.names = append(c.names, name)
+	}
+	c.explicit = true
+	return c, nil
+}
+
+// kernelChoice is the kernel sets to time, first the one compared.
+type kernelChoice struct {
+	names    []string
+	explicit bool // named by -kernels: pure Go then runs at every M
+}
+
+// at returns the sets to time for batch m: pure Go is too slow to time at
+// every size unless asked for.
+func (c kernelChoice) at(m int) []string {
+	if c.explicit || m == 1 {
+		return c.names
+	}
+	var s []string
+	for _, n := range c.names {
+		if n != "purego" || len(c.names) == 1 {
+			s = append(s, n)
+		}
+	}
+	return s
+}
+
+// withKernels returns op run under the named kernel set, the set in use
+// put back afterwards.
+func withKernels(name string, op func(i int)) func(i int) {
+	return func(i int) {
+		saved := cpu.Kernels()
+		if err := cpu.UseKernels(name); err != nil {
+			panic(err)
+		}
+		defer func() {
+			if err := cpu.UseKernels(saved); err != nil {
+				panic(err)
+			}
+		}()
+		op(i)
+	}
+}
+
+func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) error {
 	if reps < 1 {
 		return fmt.Errorf("-reps %d: want at least 1", reps)
 	}
@@ -66,8 +134,8 @@ func run(w io.Writer, asJSON bool, reps int, quick bool) error {
 		printRow(w, r)
 	}
 	if !asJSON {
-		fmt.Fprintf(w, "nf4bench: %s, %s/%s, %d threads, kernels %s (available %s), float32 baselines: %s\n",
-			machine(), runtime.GOOS, runtime.GOARCH, cpu.Threads(), cpu.Kernels(), strings.Join(cpu.KernelSets(), ", "), baselineNames())
+		fmt.Fprintf(w, "nf4bench: %s, %s/%s, %d threads, kernels %s by default (available %s; timed %s), float32 baselines: %s\n",
+			machine(), runtime.GOOS, runtime.GOARCH, cpu.Threads(), cpu.Kernels(), strings.Join(cpu.KernelSets(), ", "), strings.Join(sets.names, ", "), baselineNames())
 		if note := blasNote(); note != "" {
 			fmt.Fprintln(w, note)
 		}
@@ -75,11 +143,11 @@ func run(w io.Writer, asJSON bool, reps int, quick bool) error {
 	}
 	bw := memoryBandwidth(reps)
 	emit(bw)
-	for _, r := range codecBench(reps) {
+	for _, r := range codecBench(reps, sets.at(1)) {
 		emit(r)
 	}
 	for _, n := range sizes {
-		res, err := linearBench(n, n, reps, bw.GBps)
+		res, err := linearBench(n, n, reps, bw.GBps, sets)
 		if err != nil {
 			return err
 		}

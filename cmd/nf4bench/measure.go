@@ -175,28 +175,36 @@ func randomMatrix(rows, cols int, seed uint64) []float32 {
 }
 
 // codecBench times quantizing and dequantizing a 4096² matrix.
-func codecBench(reps int) []result {
+func codecBench(reps int, sets []string) []result {
 	const n = 4096
 	src := randomMatrix(n, n, 1)
 	codes, absmax := make([]byte, n*n/2), make([]float32, n*n/cpu.DefaultBlockSize)
 	dst := make([]float32, n*n)
 	w := &cpu.Weights{Rows: n, Cols: n, BlockSize: cpu.DefaultBlockSize, Codes: codes, Scales: cpu.Scales{Absmax: absmax}}
-	q := timed(reps, func(int) {
-		if err := cpu.Quantize(codes, absmax, src, n, n, cpu.DefaultBlockSize); err != nil {
-			panic(err)
-		}
-	})
-	d := timed(reps, func(int) {
-		if err := cpu.Dequantize(dst, w); err != nil {
-			panic(err)
-		}
-	})
-	return []result{
-		{Op: "quantize", N: n, K: n, Impl: "nf4", NsPerOp: q.med, Spread: [2]float64{q.lo, q.hi}, Reps: q.n,
-			GBps: 4 * n * n / q.med, Note: "GB/s of float32 input"},
-		{Op: "dequant", N: n, K: n, Impl: "nf4", NsPerOp: d.med, Spread: [2]float64{d.lo, d.hi}, Reps: d.n,
-			GBps: 4 * n * n / d.med, Note: "GB/s of float32 output"},
+	var qs, ds []timedOp
+	for _, set := range sets {
+		qs = append(qs, timedOp{run: withKernels(set, func(int) {
+			if err := cpu.Quantize(codes, absmax, src, n, n, cpu.DefaultBlockSize); err != nil {
+				panic(err)
+			}
+		})})
+		ds = append(ds, timedOp{run: withKernels(set, func(int) {
+			if err := cpu.Dequantize(dst, w); err != nil {
+				panic(err)
+			}
+		})})
 	}
+	q, d := timedTogether(reps, qs...), timedTogether(reps, ds...)
+	var out []result
+	for j, set := range sets {
+		out = append(out, result{Op: "quantize", N: n, K: n, Impl: "nf4-" + set, NsPerOp: q[j].med, Spread: [2]float64{q[j].lo, q[j].hi}, Reps: q[j].n,
+			GBps: 4 * n * n / q[j].med, Note: "GB/s of float32 input"})
+	}
+	for j, set := range sets {
+		out = append(out, result{Op: "dequant", N: n, K: n, Impl: "nf4-" + set, NsPerOp: d[j].med, Spread: [2]float64{d[j].lo, d[j].hi}, Reps: d[j].n,
+			GBps: 4 * n * n / d[j].med, Note: "GB/s of float32 output"})
+	}
+	return out
 }
 
 func sortedKeys(m map[string]float64) []string {

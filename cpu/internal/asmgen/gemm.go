@@ -8,12 +8,22 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// gemm writes the r×nr micro-kernel (nr = 8 or 16): for i < r, j < nr,
-// c[i·ldc+j] += Σ_{p<k} a[i·rs+p·ps] · b[p·ldb+j].
+// gemm writes the r×nr AVX2 micro-kernel (nr = 8 or 16): for i < r,
+// j < nr, c[i·ldc+j] += Σ_{p<k} a[i·rs+p·ps] · b[p·ldb+j].
 // The two strides of a let one kernel read a decoded panel of W either
 // along its rows (forward) or down its columns (backward).
-func gemm(r, nr int) {
-	name := fmt.Sprintf("gemmAVX2x%dx%d", r, nr)
+func gemm(r, nr int) { gemmKernel(r, nr, false) }
+
+// gemm512 writes the AVX-512 micro-kernel of the same form (nr a multiple
+// of 16): 32 zmm registers hold twice the accumulators of AVX2's 16 ymm.
+func gemm512(r, nr int) { gemmKernel(r, nr, true) }
+
+func gemmKernel(r, nr int, zmm bool) {
+	set, vw, vec := "AVX2", 8, YMM
+	if zmm {
+		set, vw, vec = "AVX512", 16, ZMM
+	}
+	name := fmt.Sprintf("gemm%sx%dx%d", set, r, nr)
 	TEXT(name, NOSPLIT, "func(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)")
 	Doc(fmt.Sprintf("%s is the %d×%d register-blocked FMA micro-kernel.", name, r, nr))
 	a := Load(Param("a"), GP64())
@@ -45,25 +55,29 @@ func gemm(r, nr int) {
 		return m
 	}
 
-	w := nr / 8
+	w := nr / vw
 	acc := make([][]reg.VecVirtual, r)
 	for i := range acc {
 		for j := 0; j < w; j++ {
-			v := YMM()
-			VXORPS(v, v, v)
+			v := vec()
+			if zmm {
+				VPXORD(v, v, v) // VXORPS on zmm needs AVX512DQ
+			} else {
+				VXORPS(v, v, v)
+			}
 			acc[i] = append(acc[i], v)
 		}
 	}
 	bv := make([]reg.VecVirtual, w)
 	for j := range bv {
-		bv[j] = YMM()
+		bv[j] = vec()
 	}
-	t := YMM()
+	t := vec()
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_store"))
 	Label(name + "_loop")
 	for j := range bv {
-		VMOVUPS(Mem{Base: b, Disp: 32 * j}, bv[j])
+		VMOVUPS(Mem{Base: b, Disp: 4 * vw * j}, bv[j])
 	}
 	for i := 0; i < r; i++ {
 		VBROADCASTSS(at(i), t)
@@ -87,8 +101,8 @@ func gemm(r, nr int) {
 			ADDQ(ldc, c)
 		}
 		for j := range acc[i] {
-			VADDPS(Mem{Base: c, Disp: 32 * j}, acc[i][j], acc[i][j])
-			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 32 * j})
+			VADDPS(Mem{Base: c, Disp: 4 * vw * j}, acc[i][j], acc[i][j])
+			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 4 * vw * j})
 		}
 	}
 	VZEROUPPER()

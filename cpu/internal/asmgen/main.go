@@ -1,21 +1,49 @@
 // Command asmgen writes the amd64 kernels of package cpu with avo.
-// Run it through go generate in cpu/.
+// Run it through go generate in cpu/; -set picks the instruction set
+// (each set goes to its own file, so that the AVX2 one can be checked to
+// use no AVX-512 register).
 package main
 
 import (
+	"flag"
+	"fmt"
+	"os"
+
 	. "github.com/mmcloughlin/avo/build"
 )
 
 func main() {
+	set := flag.String("set", "avx2", "instruction set to write: avx2 or avx512")
+	flag.Parse()
 	ConstraintExpr("amd64,!purego")
-	for m := 1; m <= 8; m++ {
-		gemv(m)
+	switch *set {
+	case "avx2":
+		for m := 1; m <= 8; m++ {
+			gemv(m)
+		}
+		gemvShort()
+		decode()
+		for r := 1; r <= 6; r++ {
+			gemm(r, 16)
+		}
+		quantize()
+	case "avx512":
+		for m := 1; m <= 8; m++ {
+			gemv512(m)
+		}
+		gemv512Short()
+		gemv512Wide(true)
+		gemv512Wide(false)
+		il := interleave512()
+		decode512(il, false)
+		decode512(il, true)
+		for r := 1; r <= 12; r++ {
+			gemm512(r, 32)
+		}
+		quantize512()
+	default:
+		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
+		os.Exit(2)
 	}
-	gemvShort()
-	decode()
-	for r := 1; r <= 6; r++ {
-		gemm(r, 16)
-	}
-	quantize()
 	Generate()
 }
