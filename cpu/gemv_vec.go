@@ -142,3 +142,16 @@ func sum8(a []float32) float32 {
 	a = a[:8]
 	return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
+
+// gemvSlices computes out[M, N] = x·Wᵀ for any M with the decode-dot
+// kernels, in slices of at most GEMVMaxRows rows of x, as even as they
+// can be: each slice reads W once more.
+func gemvSlices(k *vecKernels, out, x []float32, m int, w *Weights) {
+	N, K := w.Rows, w.Cols
+	slices := (m + GEMVMaxRows - 1) / GEMVMaxRows
+	for i, done := 0, 0; i < slices; i++ {
+		rows := (m - done) / (slices - i)
+		gemvVec(k, out[done*N:(done+rows)*N], x[done*K:(done+rows)*K], rows, w)
+		done += rows
+	}
+}

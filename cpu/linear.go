@@ -7,8 +7,10 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// GEMVMaxRows is the largest batch that takes the decode-dot path; larger
-// batches decode tiles of W into a panel and run a matrix product on it.
+// GEMVMaxRows is the largest batch one decode-dot kernel takes. Larger
+// batches decode tiles of W into a panel and run a matrix product on it,
+// or, up to a size each vector kernel set measured, run the decode-dot
+// kernels on slices of at most GEMVMaxRows rows.
 const GEMVMaxRows = 8
 
 // panelRows and panelCols size the decoded tile of W (64×512 float32 is
@@ -28,9 +30,12 @@ func Linear(out, x []float32, m int, w *Weights) error {
 	if err := checkOperands(w, m, len(x), len(out), w.Cols, w.Rows); err != nil {
 		return err
 	}
-	if m <= GEMVMaxRows {
+	switch {
+	case m <= GEMVMaxRows:
 		gemvVec(k, out, x, m, w)
-	} else {
+	case m <= k.slicesUpTo:
+		gemvSlices(k, out, x, m, w)
+	default:
 		gemmVec(k, &k.gemm, out, x, m, w)
 	}
 	return nil

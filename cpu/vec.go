@@ -19,9 +19,13 @@ type vecKernels struct {
 	gemv1w, gemv1wb gemvFunc
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.
-	order  *[gemvUnit]int
-	gemm   tile // the panel GEMM's micro-kernels
-	decode func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+	order *[gemvUnit]int
+	gemm  tile // the panel GEMM's micro-kernels
+	// slicesUpTo is the largest batch for which gemv in slices of at most
+	// GEMVMaxRows rows beats the panel GEMM, measured side by side by
+	// BenchmarkRoute: the GEMM decodes all of W into panels whatever M is.
+	slicesUpTo int
+	decode     func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
 	// decodeStream, if not nil, is decode with stores that bypass the
 	// caches, into a 64-byte aligned dst: for outputs larger than the
 	// caches, which then are not read before they are written.
