@@ -110,7 +110,8 @@ func TestLaunch(t *testing.T) {
 		t.Errorf("dequantize launch %+v %v", l, err)
 	}
 	gv, _ := NewGemv(3, 64, false)
-	if l, err := gv.Launch(Shape{M: 3, N: 4097, K: 4096, BlockSize: 64}); err != nil || l.Grid[0] != 1025 {
+	// M=3: 2 rows per block (6 partial sums per lane).
+	if l, err := gv.Launch(Shape{M: 3, N: 4097, K: 4096, BlockSize: 64}); err != nil || l.Grid[0] != 2049 || l.SharedBytes != 128 {
 		t.Errorf("gemv launch %+v %v", l, err)
 	}
 	if _, err := gv.Launch(Shape{M: 2, N: 1, K: 64, BlockSize: 64}); !errors.Is(err, errShape) {
