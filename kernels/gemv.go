@@ -36,15 +36,24 @@ const (
 	gemvThreads = 128
 	gemvWarps   = gemvThreads / 32
 	// gemvSums is the most partial sums (rows × batch) a lane carries.
-	gemvSums = 8
+	gemvSums = 21
 	// MaxGemvM is the largest batch the gemv kernels take.
 	MaxGemvM = 8
 )
 
-// gemvRows is how many output rows a block computes for batch m: as many
-// as keep rows × m partial sums within gemvSums, so x, read once per step,
-// serves them all.
-func gemvRows(m int) int { return max(1, gemvSums/m) }
+// gemvConfigs gives, per batch M, the output rows a block computes and the
+// register cap declared to ptxas (.maxnreg; 0 leaves the choice to ptxas).
+// x, read once per step, serves all the rows, so more rows cost less x per
+// weight; rows × M partial sums (at most gemvSums) and the rows' code
+// loads must fit the registers without spilling under CUDA 11.8's and
+// 12.4's ptxas alike. Uncapped, ptxas aims low for some M and spills a
+// few bytes; capped at 128, M = 8 spills, uncapped it does not.
+var gemvConfigs = [MaxGemvM + 1]struct{ rows, maxRegs int }{
+	1: {16, 168}, 2: {8, 128}, 3: {5, 128}, 4: {4, 128},
+	5: {4, 128}, 6: {3, 128}, 7: {3, 128}, 8: {2, 0},
+}
+
+func gemvRows(m int) int { return gemvConfigs[m].rows }
 
 // NewGemv checks the configuration.
 func NewGemv(m, blockSize int, doubleQuant bool) (*Gemv, error) {
@@ -71,8 +80,14 @@ func (g *Gemv) Params() []string {
 // MinSM is 80.
 func (g *Gemv) MinSM() int { return 80 }
 
-// RegBudget bounds registers per thread.
-func (g *Gemv) RegBudget() int { return 128 }
+// RegBudget bounds registers per thread: M=1 keeps 16 rows' code loads in
+// flight (3 blocks per SM), the others fit 128.
+func (g *Gemv) RegBudget() int {
+	if r := gemvConfigs[g.M].maxRegs; r > 0 {
+		return r
+	}
+	return 128
+}
 
 // Launch runs 4 warps per block over gemvRows(M) rows; Shape.M must
 // equal g.M.
@@ -102,6 +117,9 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	sums := rows * g.M // partial sums per lane: index r·M + m
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(gemvThreads)
+	if r := gemvConfigs[g.M].maxRegs; r > 0 {
+		k.MaxRegs(r)
+	}
 	pX := k.Param("x")
 	pCodes := k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)

@@ -17,6 +17,7 @@ var gemvShapes = []struct{ N, K, B int }{
 	{2, 64, 64}, // row 0 is the all-zero block newProblem makes
 	{9, 1344, 64},
 	{13, 4160, 64},
+	{35, 1088, 64},
 	{5, 32, 32},
 	{3, 2112, 32},
 	{7, 4096, 4096},
