@@ -36,21 +36,36 @@ const (
 	gemvThreads = 128
 	gemvWarps   = gemvThreads / 32
 	// gemvSums is the most partial sums (rows × batch) a lane carries.
-	gemvSums = 21
+	gemvSums = 32
 	// MaxGemvM is the largest batch the gemv kernels take.
 	MaxGemvM = 8
 )
 
-// gemvConfigs gives, per batch M, the output rows a block computes and the
-// register cap declared to ptxas (.maxnreg; 0 leaves the choice to ptxas).
-// x, read once per step, serves all the rows, so more rows cost less x per
-// weight; rows × M partial sums (at most gemvSums) and the rows' code
-// loads must fit the registers without spilling under CUDA 11.8's and
-// 12.4's ptxas alike. Uncapped, ptxas aims low for some M and spills a
-// few bytes; capped at 128, M = 8 spills, uncapped it does not.
-var gemvConfigs = [MaxGemvM + 1]struct{ rows, maxRegs int }{
-	1: {16, 168}, 2: {8, 128}, 3: {5, 128}, 4: {4, 128},
-	5: {4, 128}, 6: {3, 128}, 7: {3, 128}, 8: {2, 0},
+// gemvConfigs gives, per batch M, the output rows a block computes, the
+// register budget, declared to ptxas as the cap (.maxnreg) unless uncapped,
+// and whether decoded values are scaled before the multiply-adds. x, read
+// once per step, serves all the rows, so more rows cost less x per weight;
+// rows × M running sums (at most gemvSums), the per-chunk sums of an
+// unprescaled kernel and the rows' code loads must fit the registers
+// without spilling under CUDA 11.8's and 12.4's ptxas alike. Prescaling
+// (one multiply per decoded value) frees the per-chunk sums, so large M
+// can take more rows. Uncapped, ptxas aims low for some M and spills a few
+// bytes; capped at 128, M = 7 and 8 spill, uncapped they do not. The
+// choices are the best the performance model found (kernels/perf).
+var gemvConfigs = [MaxGemvM + 1]struct {
+	rows     int
+	regs     int  // the budget: the cap, or what ptxas may choose uncapped
+	uncapped bool // no .maxnreg
+	prescale bool
+}{
+	1: {rows: 16, regs: 168},
+	2: {rows: 8, regs: 128},
+	3: {rows: 8, regs: 128, prescale: true},
+	4: {rows: 4, regs: 128},
+	5: {rows: 4, regs: 128},
+	6: {rows: 4, regs: 128, prescale: true},
+	7: {rows: 4, regs: 168, uncapped: true, prescale: true},
+	8: {rows: 3, regs: 128, uncapped: true, prescale: true},
 }
 
 func gemvRows(m int) int { return gemvConfigs[m].rows }
@@ -80,14 +95,8 @@ func (g *Gemv) Params() []string {
 // MinSM is 80.
 func (g *Gemv) MinSM() int { return 80 }
 
-// RegBudget bounds registers per thread: M=1 keeps 16 rows' code loads in
-// flight (3 blocks per SM), the others fit 128.
-func (g *Gemv) RegBudget() int {
-	if r := gemvConfigs[g.M].maxRegs; r > 0 {
-		return r
-	}
-	return 128
-}
+// RegBudget bounds registers per thread (gemvConfigs).
+func (g *Gemv) RegBudget() int { return gemvConfigs[g.M].regs }
 
 // Launch runs 4 warps per block over gemvRows(M) rows; Shape.M must
 // equal g.M.
@@ -113,12 +122,13 @@ func (g *Gemv) PTX(t ptx.Target) (string, error) {
 }
 
 func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
-	rows := gemvRows(g.M)
+	cfg := gemvConfigs[g.M]
+	rows := cfg.rows
 	sums := rows * g.M // partial sums per lane: index r·M + m
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(gemvThreads)
-	if r := gemvConfigs[g.M].maxRegs; r > 0 {
-		k.MaxRegs(r)
+	if !cfg.uncapped {
+		k.MaxRegs(cfg.regs)
 	}
 	pX := k.Param("x")
 	pCodes := k.Param("codes")
@@ -188,9 +198,14 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		for r := range rows {
 			rotated[r] = rot.apply(k, words[r])
 		}
-		part := make([]ptx.Reg, sums)
-		for i := range part {
-			part[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
+		// Sums per chunk, scaled once; or, prescaled, each decoded value
+		// times its scale straight into the running sums.
+		part := acc
+		if !cfg.prescale {
+			part = make([]ptx.Reg, sums)
+			for i := range part {
+				part[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
+			}
 		}
 		for j := range 8 {
 			off := rot.xOffset[j]
@@ -206,6 +221,9 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 						idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
 					}
 					v := k.Shfl("idx", lut, idx, 31)
+					if cfg.prescale {
+						v = k.Op("mul.rn", ptx.F32, v, scale[r])
+					}
 					for m := range xv {
 						i := r*g.M + m
 						k.OpTo(part[i], "fma.rn", ptx.F32, v, xv[m][t], part[i])
@@ -213,8 +231,10 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 				}
 			}
 		}
-		for i := range acc {
-			k.OpTo(acc[i], "fma.rn", ptx.F32, part[i], scale[i/g.M], acc[i])
+		if !cfg.prescale {
+			for i := range acc {
+				k.OpTo(acc[i], "fma.rn", ptx.F32, part[i], scale[i/g.M], acc[i])
+			}
 		}
 	})
 
