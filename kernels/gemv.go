@@ -20,8 +20,9 @@ import (
 // prmt, no memory). A code decodes through the codebook held one entry per
 // lane: its nibble shifted down is the shfl.idx source lane, which reads
 // only the low 5 bits. Sums are per chunk in float32, scaled once by the
-// block's absmax; a transposed butterfly leaves each lane one row's warp
-// sum, and the block adds its warps' sums through shared memory.
+// block's absmax (for M ≥ 6 each decoded value is scaled instead, which
+// frees registers for rows); a transposed butterfly leaves each lane one
+// row's warp sum, and the block adds its warps' sums through shared memory.
 //
 // Params: x, codes, scales (absmax, or absmax_q, nested_map,
 // nested_absmax, nested_offset), y, n, k.
@@ -53,7 +54,7 @@ const (
 // decoded value) frees the per-chunk sums. Rows also set the grid's
 // granularity: 16 leave the busiest of 132 SMs 3% more than the mean at
 // N = 4096, 12 would leave it 16%. Uncapped, ptxas aims low for some M and
-// spills a few bytes; capped, M = 7 and 8 spill, uncapped they do not. The
+// spills a few bytes; capped at 128, M = 7 and 8 spill, uncapped they do not. The
 // choices are the best the performance model found (kernels/perf); the
 // large budgets trade occupancy (2 or 3 blocks per SM) for rows, each warp
 // keeping all its rows' code loads in flight.
