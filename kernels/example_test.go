@@ -31,6 +31,6 @@ func ExampleGemv() {
 	fmt.Println(strings.Contains(src, ".visible .entry "+g.Name()))
 	// Output:
 	// nf4_gemv_m1_b64 [x codes absmax y n k]
-	// [1024 1 1] [128 1 1] 0
+	// [256 1 1] [128 1 1] 512
 	// true
 }

@@ -7,11 +7,22 @@ import (
 )
 
 // Gemv is the fused dequantize-dot for small batches: y[m,n] = Σ_k x[m,k]·W[n,k]
-// for m < M (M = 1…8, fixed per kernel). One warp owns one output row n:
-// each lane reads 16 bytes of codes (32 weights) per step with a 128-bit
-// load, decodes them through a codebook held one entry per lane (shfl.idx),
-// and accumulates Σ code·x per block in float32, scaled once by the block's
-// absmax. A butterfly shuffle reduces the warp; there is no barrier.
+// for m < M (M = 1…8, fixed per kernel).
+//
+// A block owns gemvRows(M) consecutive output rows and its warps split K:
+// warp w takes the steps w, w+gemvWarps, … of 1024 weights per row, lane l
+// the 32 weights of chunk 32·step+l. Per step a lane reads each row's 16
+// bytes of codes with one coalesced 128-bit load that skips L1, and its
+// chunk of x once for all the block's rows, so x costs 1/rows of what it
+// would if each row re-read it. The lanes read their x quads rotated by
+// lane mod 8, which spreads a warp's lane-strided loads over all 32 banks
+// (conflict-free); each lane rotates its code words the same way (selp and
+// prmt, no memory). A code decodes through the codebook held one entry per
+// lane: its nibble shifted down is the shfl.idx source lane, which reads
+// only the low 5 bits. Sums are per chunk in float32, scaled once by the
+// block's absmax (for M ≥ 6 each decoded value is scaled instead, which
+// frees registers for rows); a transposed butterfly leaves each lane one
+// row's warp sum, and the block adds its warps' sums through shared memory.
 //
 // Params: x, codes, scales (absmax, or absmax_q, nested_map,
 // nested_absmax, nested_offset), y, n, k.
@@ -25,14 +36,45 @@ type Gemv struct {
 const (
 	gemvThreads = 128
 	gemvWarps   = gemvThreads / 32
-	// gemvUnroll code loads are in flight per lane for M ≤ gemvUnrollMaxM;
-	// larger batches already have many x loads in flight, and unrolling
-	// them makes ptxas hoist enough loads to spill.
-	gemvUnroll     = 2
-	gemvUnrollMaxM = 4
+	// gemvSums is the most partial sums (rows × batch) a lane carries.
+	gemvSums = 32
 	// MaxGemvM is the largest batch the gemv kernels take.
 	MaxGemvM = 8
 )
+
+// gemvConfigs gives, per batch M, the output rows a block computes, the
+// register budget, declared to ptxas as the cap (.maxnreg) unless uncapped,
+// and whether decoded values are scaled before the multiply-adds. x, read
+// once per step, serves all the rows, so more rows cost less x per weight
+// (in L1 wavefronts and in L2 traffic: each block reads all of x);
+// rows × M running sums (at most gemvSums), the per-chunk sums of an
+// unprescaled kernel and the rows' code loads must fit the registers
+// without spilling under CUDA 11.8's and 12.4's ptxas alike, for every
+// block size, scale kind and code table. Prescaling (one multiply per
+// decoded value) frees the per-chunk sums. Rows also set the grid's
+// granularity: 16 leave the busiest of 132 SMs 3% more than the mean at
+// N = 4096, 12 would leave it 16%. Uncapped, ptxas aims low for some M and
+// spills a few bytes; capped at 128, M = 7 and 8 spill, uncapped they do not. The
+// choices are the best the performance model found (kernels/perf); the
+// large budgets trade occupancy (2 or 3 blocks per SM) for rows, each warp
+// keeping all its rows' code loads in flight.
+var gemvConfigs = [MaxGemvM + 1]struct {
+	rows     int
+	regs     int  // the budget: the cap, or what ptxas may choose uncapped
+	uncapped bool // no .maxnreg
+	prescale bool
+}{
+	1: {rows: 16, regs: 168},
+	2: {rows: 16, regs: 208},
+	3: {rows: 8, regs: 208},
+	4: {rows: 8, regs: 208},
+	5: {rows: 4, regs: 168},
+	6: {rows: 4, regs: 128, prescale: true},
+	7: {rows: 4, regs: 168, uncapped: true, prescale: true},
+	8: {rows: 3, regs: 128, uncapped: true, prescale: true},
+}
+
+func gemvRows(m int) int { return gemvConfigs[m].rows }
 
 // NewGemv checks the configuration.
 func NewGemv(m, blockSize int, doubleQuant bool) (*Gemv, error) {
@@ -59,10 +101,11 @@ func (g *Gemv) Params() []string {
 // MinSM is 80.
 func (g *Gemv) MinSM() int { return 80 }
 
-// RegBudget bounds registers per thread.
-func (g *Gemv) RegBudget() int { return 128 }
+// RegBudget bounds registers per thread (gemvConfigs).
+func (g *Gemv) RegBudget() int { return gemvConfigs[g.M].regs }
 
-// Launch runs 4 warps per block, one row each; Shape.M must equal g.M.
+// Launch runs 4 warps per block over gemvRows(M) rows; Shape.M must
+// equal g.M.
 func (g *Gemv) Launch(s Shape) (Launch, error) {
 	if err := checkShape(s, g.BlockSize, true); err != nil {
 		return Launch{}, err
@@ -70,8 +113,11 @@ func (g *Gemv) Launch(s Shape) (Launch, error) {
 	if s.M != g.M {
 		return Launch{}, fmt.Errorf("%w: M=%d, kernel built for M=%d", errShape, s.M, g.M)
 	}
-	return Launch{Grid: [3]int{ceilDiv(s.N, gemvWarps), 1, 1}, Block: [3]int{gemvThreads, 1, 1}}, nil
+	return Launch{Grid: [3]int{ceilDiv(s.N, gemvRows(g.M)), 1, 1}, Block: [3]int{gemvThreads, 1, 1}, SharedBytes: gemvSharedBytes}, nil
 }
+
+// gemvSharedBytes holds every warp's row sums for the block's final add.
+const gemvSharedBytes = gemvWarps * gemvSums * 4
 
 // PTX prints the kernel for target t.
 func (g *Gemv) PTX(t ptx.Target) (string, error) {
@@ -82,14 +128,21 @@ func (g *Gemv) PTX(t ptx.Target) (string, error) {
 }
 
 func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
+	cfg := gemvConfigs[g.M]
+	rows := cfg.rows
+	sums := rows * g.M // partial sums per lane: index r·M + m
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(gemvThreads)
+	if !cfg.uncapped {
+		k.MaxRegs(cfg.regs)
+	}
 	pX := k.Param("x")
 	pCodes := k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
 	pY := k.Param("y")
 	pN := k.Param("n")
 	pK := k.Param("k")
+	sPartial := k.Shared("partial", 16, gemvSharedBytes)
 
 	x := k.LoadParam(pX)
 	codes := k.LoadParam(pCodes)
@@ -99,78 +152,200 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	kk := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pK))
 	lut := laneLUT(k, cb)
 
+	tid := k.Special(ptx.TidX)
 	lane := k.Special(ptx.LaneID)
-	warp := k.Shift("shr", ptx.U32, k.Special(ptx.TidX), ptx.Imm(5))
-	row := k.Op("mad.lo", ptx.U32, k.Special(ptx.CtaidX), ptx.Imm(gemvWarps), warp)
-	// The whole warp leaves together: the row is the same for all its lanes.
-	k.If(k.Setp("ge", ptx.U32, row, n), k.Return)
+	warp := k.Shift("shr", ptx.U32, tid, ptx.Imm(5))
+	rowBase := k.Op("mul.lo", ptx.U32, k.Special(ptx.CtaidX), ptx.Imm(rows))
 
 	chunks := k.Shift("shr", ptx.U32, kk, ptx.Imm(5)) // 32 weights per chunk
 	last := k.Op("sub", ptx.U32, chunks, ptx.Imm(1))
-	rowChunk := k.Op("mul.lo", ptx.U32, row, chunks)
+	steps := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, chunks, ptx.Imm(31)), ptx.Imm(5))
 	blocksPerRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
-	rowBlock := k.Op("mul.lo", ptx.U32, row, blocksPerRow)
 	sc.count = k.Op("mul.lo", ptx.U32, n, blocksPerRow)
 	chunkShift := ptx.Imm(log2(g.BlockSize) - 5)
+	// Rows past n (the last block's) read row n-1 and are not stored.
+	lastRow := k.Op("sub", ptx.U32, n, ptx.Imm(1))
+	rowChunk := make([]ptx.Reg, rows)
+	rowBlock := make([]ptx.Reg, rows)
+	for r := range rows {
+		row := k.Op("min", ptx.U32, k.Op("add", ptx.U32, rowBase, ptx.Imm(r)), lastRow)
+		rowChunk[r] = k.Op("mul.lo", ptx.U32, row, chunks)
+		rowBlock[r] = k.Op("mul.lo", ptx.U32, row, blocksPerRow)
+	}
+	rot := newQuadRotation(k, lane)
 
-	acc := make([]ptx.Reg, g.M)
-	for m := range acc {
-		acc[m] = k.Mov(ptx.F32, ptx.F32Imm(0))
+	acc := make([]ptx.Reg, sums)
+	for i := range acc {
+		acc[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
 	}
-	// Every lane runs the same trip count so shfl sees a converged warp;
-	// a lane past the end re-reads the last chunk and scales it by zero.
-	// Each pass issues unroll 128-bit code loads before using any, so
-	// several are in flight per lane.
-	unroll := gemvUnroll
-	if g.M > gemvUnrollMaxM {
-		unroll = 1
-	}
-	k.For(ptx.Imm(0), chunks, ptx.Imm(32*unroll), func(base ptx.Reg) {
-		type step struct {
-			c, s ptx.Reg
-			w    ptx.Vec
+	// Every lane of a warp runs the same trips, so shfl sees a converged
+	// warp; a lane past the end re-reads the last chunk and scales it by
+	// zero. All code loads of a trip are issued before any decode.
+	k.ForWarp(warp, steps, ptx.Imm(gemvWarps), func(step ptx.Reg) {
+		c := k.Op("mad.lo", ptx.U32, step, ptx.Imm(32), lane)
+		active := k.Setp("lt", ptx.U32, c, chunks)
+		c = k.Op("min", ptx.U32, c, last)
+		words := make([]ptx.Vec, rows)
+		scale := make([]ptx.Reg, rows)
+		for r := range rows {
+			words[r] = k.LdV("global.nc.L1::no_allocate", ptx.U32, 4, ptx.Addr{Base: index(k, codes, k.Op("add", ptx.U32, rowChunk[r], c), 16)})
+			s := sc.at(k, k.Op("add", ptx.U32, rowBlock[r], k.Shift("shr", ptx.U32, c, chunkShift)))
+			scale[r] = k.Selp(ptx.F32, s, ptx.F32Imm(0), active)
 		}
-		steps := make([]step, unroll)
-		for u := range steps {
-			c := k.Op("add", ptx.U32, base, k.Op("add", ptx.U32, lane, ptx.Imm(32*u)))
-			active := k.Setp("lt", ptx.U32, c, chunks)
-			c = k.Op("min", ptx.U32, c, last)
-			w := k.LdV("global.nc", ptx.U32, 4, ptx.Addr{Base: index(k, codes, k.Op("add", ptx.U32, rowChunk, c), 16)})
-			sc := sc.at(k, k.Op("add", ptx.U32, rowBlock, k.Shift("shr", ptx.U32, c, chunkShift)))
-			steps[u] = step{c, k.Selp(ptx.F32, sc, ptx.F32Imm(0), active), w}
-		}
-		for _, st := range steps {
-			var vals [32]ptx.Reg
-			for i := 0; i < 4; i++ {
-				d := decode8(k, lut, st.w[i])
-				copy(vals[8*i:], d[:])
+		// Element index of the lane's chunk in each row of x.
+		xRows := make([]ptx.Reg, g.M)
+		for m := range xRows {
+			xRows[m] = k.Shift("shl", ptx.B32, c, ptx.Imm(5))
+			if m > 0 {
+				xRows[m] = k.Op("add", ptx.U32, xRows[m-1], kk)
 			}
-			kOff := k.Shift("shl", ptx.B32, st.c, ptx.Imm(5))
-			for m := 0; m < g.M; m++ {
-				xi := k.Op("mad.lo", ptx.U32, kk, ptx.Imm(m), kOff)
-				xa := index(k, x, xi, 4)
-				part := k.Mov(ptx.F32, ptx.F32Imm(0))
-				for q := 0; q < 8; q++ {
-					xv := k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: xa, Offset: int64(16 * q)})
-					for j := 0; j < 4; j++ {
-						k.OpTo(part, "fma.rn", ptx.F32, vals[4*q+j], xv[j], part)
+		}
+		rotated := make([][4]ptx.Reg, rows)
+		for r := range rows {
+			rotated[r] = rot.apply(k, words[r])
+		}
+		// Sums per chunk, scaled once; or, prescaled, each decoded value
+		// times its scale straight into the running sums.
+		part := acc
+		if !cfg.prescale {
+			part = make([]ptx.Reg, sums)
+			for i := range part {
+				part[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
+			}
+		}
+		for j := range 8 {
+			off := rot.xOffset[j]
+			xv := make([]ptx.Vec, g.M)
+			for m := range xv {
+				xv[m] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xRows[m], off), 4)})
+			}
+			for r := range rows {
+				w := rotated[r][j/2]
+				for t := range 4 {
+					idx := w
+					if sh := 16*(j%2) + 4*t; sh > 0 {
+						idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
+					}
+					v := k.Shfl("idx", lut, idx, 31)
+					if cfg.prescale {
+						v = k.Op("mul.rn", ptx.F32, v, scale[r])
+					}
+					for m := range xv {
+						i := r*g.M + m
+						k.OpTo(part[i], "fma.rn", ptx.F32, v, xv[m][t], part[i])
 					}
 				}
-				k.OpTo(acc[m], "fma.rn", ptx.F32, part, st.s, acc[m])
+			}
+		}
+		if !cfg.prescale {
+			for i := range acc {
+				k.OpTo(acc[i], "fma.rn", ptx.F32, part[i], scale[i/g.M], acc[i])
 			}
 		}
 	})
-	for m := range acc {
-		for off := 16; off >= 1; off /= 2 {
-			o := k.Shfl("bfly", acc[m], ptx.Imm(off), 31)
-			k.OpTo(acc[m], "add.rn", ptx.F32, acc[m], o)
-		}
-	}
-	k.If(k.Setp("eq", ptx.U32, lane, ptx.Imm(0)), func() {
-		for m := range acc {
-			yi := k.Op("mad.lo", ptx.U32, n, ptx.Imm(m), row)
-			k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, yi, 4)}, acc[m])
-		}
+
+	sum, idx, holder := warpSums(k, lane, acc)
+	partial := k.SharedAddr(sPartial)
+	k.If(holder, func() {
+		slot := k.Op("mad.lo", ptx.U32, warp, ptx.Imm(gemvSums), idx)
+		k.St("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, slot, ptx.Imm(4), partial)}, sum)
+	})
+	k.BarSync()
+	k.If(k.Setp("lt", ptx.U32, tid, ptx.Imm(sums)), func() {
+		r := k.Op("div", ptx.U32, tid, ptx.Imm(g.M))
+		m := k.Op("rem", ptx.U32, tid, ptx.Imm(g.M))
+		row := k.Op("add", ptx.U32, rowBase, r)
+		k.If(k.Setp("lt", ptx.U32, row, n), func() {
+			addr := k.Op("mad.lo", ptx.U32, tid, ptx.Imm(4), partial)
+			total := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr})
+			for w := 1; w < gemvWarps; w++ {
+				v := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr, Offset: int64(4 * gemvSums * w)})
+				k.OpTo(total, "add.rn", ptx.F32, total, v)
+			}
+			yi := k.Op("mad.lo", ptx.U32, n, m, row)
+			k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, yi, 4)}, total)
+		})
 	})
 	return k
+}
+
+// quadRotation is lane l's rotation by l mod 8 of the eight 16-byte quads
+// of its x chunk: its j-th x load reads quad (j + l) mod 8, so the 16
+// lanes of a load phase, whose chunks lie 128 bytes apart, hit distinct
+// banks. The lane's 16 bytes of codes (quad q in bits 16q…16q+15) turn the
+// same way with two selp rounds over the words and one prmt.
+type quadRotation struct {
+	byTwoWords, byOneWord ptx.Reg    // predicates
+	halfSel               ptx.Reg    // prmt selector: the upper half of a, the lower of b, or a
+	xOffset               [8]ptx.Reg // element offset of load j's quad in the chunk
+}
+
+func newQuadRotation(k *ptx.Kernel, lane ptx.Reg) quadRotation {
+	rho := k.Op("and", ptx.B32, lane, ptx.Imm(7))
+	var q quadRotation
+	q.byTwoWords = k.Setp("ne", ptx.U32, k.Op("and", ptx.B32, rho, ptx.Imm(4)), ptx.Imm(0))
+	q.byOneWord = k.Setp("ne", ptx.U32, k.Op("and", ptx.B32, rho, ptx.Imm(2)), ptx.Imm(0))
+	half := k.Setp("ne", ptx.U32, k.Op("and", ptx.B32, rho, ptx.Imm(1)), ptx.Imm(0))
+	q.halfSel = k.Selp(ptx.B32, ptx.Imm(0x5432), ptx.Imm(0x3210), half)
+	for j := range q.xOffset {
+		quad := k.Op("and", ptx.B32, k.Op("add", ptx.U32, rho, ptx.Imm(j)), ptx.Imm(7))
+		q.xOffset[j] = k.Shift("shl", ptx.B32, quad, ptx.Imm(2))
+	}
+	return q
+}
+
+// apply returns the words of w rotated right by 16·(lane mod 8) bits
+// (quad j of the result is quad j + lane mod 8 of w).
+func (q quadRotation) apply(k *ptx.Kernel, w ptx.Vec) [4]ptx.Reg {
+	var t, u, v [4]ptx.Reg
+	for i := range t {
+		t[i] = k.Selp(ptx.B32, w[(i+2)%4], w[i], q.byTwoWords)
+	}
+	for i := range u {
+		u[i] = k.Selp(ptx.B32, t[(i+1)%4], t[i], q.byOneWord)
+	}
+	for i := range v {
+		v[i] = k.Prmt(u[i], u[(i+1)%4], q.halfSel)
+	}
+	return v
+}
+
+// warpSums reduces the lanes' partial sums vals (at most 32) across the
+// warp, transposed: each round halves the values a lane carries, the lane
+// keeping one half and adding its butterfly partner's copy of it, so P
+// values take about P shuffles in place of 5·P. sum is the warp total of
+// value idx; holder marks the lowest lane of each group of lanes holding
+// the same idx (and idx < len(vals)).
+func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum, idx, holder ptx.Reg) {
+	p2 := 1
+	for p2 < len(vals) {
+		p2 *= 2
+	}
+	cur := append([]ptx.Reg(nil), vals...)
+	for len(cur) < p2 {
+		cur = append(cur, k.Mov(ptx.F32, ptx.F32Imm(0)))
+	}
+	off := 16
+	for len(cur) > 1 {
+		h := len(cur) / 2
+		upper := k.Setp("ne", ptx.U32, k.Op("and", ptx.B32, lane, ptx.Imm(off)), ptx.Imm(0))
+		next := make([]ptx.Reg, h)
+		for i := range next {
+			keep := k.Selp(ptx.F32, cur[i+h], cur[i], upper)
+			send := k.Selp(ptx.F32, cur[i], cur[i+h], upper)
+			next[i] = k.Op("add.rn", ptx.F32, keep, k.Shfl("bfly", send, ptx.Imm(off), 31))
+		}
+		cur = next
+		off /= 2
+	}
+	for ; off >= 1; off /= 2 {
+		k.OpTo(cur[0], "add.rn", ptx.F32, cur[0], k.Shfl("bfly", cur[0], ptx.Imm(off), 31))
+	}
+	shift := 5 - log2(p2)
+	idx = k.Shift("shr", ptx.U32, lane, ptx.Imm(shift))
+	holder = k.Setp("eq", ptx.U32, k.Op("and", ptx.B32, lane, ptx.Imm(1<<shift-1)), ptx.Imm(0))
+	if len(vals) < p2 {
+		holder = k.SetpAnd("lt", ptx.U32, idx, ptx.Imm(len(vals)), holder)
+	}
+	return cur[0], idx, holder
 }

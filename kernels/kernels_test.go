@@ -110,8 +110,14 @@ func TestLaunch(t *testing.T) {
 		t.Errorf("dequantize launch %+v %v", l, err)
 	}
 	gv, _ := NewGemv(3, 64, false)
-	if l, err := gv.Launch(Shape{M: 3, N: 4097, K: 4096, BlockSize: 64}); err != nil || l.Grid[0] != 1025 {
+	// M=3: 8 rows per block (24 running sums per lane).
+	if l, err := gv.Launch(Shape{M: 3, N: 4097, K: 4096, BlockSize: 64}); err != nil || l.Grid[0] != 513 || l.SharedBytes != gemvSharedBytes {
 		t.Errorf("gemv launch %+v %v", l, err)
+	}
+	for m := 1; m <= MaxGemvM; m++ {
+		if c := gemvConfigs[m]; c.rows < 1 || c.rows*m > gemvSums || c.regs < 64 || c.regs > 255 {
+			t.Errorf("gemv M=%d: %d rows, %d running sums per lane (room for %d), %d registers", m, c.rows, c.rows*m, gemvSums, c.regs)
+		}
 	}
 	if _, err := gv.Launch(Shape{M: 2, N: 1, K: 64, BlockSize: 64}); !errors.Is(err, errShape) {
 		t.Errorf("gemv accepted M=2 for an M=3 kernel: %v", err)

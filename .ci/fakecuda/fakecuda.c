@@ -263,7 +263,9 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	uint64_t m, n, k;
 	if (gemv) {
 		m = mgemv, n = a[j + 1], k = a[j + 2];
-		if (bx != 128 || gy != 1 || (uint64_t)gx * 4 < n) return CUDA_ERROR_INVALID_VALUE;
+		// Output rows per block for M = 1…8: gemvConfigs in kernels/gemv.go.
+		static const uint64_t rows[9] = {0, 16, 16, 8, 8, 4, 4, 4, 3};
+		if (mgemv < 1 || mgemv > 8 || bx != 128 || gy != 1 || (uint64_t)gx * rows[mgemv] < n) return CUDA_ERROR_INVALID_VALUE;
 	} else {
 		m = a[j + 1], n = a[j + 2], k = a[j + 3];
 		uint64_t tm = strstr(name, "bf16tc") ? 128 : 64;

@@ -98,7 +98,7 @@ type Plan struct {
 var ErrShape = errors.New("shape not supported by the device kernels")
 
 // Choose picks the kernel for p: gemv for a forward pass with M ≤
-// kernels.MaxGemvM (memory-bound: one warp streams each weight row, whatever
+// kernels.MaxGemvM (memory-bound: each block streams a few weight rows, whatever
 // the mode), the GEMM of the chosen mode above that, the transposed float32
 // GEMM for every backward pass, and the float32 dequantize kernel.
 func Choose(p Problem) (Plan, error) {

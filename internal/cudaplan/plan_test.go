@@ -19,8 +19,9 @@ func TestChoose(t *testing.T) {
 		name string
 		grid [3]int
 	}{
-		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{1024, 1, 1}},
-		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{3, 1, 1}},
+		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
+		{Problem{Op: Forward, M: 3, N: 7, K: 11008, BlockSize: 64}, "nf4_gemv_m3_b64", [3]int{1, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
 		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
 		{Problem{Op: Backward, M: 1, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
@@ -195,6 +196,11 @@ func TestLaunchMatchesCPU(t *testing.T) {
 		{9, 70, 128, 64},
 		{17, 3, 256, 128},
 		{130, 65, 64, 64},
+		// gemv: N not a multiple of a block's rows, K over one
+		// 1024-weight step and not a multiple of it.
+		{1, 9, 1344, 64},
+		{2, 5, 4160, 64},
+		{7, 3, 2112, 32},
 	}
 	for _, s := range shapes {
 		for _, dq := range []bool{false, true} {

@@ -145,9 +145,13 @@ func TestAnalyzeBankConflict(t *testing.T) {
 	}
 }
 
-// The shipped GEMV against the static analysis in
-// shared/reference/gpu-kernel-analysis.md (counts from CUDA 12.4's SASS).
-func TestAnalyzeGemvAgreesWithTheStaticAnalysis(t *testing.T) {
+// The shipped GEMV against its design (kernels/gemv.go), counted from CUDA
+// 12.4's SASS: per main-loop trip a lane decodes 32 weights of each of the
+// block's 16 rows with one SHFL.IDX and one FFMA per weight, the code loads
+// skip L1, and the x loads, shared by the 16 rows, are conflict-free. The
+// static analysis (shared/reference/gpu-kernel-analysis.md) found the
+// kernel before it bound by lane-strided x loads at 32 wavefronts each.
+func TestAnalyzeGemvDesign(t *testing.T) {
 	ptxas.RequireCUDA12(t)
 	g, _ := kernels.NewGemv(1, 64, false)
 	r, err := Analyze(g, kernels.Shape{M: 1, N: 4096, K: 4096, BlockSize: 64}, H200())
@@ -155,32 +159,27 @@ func TestAnalyzeGemvAgreesWithTheStaticAnalysis(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := r.LoopMix
-	if r.LoopInstrs != 300 || m.ByOp["FFMA"] != 66 || m.ByOp["SHFL.IDX"] != 64 || m.ByOp["LDG.E.128.CONSTANT"] != 18 {
-		t.Errorf("main loop: %d instructions, %d FFMA, %d SHFL.IDX, %d LDG.128", r.LoopInstrs, m.ByOp["FFMA"], m.ByOp["SHFL.IDX"], m.ByOp["LDG.E.128.CONSTANT"])
+	if m.ByOp["SHFL.IDX"] != 512 || m.ByOp["FFMA"] != 528 || m.ByOp["LDG.E.NA.128.CONSTANT"] != 16 || m.ByOp["LDG.E.128.CONSTANT"] != 8 {
+		t.Errorf("main loop: %d instructions, %d SHFL.IDX, %d FFMA, %d code and %d x loads", r.LoopInstrs,
+			m.ByOp["SHFL.IDX"], m.ByOp["FFMA"], m.ByOp["LDG.E.NA.128.CONSTANT"], m.ByOp["LDG.E.128.CONSTANT"])
 	}
-	if math.Abs(r.InstrsPerWeight-4.69) > 0.01 {
-		t.Errorf("%.3g instructions per weight, the analysis counts 4.69", r.InstrsPerWeight)
+	if r.InstrsPerWeight > 3.8 {
+		t.Errorf("%.3g instructions per weight, want ≤ 3.8", r.InstrsPerWeight)
 	}
-	p := r.Prediction
-	if p.CTAsPerSM != 10 || p.OccupancyLimit != "registers" {
-		t.Errorf("occupancy %d blocks (%s), the analysis has 10 (47 registers)", p.CTAsPerSM, p.OccupancyLimit)
-	}
-	// The x loads: 16 B per lane at a 128-byte stride, 32 lines.
-	top := r.MainLoads[0]
-	if !strings.Contains(top.Text, "ld.global.nc.v4.f32") || top.SectorsPerRequest() != 32 || top.WavefrontsPerRequest() != 32 {
-		t.Errorf("costliest load %q: %.3g sectors, %.3g wavefronts per request", top.Text, top.SectorsPerRequest(), top.WavefrontsPerRequest())
-	}
-	// Bounds in the analysis' table (M=1 4096²): DRAM 2.20 µs, issue 2.55,
-	// LSU 2.63; the bank-model L1TEX column is 16–18 µs.
-	for _, c := range []struct {
-		name   string
-		lo, hi float64
-	}{{"DRAM", 2.1e-6, 2.3e-6}, {"issue", 2.3e-6, 2.9e-6}, {"lsu pipe", 2.4e-6, 3.2e-6}, {"L1/shared data path", 15e-6, 21e-6}} {
-		if b := p.Bound(c.name); b < c.lo || b > c.hi {
-			t.Errorf("%s bound %.3g µs, outside %.3g–%.3g µs", c.name, b*1e6, c.lo*1e6, c.hi*1e6)
+	for _, l := range r.MainLoads {
+		if l.WavefrontsPerRequest() > 4 {
+			t.Errorf("%q: %.3g wavefronts per request, want ≤ 4 (conflict-free)", l.Text, l.WavefrontsPerRequest())
 		}
 	}
-	if p.Binding != "L1/shared data path" || p.Fraction < 0.08 || p.Fraction > 0.2 {
+	if n := r.BankConflicts(); n != 0 {
+		t.Errorf("%d bank conflicts", n)
+	}
+	p := r.Prediction
+	if b := p.Bound("DRAM"); b < 2.1e-6 || b > 2.3e-6 {
+		t.Errorf("DRAM bound %.3g µs, want 2.1–2.3 (9.47 MB at 4.3 TB/s)", b*1e6)
+	}
+	// One shuffle per weight on the data path leaves it just above DRAM.
+	if p.Binding != "L1/shared data path" || p.Fraction < 0.84 {
 		t.Errorf("bound by %s at %.1f%% of copy bandwidth", p.Binding, 100*p.Fraction)
 	}
 }

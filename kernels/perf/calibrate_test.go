@@ -27,7 +27,7 @@ func TestParseNcuDetails(t *testing.T) {
 		t.Fatalf("%d launches", len(ls))
 	}
 	l := ls[0]
-	if l.Kernel != "nf4_gemv_m1_b64" || l.Grid != [3]int{1024, 1, 1} || l.Block != [3]int{128, 1, 1} {
+	if l.Kernel != "nf4_gemv_m1_b64" || l.Grid != [3]int{256, 1, 1} || l.Block != [3]int{128, 1, 1} {
 		t.Errorf("launch 0: %+v", l)
 	}
 	if l.Metrics["dram__bytes_read.sum"] != 9502720 || l.Metrics["gpu__time_duration.sum"] != 21280 ||
@@ -104,9 +104,9 @@ func TestCompareWithModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := []Record{
-		{Kernel: "nf4_gemv_m1_b64", Device: "h200", M: 1, N: 4096, K: 4096, Grid: [3]int{1024, 1, 1}, PredictedUS: 19.04,
+		{Kernel: "nf4_gemv_m1_b64", Device: "h200", M: 1, N: 4096, K: 4096, Grid: [3]int{256, 1, 1}, PredictedUS: 19.04,
 			DRAMBytes: 9.47e6, LoadWaves: 4280320, WarpInstrs: 2.67e6, Registers: 47, Bound: "L1/shared data path", Fraction: 0.116, Limit: "DRAM copy bandwidth"},
-		{Kernel: "nf4_gemv_m1_b64", Device: "h100", Grid: [3]int{1024, 1, 1}},
+		{Kernel: "nf4_gemv_m1_b64", Device: "h100", Grid: [3]int{256, 1, 1}},
 		{Kernel: "nf4_gemm_f32_b64", Device: "h200", Grid: [3]int{64, 8, 1}},
 	}
 	cs, err := Compare(model, "h200", ls)

@@ -76,3 +76,23 @@ func (k *Kernel) When(p Reg, neg bool, body func()) {
 		*k.cur = append(*k.cur, in)
 	}
 }
+
+// ForWarp is For for bounds that are the same on every lane of a warp but
+// may differ between warps (derived from the warp's index): each loop test
+// goes through vote.sync.any, which tells ptxas the branch is warp-uniform,
+// so shuffles in the body need no per-instruction reconvergence.
+func (k *Kernel) ForWarp(start, end, step Operand, body func(i Reg)) {
+	k.check("for", ClassB32, start, end, step)
+	i := k.NewReg(U32)
+	s := &LoopStmt{}
+	k.block(&s.Pre, func() {
+		k.MovTo(i, U32, start)
+		s.Skip = k.VoteAny(k.Setp("ge", U32, i, end))
+	})
+	k.block(&s.Body, func() { body(i) })
+	k.block(&s.Post, func() {
+		k.OpTo(i, "add", U32, i, step)
+		s.Again = k.VoteAny(k.Setp("lt", U32, i, end))
+	})
+	*k.cur = append(*k.cur, s)
+}

@@ -1,6 +1,9 @@
 package ptx
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 func def(o Operand) arg { return arg{op: o, def: true} }
 func use(o Operand) arg { return arg{op: o} }
@@ -242,6 +245,9 @@ func (k *Kernel) Atom(op string, t Type, addr Addr, src Operand) Reg {
 }
 
 func (k *Kernel) checkAddr(op, space string, a Addr) {
+	if strings.Contains(space, ".L1::") {
+		k.requireISA(74) // eviction priorities arrived in PTX ISA 7.4
+	}
 	if a.Base == nil {
 		k.fail("%s.%s: address without base", op, space)
 		return
@@ -271,6 +277,14 @@ func (k *Kernel) Shfl(mode string, src, lane Operand, c int) Reg {
 	d := k.NewReg(t)
 	k.check("shfl", ClassB32, lane)
 	k.emit(&Instr{op: "shfl.sync." + mode + ".b32", args: []arg{def(d), use(src), use(lane), use(Imm(c)), use(Imm(-1))}, sync: true})
+	return d
+}
+
+// VoteAny is vote.sync.any.pred over the full warp: p on any lane.
+func (k *Kernel) VoteAny(p Reg) Reg {
+	k.check("vote", ClassPred, p)
+	d := k.NewReg(Pred)
+	k.emit(&Instr{op: "vote.sync.any.pred", args: []arg{def(d), use(p), use(Imm(-1))}, sync: true})
 	return d
 }
 

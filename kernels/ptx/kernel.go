@@ -15,6 +15,7 @@ type Kernel struct {
 	minSM      int
 	minISA     int // newest PTX ISA feature used, major·10+minor
 	maxThreads int
+	maxRegs    int
 	counters   [numClasses]int
 	body       []Stmt
 	cur        *[]Stmt
@@ -75,6 +76,17 @@ func (k *Kernel) MaxThreads(n int) {
 		return
 	}
 	k.maxThreads = n
+}
+
+// MaxRegs caps the registers per thread ptxas may allocate (.maxnreg).
+// Without a cap ptxas picks its own target from the block size, and may
+// spill a few bytes to reach it where the registers were there to use.
+func (k *Kernel) MaxRegs(n int) {
+	if n < 1 || n > 255 {
+		k.fail("max registers %d out of range 1..255", n)
+		return
+	}
+	k.maxRegs = n
 }
 
 // Param declares the next kernel parameter. Every parameter is .u64, because

@@ -23,6 +23,9 @@ func printKernel(b *strings.Builder, k *Kernel, body []Stmt) {
 	if k.maxThreads > 0 {
 		fmt.Fprintf(b, ".maxntid %d, 1, 1\n", k.maxThreads)
 	}
+	if k.maxRegs > 0 {
+		fmt.Fprintf(b, ".maxnreg %d\n", k.maxRegs)
+	}
 	b.WriteString("{\n")
 	for c := Class(0); c < numClasses; c++ {
 		if n := k.counters[c]; n > 0 {
