@@ -115,6 +115,9 @@ func Parse(file, src string) (*Program, error) {
 			in := Inst{Line: line, Text: strings.Join(strings.Fields(s), " ")}
 			parts := strings.Split(op, ".")
 			in.Op = parts[0]
+			if !known[in.Op] {
+				return nil, errf("unknown instruction %s", in.Op)
+			}
 			for _, sfx := range parts[1:] {
 				switch sfx {
 				case "BCST":
