@@ -42,6 +42,9 @@ go test -count=1 -tags purego ./cpu/...
 GOARCH=arm64 go vet ./cpu/... ./cmd/nf4bench/...
 go vet -tags purego ./cpu/...
 
+step "cpu: kernel sets run natively and in the simulator"
+go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels)$' ./cpu | grep -E 'natively|simulator|^(ok|FAIL|---)'
+
 step "nf4bench with OpenBLAS"
 if ! ldconfig -p | grep -q 'libopenblas\.so '; then
 	apt-get install -y --no-install-recommends libopenblas-dev >/dev/null ||

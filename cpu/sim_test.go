@@ -1,7 +1,13 @@
 package cpu
 
 import (
+	"errors"
 	"math"
+	"os"
+	"strings"
+	"unsafe"
+
+	"github.com/nf4go/nf4/cpu/internal/asmsim"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -233,5 +239,40 @@ func simQuantize(t *testing.T, k *vecKernels) {
 		if got == nil || want == nil || got.Error() != want.Error() {
 			t.Fatalf("%s: %v: got %v, want %v", k.name, bad, got, want)
 		}
+	}
+}
+
+// TestSimulatedFaults runs the real AVX-512 dequantizer in the simulator
+// on too little code memory and the streaming one on a misaligned output:
+// both fault, naming the instruction and its line in the assembly.
+func TestSimulatedFaults(t *testing.T) {
+	s := loadSimSet(t, "nf4_avx512_amd64.s")
+	src, err := os.ReadFile("nf4_avx512_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	const blocks, b = 2, 64
+	tab := tables[NF4].values
+	for _, c := range []struct {
+		fn         string
+		misalign   int
+		codeBytes  int
+		wantInLine string
+	}{
+		{"decodeAVX512", 0, blocks*b/2 - 1, "VPMOVZXBD"},
+		{"decodeAVX512Stream", 4, blocks * b / 2, "VMOVNTPS"},
+	} {
+		m := asmsim.NewMachine(s.prog)
+		dst := m.Map(make([]byte, 4*blocks*b+64), c.misalign) // room for the misaligned start
+		codes := m.Map(make([]byte, c.codeBytes), 0)
+		scales := m.Map(make([]byte, 4*blocks), 0)
+		tp := m.Map(unsafe.Slice((*byte)(unsafe.Pointer(&tab)), 64), 0)
+		_, err := m.Call(c.fn, dst, codes, scales, blocks, b, 0, tp)
+		var f *asmsim.Fault
+		if !errors.As(err, &f) || f.Line < 1 || f.Line > len(lines) || !strings.Contains(lines[f.Line-1], c.wantInLine) {
+			t.Fatalf("%s: got %v, want a fault at a %s", c.fn, err, c.wantInLine)
+		}
+		t.Logf("%s: %v", c.fn, err)
 	}
 }
