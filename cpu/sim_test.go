@@ -14,18 +14,6 @@ import (
 	"testing"
 )
 
-// simulatedSets returns every kernel set of the assembly, run in the
-// simulator (and also natively, call by call, where the CPU has the set).
-func simulatedSets(t testing.TB) ([]*vecKernels, []*simSet) {
-	var ks []*vecKernels
-	var ss []*simSet
-	for _, name := range []string{"avx512", "avx2"} {
-		k, s := simulatedSet(t, name, nativeSet(name))
-		ks, ss = append(ks, k), append(ss, s)
-	}
-	return ks, ss
-}
-
 func runWith(k *vecKernels, f func()) {
 	saved := active
 	defer func() { active = saved }()

@@ -11,9 +11,6 @@ type vreg = [64]byte
 func u32(v *vreg, i int) uint32       { return binary.LittleEndian.Uint32(v[4*i:]) }
 func setU32(v *vreg, i int, x uint32) { binary.LittleEndian.PutUint32(v[4*i:], x) }
 func f32(v *vreg, i int) float32      { return math.Float32frombits(u32(v, i)) }
-func setF32(v *vreg, i int, x float32) {
-	setU32(v, i, math.Float32bits(x))
-}
 func u64(v *vreg, i int) uint64       { return binary.LittleEndian.Uint64(v[8*i:]) }
 func setU64(v *vreg, i int, x uint64) { binary.LittleEndian.PutUint64(v[8*i:], x) }
 
