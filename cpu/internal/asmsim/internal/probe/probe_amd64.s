@@ -1,0 +1,1893 @@
+// Probes: each runs one instruction (of the cpu kernels' set) on
+// operands loaded from memory, so that it can run natively and in the
+// simulator on the same inputs.
+
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func VADDPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VADDPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VADDPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMULPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMULPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMULPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VDIVPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VDIVPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VDIVPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMAXPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMAXPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMAXPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VFMADD231PSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VFMADD231PSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VFMADD231PS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VADDPSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VADDPSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VADDPS (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMULPSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMULPSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMULPS (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMAXPSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMAXPSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMAXPS (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMAXPSX(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMAXPSX(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMAXPS X1, X2, X0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VFMADD231PSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VFMADD231PSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VFMADD231PS (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VXORPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VXORPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VXORPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPANDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPANDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPAND Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPORY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPORY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPOR Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSUBDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSUBDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSUBD Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPCMPGTDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPCMPGTDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPCMPGTD Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERMPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERMPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPERMPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSHUFBY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSHUFBY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSHUFB Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPUNPCKLBWY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPUNPCKLBWY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPUNPCKLBW Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPUNPCKHBWY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPUNPCKHBWY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPUNPCKHBW Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPUNPCKLWDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPUNPCKLWDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPUNPCKLWD Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPUNPCKHWDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPUNPCKHWDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPUNPCKHWD Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VUNPCKLPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VUNPCKLPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VUNPCKLPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VUNPCKHPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VUNPCKHPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VUNPCKHPS Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VANDPSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VANDPSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VANDPS (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPANDYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPANDYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPAND (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPCMPGTDYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPCMPGTDYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPCMPGTD (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERMPSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERMPSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPERMPS (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSHUFBYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSHUFBYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSHUFB (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPUNPCKLWDX(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPUNPCKLWDX(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPUNPCKLWD X1, X2, X0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSRLDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSRLDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSRLD $0x04, Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSRLWY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSRLWY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSRLW $0x03, Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSRLQY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSRLQY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSRLQ $0x1c, Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSLLDY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSLLDY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPSLLD $0x07, Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VCMPPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VCMPPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VCMPPS $0x1e, Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VCMPPSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VCMPPSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VCMPPS $0x1e, (BX), Y1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VBLENDPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VBLENDPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VBLENDPS $0xa5, Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VBLENDVPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VBLENDVPSY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VBLENDVPS Y0, Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERMILPSX(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERMILPSX(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPERMILPS $0x1b, X1, X0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERM2F128Y(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERM2F128Y(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPERM2F128 $0x31, Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERM2F128YZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERM2F128YZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPERM2F128 $0x28, Y1, Y2, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VEXTRACTF128Y(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VEXTRACTF128Y(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VEXTRACTF128 $0x01, Y1, X0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VEXTRACTI128Y(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VEXTRACTI128Y(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VEXTRACTI128 $0x01, Y1, X0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VBROADCASTSSYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VBROADCASTSSYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VBROADCASTSS (BX), Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VBROADCASTSSYX(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VBROADCASTSSYX(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VBROADCASTSS X1, Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPMOVSXBDYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPMOVSXBDYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VPMOVSXBD (BX), Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVDQUYM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVDQUYM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMOVDQU (BX), Y0
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVSSXM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVSSXM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMOVSS X1, 64(DX)
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVDXM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVDXM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	VMOVD X1, 68(DX)
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPTESTY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPTESTY(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	VMOVUPS (AX), Y1
+	VMOVUPS (BX), Y2
+	VMOVUPS (CX), Y0
+	XORQ R8, R8
+	VPTEST Y1, Y2
+	JNZ VPTESTY_nz
+	LEAQ 1(R8), R8
+VPTESTY_nz:
+	VPTEST Y1, Y2
+	JAE VPTESTY_nc
+	LEAQ 2(R8), R8
+VPTESTY_nc:
+	MOVQ R8, SI
+	VMOVUPS Y0, (DX)
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VADDPSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VADDPSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VADDPS Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMULPSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMULPSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMULPS Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VDIVPSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VDIVPSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VDIVPS Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VFMADD231PSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VFMADD231PSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VFMADD231PS Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VADDPSZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VADDPSZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VADDPS (BX), Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMULPSZB(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMULPSZB(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMULPS.BCST (BX), Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMAXPSZB(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMAXPSZB(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMAXPS.BCST (BX), Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VFMADD231PSZB(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VFMADD231PSZB(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VFMADD231PS.BCST (BX), Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPXORDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPXORDZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPXORD Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPORDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPORDZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPORD Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPADDDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPADDDZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPADDD Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPMAXUDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPMAXUDZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPMAXUD Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERMPSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERMPSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPERMPS Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPERMI2PSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPERMI2PSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPERMI2PS Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPANDDZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPANDDZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPANDD (BX), Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPADDDZK(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPADDDZK(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPADDD Z1, Z2, K1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VSHUFF64X2Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VSHUFF64X2Z(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VSHUFF64X2 $0xb4, Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VSHUFI64X2Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VSHUFI64X2Z(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VSHUFI64X2 $0x4e, Z1, Z2, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSHUFDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSHUFDZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPSHUFD $0xb1, Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSRLDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSRLDZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPSRLD $0x04, Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPSRLQZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPSRLQZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPSRLQ $0x1c, Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPMOVZXBDZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPMOVZXBDZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPMOVZXBD (BX), Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VBROADCASTSSZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VBROADCASTSSZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VBROADCASTSS (BX), Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPBROADCASTDZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPBROADCASTDZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPBROADCASTD (BX), Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VCMPPSZK(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VCMPPSZK(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VCMPPS $0x1e, Z1, Z2, K1
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPCMPUDZK(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPCMPUDZK(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPCMPUD $0x06, Z1, Z2, K1
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VBLENDMPSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VBLENDMPSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VBLENDMPS Z1, Z2, K1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVAPSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVAPSZ(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMOVAPS Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVDQA32Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVDQA32Z(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMOVDQA32 Z1, Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVDQU32ZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVDQU32ZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMOVDQU32 (BX), Z0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VPMOVQBZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VPMOVQBZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VPMOVQB Z1, 64(DX)
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VMOVNTPSZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VMOVNTPSZM(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMOVNTPS Z1, 64(DX)
+	SFENCE
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func KORTESTW(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·KORTESTW(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	XORQ R8, R8
+	KORTESTW K1, K1
+	JNZ KORTESTW_nz
+	LEAQ 1(R8), R8
+KORTESTW_nz:
+	KORTESTW K1, K1
+	JAE KORTESTW_nc
+	LEAQ 2(R8), R8
+KORTESTW_nc:
+	KMOVW R8, K1
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VADDPSYUPPER(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VADDPSYUPPER(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VADDPS Y1, Y2, Y0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VEXTRACTF128UPPER(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VEXTRACTF128UPPER(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VEXTRACTF128 $0x01, Y1, X0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func VZEROUPPER(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·VZEROUPPER(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VMOVUPS Z1, Z0
+	VZEROUPPER
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func SADDQ(a, b uint64) (r, flags uint64)
+TEXT ·SADDQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	ADDQ BX, CX
+	JAE SADDQ_1
+	LEAQ 1(R8), R8
+SADDQ_1:
+	MOVQ AX, CX
+	ADDQ BX, CX
+	JB SADDQ_2
+	LEAQ 2(R8), R8
+SADDQ_2:
+	MOVQ AX, CX
+	ADDQ BX, CX
+	JNZ SADDQ_4
+	LEAQ 4(R8), R8
+SADDQ_4:
+	MOVQ AX, CX
+	ADDQ BX, CX
+	JZ SADDQ_8
+	LEAQ 8(R8), R8
+SADDQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SSUBQ(a, b uint64) (r, flags uint64)
+TEXT ·SSUBQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	SUBQ BX, CX
+	JAE SSUBQ_1
+	LEAQ 1(R8), R8
+SSUBQ_1:
+	MOVQ AX, CX
+	SUBQ BX, CX
+	JB SSUBQ_2
+	LEAQ 2(R8), R8
+SSUBQ_2:
+	MOVQ AX, CX
+	SUBQ BX, CX
+	JNZ SSUBQ_4
+	LEAQ 4(R8), R8
+SSUBQ_4:
+	MOVQ AX, CX
+	SUBQ BX, CX
+	JZ SSUBQ_8
+	LEAQ 8(R8), R8
+SSUBQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SCMPQ(a, b uint64) (r, flags uint64)
+TEXT ·SCMPQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	CMPQ CX, BX
+	JAE SCMPQ_1
+	LEAQ 1(R8), R8
+SCMPQ_1:
+	MOVQ AX, CX
+	CMPQ CX, BX
+	JB SCMPQ_2
+	LEAQ 2(R8), R8
+SCMPQ_2:
+	MOVQ AX, CX
+	CMPQ CX, BX
+	JNZ SCMPQ_4
+	LEAQ 4(R8), R8
+SCMPQ_4:
+	MOVQ AX, CX
+	CMPQ CX, BX
+	JZ SCMPQ_8
+	LEAQ 8(R8), R8
+SCMPQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SCMPQI(a, b uint64) (r, flags uint64)
+TEXT ·SCMPQI(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	CMPQ CX, $0x10
+	JAE SCMPQI_1
+	LEAQ 1(R8), R8
+SCMPQI_1:
+	MOVQ AX, CX
+	CMPQ CX, $0x10
+	JB SCMPQI_2
+	LEAQ 2(R8), R8
+SCMPQI_2:
+	MOVQ AX, CX
+	CMPQ CX, $0x10
+	JNZ SCMPQI_4
+	LEAQ 4(R8), R8
+SCMPQI_4:
+	MOVQ AX, CX
+	CMPQ CX, $0x10
+	JZ SCMPQI_8
+	LEAQ 8(R8), R8
+SCMPQI_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func STESTQ(a, b uint64) (r, flags uint64)
+TEXT ·STESTQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	TESTQ BX, CX
+	JAE STESTQ_1
+	LEAQ 1(R8), R8
+STESTQ_1:
+	MOVQ AX, CX
+	TESTQ BX, CX
+	JB STESTQ_2
+	LEAQ 2(R8), R8
+STESTQ_2:
+	MOVQ AX, CX
+	TESTQ BX, CX
+	JNZ STESTQ_4
+	LEAQ 4(R8), R8
+STESTQ_4:
+	MOVQ AX, CX
+	TESTQ BX, CX
+	JZ STESTQ_8
+	LEAQ 8(R8), R8
+STESTQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SXORQ(a, b uint64) (r, flags uint64)
+TEXT ·SXORQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	XORQ BX, CX
+	JAE SXORQ_1
+	LEAQ 1(R8), R8
+SXORQ_1:
+	MOVQ AX, CX
+	XORQ BX, CX
+	JB SXORQ_2
+	LEAQ 2(R8), R8
+SXORQ_2:
+	MOVQ AX, CX
+	XORQ BX, CX
+	JNZ SXORQ_4
+	LEAQ 4(R8), R8
+SXORQ_4:
+	MOVQ AX, CX
+	XORQ BX, CX
+	JZ SXORQ_8
+	LEAQ 8(R8), R8
+SXORQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SSHLQ(a, b uint64) (r, flags uint64)
+TEXT ·SSHLQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	SHLQ $0x05, CX
+	JAE SSHLQ_1
+	LEAQ 1(R8), R8
+SSHLQ_1:
+	MOVQ AX, CX
+	SHLQ $0x05, CX
+	JB SSHLQ_2
+	LEAQ 2(R8), R8
+SSHLQ_2:
+	MOVQ AX, CX
+	SHLQ $0x05, CX
+	JNZ SSHLQ_4
+	LEAQ 4(R8), R8
+SSHLQ_4:
+	MOVQ AX, CX
+	SHLQ $0x05, CX
+	JZ SSHLQ_8
+	LEAQ 8(R8), R8
+SSHLQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SSHRQ(a, b uint64) (r, flags uint64)
+TEXT ·SSHRQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	SHRQ $0x07, CX
+	JAE SSHRQ_1
+	LEAQ 1(R8), R8
+SSHRQ_1:
+	MOVQ AX, CX
+	SHRQ $0x07, CX
+	JB SSHRQ_2
+	LEAQ 2(R8), R8
+SSHRQ_2:
+	MOVQ AX, CX
+	SHRQ $0x07, CX
+	JNZ SSHRQ_4
+	LEAQ 4(R8), R8
+SSHRQ_4:
+	MOVQ AX, CX
+	SHRQ $0x07, CX
+	JZ SSHRQ_8
+	LEAQ 8(R8), R8
+SSHRQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SINCQ(a, b uint64) (r, flags uint64)
+TEXT ·SINCQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	CMPQ BX, AX
+	INCQ CX
+	JAE SINCQ_1
+	LEAQ 1(R8), R8
+SINCQ_1:
+	MOVQ AX, CX
+	CMPQ BX, AX
+	INCQ CX
+	JB SINCQ_2
+	LEAQ 2(R8), R8
+SINCQ_2:
+	MOVQ AX, CX
+	CMPQ BX, AX
+	INCQ CX
+	JNZ SINCQ_4
+	LEAQ 4(R8), R8
+SINCQ_4:
+	MOVQ AX, CX
+	CMPQ BX, AX
+	INCQ CX
+	JZ SINCQ_8
+	LEAQ 8(R8), R8
+SINCQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SDECQ(a, b uint64) (r, flags uint64)
+TEXT ·SDECQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	CMPQ BX, AX
+	DECQ CX
+	JAE SDECQ_1
+	LEAQ 1(R8), R8
+SDECQ_1:
+	MOVQ AX, CX
+	CMPQ BX, AX
+	DECQ CX
+	JB SDECQ_2
+	LEAQ 2(R8), R8
+SDECQ_2:
+	MOVQ AX, CX
+	CMPQ BX, AX
+	DECQ CX
+	JNZ SDECQ_4
+	LEAQ 4(R8), R8
+SDECQ_4:
+	MOVQ AX, CX
+	CMPQ BX, AX
+	DECQ CX
+	JZ SDECQ_8
+	LEAQ 8(R8), R8
+SDECQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SLEAQ(a, b uint64) (r, flags uint64)
+TEXT ·SLEAQ(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	LEAQ -8(CX)(BX*4), CX
+	JAE SLEAQ_1
+	LEAQ 1(R8), R8
+SLEAQ_1:
+	MOVQ AX, CX
+	LEAQ -8(CX)(BX*4), CX
+	JB SLEAQ_2
+	LEAQ 2(R8), R8
+SLEAQ_2:
+	MOVQ AX, CX
+	LEAQ -8(CX)(BX*4), CX
+	JNZ SLEAQ_4
+	LEAQ 4(R8), R8
+SLEAQ_4:
+	MOVQ AX, CX
+	LEAQ -8(CX)(BX*4), CX
+	JZ SLEAQ_8
+	LEAQ 8(R8), R8
+SLEAQ_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SPREFETCHT0(a, b uint64) (r, flags uint64)
+TEXT ·SPREFETCHT0(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	PREFETCHT0 64(CX)(BX*1)
+	TESTQ CX, CX
+	JAE SPREFETCHT0_1
+	LEAQ 1(R8), R8
+SPREFETCHT0_1:
+	MOVQ AX, CX
+	PREFETCHT0 64(CX)(BX*1)
+	TESTQ CX, CX
+	JB SPREFETCHT0_2
+	LEAQ 2(R8), R8
+SPREFETCHT0_2:
+	MOVQ AX, CX
+	PREFETCHT0 64(CX)(BX*1)
+	TESTQ CX, CX
+	JNZ SPREFETCHT0_4
+	LEAQ 4(R8), R8
+SPREFETCHT0_4:
+	MOVQ AX, CX
+	PREFETCHT0 64(CX)(BX*1)
+	TESTQ CX, CX
+	JZ SPREFETCHT0_8
+	LEAQ 8(R8), R8
+SPREFETCHT0_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SJMP(a, b uint64) (r, flags uint64)
+TEXT ·SJMP(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	JMP SJMP_1j
+	INCQ CX
+SJMP_1j:
+	TESTQ CX, CX
+	JAE SJMP_1
+	LEAQ 1(R8), R8
+SJMP_1:
+	MOVQ AX, CX
+	JMP SJMP_2j
+	INCQ CX
+SJMP_2j:
+	TESTQ CX, CX
+	JB SJMP_2
+	LEAQ 2(R8), R8
+SJMP_2:
+	MOVQ AX, CX
+	JMP SJMP_4j
+	INCQ CX
+SJMP_4j:
+	TESTQ CX, CX
+	JNZ SJMP_4
+	LEAQ 4(R8), R8
+SJMP_4:
+	MOVQ AX, CX
+	JMP SJMP_8j
+	INCQ CX
+SJMP_8j:
+	TESTQ CX, CX
+	JZ SJMP_8
+	LEAQ 8(R8), R8
+SJMP_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
+
+// func SMOVL(a, b uint64) (r, flags uint64)
+TEXT ·SMOVL(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	XORQ R8, R8
+	MOVQ AX, CX
+	MOVL $0x0000ff00, CX
+	TESTQ CX, CX
+	JAE SMOVL_1
+	LEAQ 1(R8), R8
+SMOVL_1:
+	MOVQ AX, CX
+	MOVL $0x0000ff00, CX
+	TESTQ CX, CX
+	JB SMOVL_2
+	LEAQ 2(R8), R8
+SMOVL_2:
+	MOVQ AX, CX
+	MOVL $0x0000ff00, CX
+	TESTQ CX, CX
+	JNZ SMOVL_4
+	LEAQ 4(R8), R8
+SMOVL_4:
+	MOVQ AX, CX
+	MOVL $0x0000ff00, CX
+	TESTQ CX, CX
+	JZ SMOVL_8
+	LEAQ 8(R8), R8
+SMOVL_8:
+	MOVQ CX, r+16(FP)
+	MOVQ R8, flags+24(FP)
+	RET
