@@ -18,22 +18,35 @@ import (
 // the same call also runs natively and the results must match bit for bit.
 
 // simArg is one argument word of a simulated call: a value, or a pointer
-// with the number of bytes from it that the kernel may access.
+// with the spans from it that the kernel may access: n bytes, or rows
+// spans of n bytes, stride bytes apart.
 type simArg struct {
-	p     unsafe.Pointer
-	n     int
-	value int
+	p            unsafe.Pointer
+	n            int
+	rows, stride int
+	value        int
 }
 
-func simPtr[T any](p *T, n int) simArg { return simArg{p: unsafe.Pointer(p), n: n} }
+func simPtr[T any](p *T, n int) simArg { return simArg{p: unsafe.Pointer(p), n: n, rows: 1} }
 func simInt(v int) simArg              { return simArg{value: v} }
+
+// simRows is rows spans of n bytes from p, stride bytes apart: a strided
+// operand whose gaps other goroutines may be writing.
+func simRows[T any](p *T, rows, n, stride int) simArg {
+	return simArg{p: unsafe.Pointer(p), n: n, rows: rows, stride: stride}
+}
+
+func (a simArg) span(i int) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(a.p, i*a.stride)), a.n)
+}
 
 // simSet runs one kernel set's assembly file in the simulator.
 type simSet struct {
-	t    testing.TB
-	prog *asmsim.Program
-	mu   sync.Mutex
-	seen map[string]int
+	t     testing.TB
+	prog  *asmsim.Program
+	mu    sync.Mutex
+	seen  map[string]int // executed instructions by mnemonic
+	calls map[string]int // calls by function
 }
 
 func loadSimSet(t testing.TB, file string) *simSet {
@@ -46,7 +59,7 @@ func loadSimSet(t testing.TB, file string) *simSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &simSet{t: t, prog: p, seen: map[string]int{}}
+	return &simSet{t: t, prog: p, seen: map[string]int{}, calls: map[string]int{}}
 }
 
 // call runs fn on copies of the arguments' memory; native, if not nil,
@@ -56,15 +69,18 @@ func loadSimSet(t testing.TB, file string) *simSet {
 func (s *simSet) call(fn string, native func() int, args ...simArg) int {
 	m := asmsim.NewMachine(s.prog)
 	words := make([]uint64, len(args))
-	addrs := make([]uint64, len(args))
 	for i, a := range args {
 		if a.p == nil {
 			words[i] = uint64(a.value)
 			continue
 		}
-		real := unsafe.Slice((*byte)(a.p), a.n)
-		addrs[i] = m.Map(real, int(uintptr(a.p)%4096))
-		words[i] = addrs[i]
+		words[i] = m.Reserve((a.rows-1)*a.stride+a.n, int(uintptr(a.p)%4096))
+		for r := range a.rows {
+			if err := m.MapAt(words[i]+uint64(r*a.stride), a.span(r)); err != nil {
+				s.t.Errorf("%s: argument %d: %v", fn, i, err)
+				return -1
+			}
+		}
 	}
 	nativeRet := 0
 	if native != nil {
@@ -80,27 +96,26 @@ func (s *simSet) call(fn string, native func() int, args ...simArg) int {
 		ret = int(frame[len(args)])
 	}
 	for i, a := range args {
-		if a.p == nil {
-			continue
-		}
-		real := unsafe.Slice((*byte)(a.p), a.n)
-		sim := m.Bytes(addrs[i])
-		if bytes.Equal(real, sim) {
-			continue // inputs are shared between goroutines: only write what changed
-		}
-		if native != nil {
-			j := 0
-			for real[j] == sim[j] {
-				j++
+		for r := 0; a.p != nil && r < a.rows; r++ {
+			real, sim := a.span(r), m.Bytes(words[i]+uint64(r*a.stride))
+			if bytes.Equal(real, sim) {
+				continue // inputs are shared between goroutines: only write what changed
 			}
-			s.t.Errorf("%s: argument %d byte %d is %#x simulated, %#x natively", fn, i, j, sim[j], real[j])
+			if native != nil {
+				j := 0
+				for real[j] == sim[j] {
+					j++
+				}
+				s.t.Errorf("%s: argument %d span %d byte %d is %#x simulated, %#x natively", fn, i, r, j, sim[j], real[j])
+			}
+			copy(real, sim)
 		}
-		copy(real, sim)
 	}
 	if native != nil && ret != nativeRet {
 		s.t.Errorf("%s: returns %d simulated, %d natively", fn, ret, nativeRet)
 	}
 	s.mu.Lock()
+	s.calls[fn]++
 	for op, n := range m.Seen {
 		s.seen[op] += n
 	}
@@ -118,7 +133,7 @@ func gemvArgs(m int, codes *byte, cskip int, scales *float32, sskip, sbytes, sst
 		simPtr(codes, rows*steps*ubytes+(rows-1)*cskip), simInt(cskip),
 		simPtr(scales, rows*sbytes+(rows-1)*sskip), simInt(sskip), simInt(sbytes), simInt(sstep),
 		simPtr(x, 4*m*steps*ubytes*2), simInt(ubytes), simInt(rows), simInt(pf),
-		{p: tab, n: tabBytes}, simPtr(acc, 4*rows*m*8),
+		{p: tab, n: tabBytes, rows: 1}, simPtr(acc, 4*rows*m*8),
 	}
 }
 
@@ -168,7 +183,7 @@ func (s *simSet) simGEMM(fn string, r, nr int, native microKernel) microKernel {
 		if native != nil {
 			run = func() int { native(a, rs, ps, b, ldb, c, ldc, k); return 0 }
 		}
-		s.call(fn, run, simPtr(a, 4*((r-1)*rs+(k-1)*ps+1)), simInt(rs), simInt(ps), simPtr(b, 4*((k-1)*ldb+nr)), simInt(ldb), simPtr(c, 4*((r-1)*ldc+nr)), simInt(ldc), simInt(k))
+		s.call(fn, run, simPtr(a, 4*((r-1)*rs+(k-1)*ps+1)), simInt(rs), simInt(ps), simPtr(b, 4*((k-1)*ldb+nr)), simInt(ldb), simRows(c, r, 4*nr, 4*ldc), simInt(ldc), simInt(k))
 	}
 }
 
@@ -185,7 +200,7 @@ func (s *simSet) simQuantize(fn string, avx512 bool, native quantizeFunc) quanti
 			k, kBytes = unsafe.Pointer(&t.quant512), int(unsafe.Sizeof(t.quant512))
 		}
 		n := blocks * blockSize
-		return s.call(fn, run, simPtr(codes, n/2), simPtr(absmax, 4*blocks), simPtr(src, 4*n), simInt(blocks), simInt(blockSize), simArg{p: k, n: kBytes})
+		return s.call(fn, run, simPtr(codes, n/2), simPtr(absmax, 4*blocks), simPtr(src, 4*n), simInt(blocks), simInt(blockSize), simArg{p: k, n: kBytes, rows: 1})
 	}
 }
 

@@ -41,9 +41,12 @@ func TestSimulatedKernels(t *testing.T) {
 			t.Run("quantize", func(t *testing.T) { s.t = t; simQuantize(t, k) })
 			s.t = t
 		})
-		var never []string
+		var never, uncalled []string
 		ops := map[string]bool{}
-		for _, f := range s.prog.Funcs {
+		for name, f := range s.prog.Funcs {
+			if s.calls[name] == 0 {
+				uncalled = append(uncalled, name)
+			}
 			for _, in := range f.Insts {
 				ops[in.Op] = true
 			}
@@ -54,6 +57,10 @@ func TestSimulatedKernels(t *testing.T) {
 			}
 		}
 		sort.Strings(never)
+		sort.Strings(uncalled)
+		if len(uncalled) > 0 {
+			t.Errorf("%s: kernels never run in the simulator: %v", name, uncalled)
+		}
 		if len(never) > 0 {
 			t.Errorf("%s: instructions never executed in the simulator: %v", name, never)
 		}
@@ -112,8 +119,8 @@ func alignedOutput(n int) []float32 {
 }
 
 // simLinear covers the decode-dot kernels (M = 1..8, every scale step and
-// one-row special kernel) and the GEMM micro-kernels (M > 8, forward and
-// backward) on shapes whose K ends in a block left to Go.
+// one-row special kernel) and every GEMM micro-kernel (M > 8 forward, every
+// M backward) on shapes whose K ends in a block left to Go.
 func simLinear(t *testing.T, k *vecKernels) {
 	r := rand.New(rand.NewPCG(43, 44))
 	shapes := []struct {
@@ -122,6 +129,7 @@ func simLinear(t *testing.T, k *vecKernels) {
 	}{
 		{67, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 3, 8}}, {9, 192, 64, []int{1, 2, 5, 8, 9}},
 		{3, 384, 128, []int{1, 4, 7}}, {2, 512, 256, []int{1, 6}}, {13, 160, 32, []int{9, 17, 26}},
+		{7, 128, 64, []int{10, 11}},
 	}
 	sets := []*vecKernels{k}
 	if k.gemv1w != nil {
@@ -136,9 +144,6 @@ func simLinear(t *testing.T, k *vecKernels) {
 				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
 				for _, m := range sh.ms {
 					for _, backward := range []bool{false, true} {
-						if backward && m <= GEMVMaxRows {
-							continue
-						}
 						off := m % 3
 						w := offsetWeights(w0, off)
 						in, outLen := sh.k, sh.n

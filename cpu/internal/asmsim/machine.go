@@ -73,6 +73,32 @@ func (m *Machine) Map(data []byte, misalign int) uint64 {
 	return m.mapRegion(append([]byte(nil), data...), misalign, false, "")
 }
 
+// Reserve sets aside n bytes of address space, mapped to nothing, at an
+// address whose remainder modulo 4096 is misalign; MapAt then maps parts of
+// it (rows of a strided operand, say), leaving the gaps faulting.
+func (m *Machine) Reserve(n, misalign int) uint64 {
+	base := m.next + uint64(misalign%regionGap)
+	size := (uint64(n) + uint64(misalign%regionGap) + regionGap - 1) / regionGap * regionGap
+	m.next += size + regionGap
+	return base
+}
+
+// MapAt copies data into simulated memory at addr, which must lie in space
+// from Reserve and overlap no other region.
+func (m *Machine) MapAt(addr uint64, data []byte) error {
+	end := addr + uint64(len(data))
+	if addr < firstAddr || end > m.next || end < addr {
+		return fmt.Errorf("asmsim: %#x+%d is not reserved address space", addr, len(data))
+	}
+	for _, r := range m.regions {
+		if addr < r.base+uint64(len(r.data)) && r.base < end {
+			return fmt.Errorf("asmsim: %#x+%d overlaps a region at %#x", addr, len(data), r.base)
+		}
+	}
+	m.regions = append(m.regions, &region{base: addr, data: append([]byte(nil), data...)})
+	return nil
+}
+
 func (m *Machine) mapRegion(data []byte, misalign int, ro bool, name string) uint64 {
 	base := m.next + uint64(misalign%regionGap)
 	m.regions = append(m.regions, &region{base: base, data: data, readOnly: ro, name: name})
