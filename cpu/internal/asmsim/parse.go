@@ -63,6 +63,10 @@ type Operand struct {
 	Label              string
 }
 
+// maxData bounds frames and data symbols: the kernels' are a few hundred
+// bytes.
+const maxData = 1 << 20
+
 var gprNames = map[string]int{
 	"AX": 0, "CX": 1, "DX": 2, "BX": 3, "SP": 4, "BP": 5, "SI": 6, "DI": 7,
 	"R8": 8, "R9": 9, "R10": 10, "R11": 11, "R12": 12, "R13": 13, "R14": 14, "R15": 15,
@@ -152,7 +156,7 @@ func parseText(rest string) (*Func, error) {
 	frame := strings.TrimSpace(fields[len(fields)-1])
 	if _, args, ok := strings.Cut(frame, "-"); ok {
 		n, err := strconv.Atoi(args)
-		if err != nil {
+		if err != nil || n < 0 || n > maxData || n%8 != 0 {
 			return nil, fmt.Errorf("bad frame %q", frame)
 		}
 		f.ArgSize = n
@@ -174,13 +178,13 @@ func (p *Program) parseData(rest string) error {
 	}
 	loc, sz, _ := strings.Cut(strings.TrimSpace(loc), "/")
 	size, err := strconv.Atoi(sz)
-	if err != nil {
+	if err != nil || size < 1 || size > 8 {
 		return fmt.Errorf("bad DATA size %q", sz)
 	}
 	name := symName(loc)
 	off := int64(0)
 	if _, o, ok := strings.Cut(strings.TrimSuffix(loc, "(SB)"), "+"); ok {
-		if off, err = strconv.ParseInt(o, 0, 64); err != nil {
+		if off, err = strconv.ParseInt(o, 0, 64); err != nil || off < 0 || off > maxData {
 			return fmt.Errorf("bad DATA offset %q", o)
 		}
 	}
@@ -204,7 +208,7 @@ func (p *Program) parseGlobl(rest string) error {
 	fields := strings.Split(rest, ",")
 	name := symName(strings.TrimSpace(fields[0]))
 	size, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(fields[len(fields)-1]), "$"))
-	if err != nil {
+	if err != nil || size < 0 || size > maxData {
 		return fmt.Errorf("bad GLOBL size")
 	}
 	if b := p.Data[name]; len(b) < size {

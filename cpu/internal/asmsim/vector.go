@@ -177,6 +177,13 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	}
 	w := width(a)
 	switch in.Op {
+	case "VZEROUPPER", "SFENCE", "PREFETCHT0", "KMOVW", "KORTESTW":
+	default:
+		if w == 0 {
+			return m.fault(in, 0, "needs a vector register operand")
+		}
+	}
+	switch in.Op {
 	case "VZEROUPPER":
 		for i := 0; i < 16; i++ {
 			for j := 16; j < 64; j++ {
@@ -206,7 +213,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 			if err := noMask(); err != nil {
 				return err
 			}
-			if in.Op != "VMOVNTPS" && srcs[0].Kind != KindVec {
+			if srcs[0].Kind != KindVec {
 				return m.fault(in, 0, "bad store source")
 			}
 			v := m.vec[srcs[0].Reg]
