@@ -49,15 +49,30 @@ type simSet struct {
 	calls map[string]int // calls by function
 }
 
+// simPrograms caches the parsed assembly files (fuzz tests build a
+// simulated set per input).
+var simPrograms struct {
+	sync.Mutex
+	byFile map[string]*asmsim.Program
+}
+
 func loadSimSet(t testing.TB, file string) *simSet {
 	t.Helper()
-	src, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := asmsim.Parse(file, string(src))
-	if err != nil {
-		t.Fatal(err)
+	simPrograms.Lock()
+	defer simPrograms.Unlock()
+	p := simPrograms.byFile[file]
+	if p == nil {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err = asmsim.Parse(file, string(src)); err != nil {
+			t.Fatal(err)
+		}
+		if simPrograms.byFile == nil {
+			simPrograms.byFile = map[string]*asmsim.Program{}
+		}
+		simPrograms.byFile[file] = p
 	}
 	return &simSet{t: t, prog: p, seen: map[string]int{}, calls: map[string]int{}}
 }
