@@ -86,6 +86,23 @@ func simDequantize(t *testing.T, k *vecKernels) {
 		}
 	}
 	if k.decodeStream != nil {
+		// The streaming kernel itself, on a small aligned output.
+		w, _ := randomWeightsOf(t, FP4, r, 1, 5*64, 64, false)
+		want := make([]float32, w.Cols)
+		runWith(nil, func() {
+			if err := Dequantize(want, w); err != nil {
+				t.Fatal(err)
+			}
+		})
+		got := alignedOutput(w.Cols)
+		k.decodeStream(&got[0], &w.Codes[0], &w.Scales.Absmax[0], 5, 64, streamAhead, &w.table().values)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("%s: streaming kernel: element %d is %v, pure Go %v", k.name, i, got[i], want[i])
+		}
+	}
+	if k.decodeStream != nil && raceDetector {
+		t.Logf("%s: the race detector is on: the %d MiB streaming case runs without it", k.name, streamBytes>>20)
+	} else if k.decodeStream != nil {
 		// From streamBytes on, an aligned output takes the streaming kernel.
 		w, _ := randomWeightsOf(t, NF4, r, streamBytes/4/2048+1, 2048, 64, false)
 		checkDequantizeWith(t, k, w, 0)

@@ -5,6 +5,7 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -40,6 +41,10 @@ func TestAVX512GEMV(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	shapes := []struct{ n, k, b int }{
 		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {33, 128, 64}, {4, 64, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
+	}
+	if set != avx512 && raceDetector {
+		t.Logf("simulated under the race detector: the three largest shapes run without it")
+		shapes = slices.DeleteFunc(shapes, func(s struct{ n, k, b int }) bool { return s.n*s.k > 64*1024 })
 	}
 	for _, sh := range shapes {
 		for _, q := range QuantTypes() {
@@ -119,6 +124,10 @@ func TestAVX512Dequantize(t *testing.T) {
 // streams its stores past the caches: aligned (streamed) and not.
 func TestAVX512DequantizeStream(t *testing.T) {
 	set := avx512Under(t)
+	if set != avx512 && raceDetector {
+		t.Logf("simulated under the race detector: the %d MiB outputs run without it", streamBytes>>20)
+		return
+	}
 	r := rand.New(rand.NewPCG(25, 26))
 	rows, cols := streamBytes/4/2048+3, 2048
 	for _, double := range []bool{false, true} {

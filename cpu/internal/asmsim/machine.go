@@ -148,6 +148,14 @@ func (m *Machine) Call(name string, args ...uint64) ([]uint64, error) {
 		limit = defaultCap
 	}
 	m.Executed = 0
+	counts := make([]int, len(f.Insts)) // per instruction: cheaper than a map
+	defer func() {
+		for i, n := range counts {
+			if n > 0 {
+				m.Seen[f.Insts[i].Op] += n
+			}
+		}
+	}()
 	pc := 0
 	for {
 		if pc < 0 || pc >= len(f.Insts) {
@@ -158,7 +166,7 @@ func (m *Machine) Call(name string, args ...uint64) ([]uint64, error) {
 			return nil, m.fault(in, 0, fmt.Sprintf("instruction limit %d reached", limit))
 		}
 		m.Executed++
-		m.Seen[in.Op]++
+		counts[pc]++
 		next, done, err := m.step(f, in, pc, fp)
 		if err != nil {
 			return nil, err

@@ -139,6 +139,35 @@ func maxPS(x, y float32) float32 {
 	return y
 }
 
+func bits(f float32) uint32 { return math.Float32bits(f) }
+func flt(u uint32) float32  { return math.Float32frombits(u) }
+
+// laneOps are the element-wise dword operations: y op x, with d the
+// destination's old value (the FMA's addend).
+var laneOps = map[string]func(y, x, d uint32) uint32{
+	"VADDPS":      func(y, x, _ uint32) uint32 { return bits(flt(y) + flt(x)) },
+	"VMULPS":      func(y, x, _ uint32) uint32 { return bits(flt(y) * flt(x)) },
+	"VDIVPS":      func(y, x, _ uint32) uint32 { return bits(flt(y) / flt(x)) },
+	"VMAXPS":      func(y, x, _ uint32) uint32 { return bits(maxPS(flt(y), flt(x))) },
+	"VFMADD231PS": func(y, x, d uint32) uint32 { return bits(fma32(flt(y), flt(x), flt(d))) },
+	"VPADDD":      func(y, x, _ uint32) uint32 { return y + x },
+	"VPSUBD":      func(y, x, _ uint32) uint32 { return y - x },
+	"VPMAXUD":     func(y, x, _ uint32) uint32 { return max(y, x) },
+	"VPCMPGTD": func(y, x, _ uint32) uint32 {
+		if int32(y) > int32(x) {
+			return ^uint32(0)
+		}
+		return 0
+	},
+	"VPXORD": func(y, x, _ uint32) uint32 { return y ^ x },
+	"VXORPS": func(y, x, _ uint32) uint32 { return y ^ x },
+	"VPAND":  func(y, x, _ uint32) uint32 { return y & x },
+	"VPANDD": func(y, x, _ uint32) uint32 { return y & x },
+	"VANDPS": func(y, x, _ uint32) uint32 { return y & x },
+	"VPOR":   func(y, x, _ uint32) uint32 { return y | x },
+	"VPORD":  func(y, x, _ uint32) uint32 { return y | x },
+}
+
 // width is the vector width of an instruction: its destination
 // register's, or for a store its source's.
 func width(a []Operand) int {
@@ -298,41 +327,11 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err != nil {
 			return err
 		}
+		op := laneOps[in.Op]
 		var r vreg
 		// Go order: op x, y, d computes d = y op x (Intel: d, y, x).
 		for i := 0; i < w/4; i++ {
-			xf, yf := f32(&x, i), f32(&y, i)
-			xu, yu := u32(&x, i), u32(&y, i)
-			var v uint32
-			switch in.Op {
-			case "VADDPS":
-				v = math.Float32bits(yf + xf)
-			case "VMULPS":
-				v = math.Float32bits(yf * xf)
-			case "VDIVPS":
-				v = math.Float32bits(yf / xf)
-			case "VMAXPS":
-				v = math.Float32bits(maxPS(yf, xf))
-			case "VFMADD231PS":
-				v = math.Float32bits(fma32(yf, xf, f32(d, i)))
-			case "VPADDD":
-				v = yu + xu
-			case "VPSUBD":
-				v = yu - xu
-			case "VPMAXUD":
-				v = max(yu, xu)
-			case "VPCMPGTD":
-				if int32(yu) > int32(xu) {
-					v = ^uint32(0)
-				}
-			case "VPXORD", "VXORPS":
-				v = yu ^ xu
-			case "VPAND", "VPANDD", "VANDPS":
-				v = yu & xu
-			case "VPOR", "VPORD":
-				v = yu | xu
-			}
-			setU32(&r, i, v)
+			setU32(&r, i, op(u32(&y, i), u32(&x, i), u32(d, i)))
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VPERMPS":
