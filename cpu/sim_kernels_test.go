@@ -152,7 +152,7 @@ func gemvArgs(m int, codes *byte, cskip int, scales *float32, sskip, sbytes, sst
 	}
 }
 
-// simGEMV is the simulated decode-dot kernel fn for m rows; wide512 says
+// simGEMV is the simulated decode-dot kernel fn for m rows; avx512 says
 // it is an AVX-512 kernel (the value table and rowc), else AVX2 (planes).
 func (s *simSet) simGEMV(fn string, m int, avx512 bool, native gemvFunc) gemvFunc {
 	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
@@ -223,15 +223,13 @@ func (s *simSet) simQuantize(fn string, avx512 bool, native quantizeFunc) quanti
 // assembly file, run in the simulator; native is the same set run natively
 // where this CPU has it, else nil.
 func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *simSet) {
-	pick := func(f func(*vecKernels) any) any {
-		if native == nil {
-			return nil
-		}
-		return f(native)
+	n := native
+	if n == nil {
+		n = new(vecKernels) // no native kernels: every field nil
 	}
-	nativeGEMV := func(f func(*vecKernels) gemvFunc) gemvFunc {
-		if g, _ := pick(func(k *vecKernels) any { return f(k) }).(gemvFunc); g != nil {
-			return g
+	nativeKern := func(r int) microKernel {
+		if r < len(n.gemm.kern) {
+			return n.gemm.kern[r]
 		}
 		return nil
 	}
@@ -241,41 +239,34 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 	case "avx2":
 		s = loadSimSet(t, "nf4_amd64.s")
 		for m := 1; m <= GEMVMaxRows; m++ {
-			k.gemv[m] = s.simGEMV(fmt.Sprintf("gemvAVX2x%d", m), m, false, nativeGEMV(func(n *vecKernels) gemvFunc { return n.gemv[m] }))
+			k.gemv[m] = s.simGEMV(fmt.Sprintf("gemvAVX2x%d", m), m, false, n.gemv[m])
 		}
-		k.gemv1s = s.simGEMV("gemvAVX2x1s", 1, false, nativeGEMV(func(n *vecKernels) gemvFunc { return n.gemv1s }))
+		k.gemv1s = s.simGEMV("gemvAVX2x1s", 1, false, n.gemv1s)
 		k.order = &unitOrder
 		k.gemm.nr = 16
 		k.gemm.kern = make([]func(*float32, int, int, *float32, int, *float32, int, int), 7)
 		for r := 1; r <= 6; r++ {
-			nk, _ := pick(func(n *vecKernels) any { return n.gemm.kern[r] }).(microKernel)
-			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX2x%dx16", r), r, 16, nk)
+			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX2x%dx16", r), r, 16, nativeKern(r))
 		}
-		nd, _ := pick(func(n *vecKernels) any { return n.decode }).(decodeFunc)
-		k.decode = s.simDecode("decodeAVX2", nd)
-		nq, _ := pick(func(n *vecKernels) any { return n.quantize }).(quantizeFunc)
-		k.quantize = s.simQuantize("quantizeAVX2", false, nq)
+		k.decode = s.simDecode("decodeAVX2", n.decode)
+		k.quantize = s.simQuantize("quantizeAVX2", false, n.quantize)
 	case "avx512":
 		s = loadSimSet(t, "nf4_avx512_amd64.s")
 		for m := 1; m <= GEMVMaxRows; m++ {
-			k.gemv[m] = s.simGEMV(fmt.Sprintf("gemvAVX512x%d", m), m, true, nativeGEMV(func(n *vecKernels) gemvFunc { return n.gemv[m] }))
+			k.gemv[m] = s.simGEMV(fmt.Sprintf("gemvAVX512x%d", m), m, true, n.gemv[m])
 		}
-		k.gemv1s = s.simGEMV("gemvAVX512x1s", 1, true, nativeGEMV(func(n *vecKernels) gemvFunc { return n.gemv1s }))
-		k.gemv1w = s.simGEMV("gemvAVX512x1w", 1, true, nativeGEMV(func(n *vecKernels) gemvFunc { return n.gemv1w }))
-		k.gemv1wb = s.simGEMV("gemvAVX512x1wb", 1, true, nativeGEMV(func(n *vecKernels) gemvFunc { return n.gemv1wb }))
+		k.gemv1s = s.simGEMV("gemvAVX512x1s", 1, true, n.gemv1s)
+		k.gemv1w = s.simGEMV("gemvAVX512x1w", 1, true, n.gemv1w)
+		k.gemv1wb = s.simGEMV("gemvAVX512x1wb", 1, true, n.gemv1wb)
 		k.order = &unitOrder512
 		k.gemm.nr = 32
 		k.gemm.kern = make([]func(*float32, int, int, *float32, int, *float32, int, int), 13)
 		for r := 1; r <= 12; r++ {
-			nk, _ := pick(func(n *vecKernels) any { return n.gemm.kern[r] }).(microKernel)
-			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX512x%dx32", r), r, 32, nk)
+			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX512x%dx32", r), r, 32, nativeKern(r))
 		}
-		nd, _ := pick(func(n *vecKernels) any { return n.decode }).(decodeFunc)
-		k.decode = s.simDecode("decodeAVX512", nd)
-		ns, _ := pick(func(n *vecKernels) any { return n.decodeStream }).(decodeFunc)
-		k.decodeStream = s.simDecode("decodeAVX512Stream", ns)
-		nq, _ := pick(func(n *vecKernels) any { return n.quantize }).(quantizeFunc)
-		k.quantize = s.simQuantize("quantizeAVX512", true, nq)
+		k.decode = s.simDecode("decodeAVX512", n.decode)
+		k.decodeStream = s.simDecode("decodeAVX512Stream", n.decodeStream)
+		k.quantize = s.simQuantize("quantizeAVX512", true, n.quantize)
 	default:
 		t.Fatalf("no kernel set %q", name)
 	}
