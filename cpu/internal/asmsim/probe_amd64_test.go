@@ -49,14 +49,14 @@ func loadProbes(t *testing.T) *Program {
 }
 
 // fillProbe gives a probe input: floats of many magnitudes and signs (with
-// zeros, equal lanes and denormals), or random bits with some all-zero,
+// zeros, equal lanes, denormals, infinities and NaNs), or random bits with some all-zero,
 // all-one and repeated words.
 func fillProbe(r *rand.Rand, b *[64]byte, floats bool, other *[64]byte) {
 	for i := 0; i < 16; i++ {
 		var v uint32
 		if floats {
 			f := float32(math.Ldexp(r.NormFloat64(), r.IntN(20)-10))
-			switch r.IntN(12) {
+			switch r.IntN(14) {
 			case 0:
 				f = 0
 			case 1:
@@ -65,6 +65,10 @@ func fillProbe(r *rand.Rand, b *[64]byte, floats bool, other *[64]byte) {
 				f = math.Float32frombits(uint32(r.IntN(1 << 23)))
 			case 3:
 				f = math.Float32frombits(binaryU32(other[4*i:]))
+			case 4: // quiet and signalling NaNs with payloads
+				f = math.Float32frombits(0x7f800001 | r.Uint32()&0x807fffff)
+			case 5:
+				f = float32(math.Inf(1 - 2*r.IntN(2)))
 			}
 			v = math.Float32bits(f)
 		} else {

@@ -142,14 +142,50 @@ func maxPS(x, y float32) float32 {
 func bits(f float32) uint32 { return math.Float32bits(f) }
 func flt(u uint32) float32  { return math.Float32frombits(u) }
 
+const (
+	quietBit   = 0x00400000
+	defaultNaN = 0xffc00000 // x86's result of an invalid operation
+)
+
+func isNaN(u uint32) bool { return u&0x7fffffff > 0x7f800000 }
+
+// nan2 gives a binary operation's result r (computed by Go) x86's NaN: the
+// first source's NaN quieted, else the second's, else the default NaN.
+func nan2(src1, src2, r uint32) uint32 {
+	switch {
+	case !isNaN(r):
+		return r
+	case isNaN(src1):
+		return src1 | quietBit
+	case isNaN(src2):
+		return src2 | quietBit
+	}
+	return defaultNaN
+}
+
+// nan3 is nan2 for the fused multiply-add a·b+c.
+func nan3(a, b, c, r uint32) uint32 {
+	switch {
+	case !isNaN(r):
+		return r
+	case isNaN(a):
+		return a | quietBit
+	case isNaN(b):
+		return b | quietBit
+	case isNaN(c):
+		return c | quietBit
+	}
+	return defaultNaN
+}
+
 // laneOps are the element-wise dword operations: y op x, with d the
 // destination's old value (the FMA's addend).
 var laneOps = map[string]func(y, x, d uint32) uint32{
-	"VADDPS":      func(y, x, _ uint32) uint32 { return bits(flt(y) + flt(x)) },
-	"VMULPS":      func(y, x, _ uint32) uint32 { return bits(flt(y) * flt(x)) },
-	"VDIVPS":      func(y, x, _ uint32) uint32 { return bits(flt(y) / flt(x)) },
+	"VADDPS":      func(y, x, _ uint32) uint32 { return nan2(y, x, bits(flt(y)+flt(x))) },
+	"VMULPS":      func(y, x, _ uint32) uint32 { return nan2(y, x, bits(flt(y)*flt(x))) },
+	"VDIVPS":      func(y, x, _ uint32) uint32 { return nan2(y, x, bits(flt(y)/flt(x))) },
 	"VMAXPS":      func(y, x, _ uint32) uint32 { return bits(maxPS(flt(y), flt(x))) },
-	"VFMADD231PS": func(y, x, d uint32) uint32 { return bits(fma32(flt(y), flt(x), flt(d))) },
+	"VFMADD231PS": func(y, x, d uint32) uint32 { return nan3(y, x, d, bits(fma32(flt(y), flt(x), flt(d)))) },
 	"VPADDD":      func(y, x, _ uint32) uint32 { return y + x },
 	"VPSUBD":      func(y, x, _ uint32) uint32 { return y - x },
 	"VPMAXUD":     func(y, x, _ uint32) uint32 { return max(y, x) },
