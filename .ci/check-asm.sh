@@ -29,6 +29,15 @@ done
 restore
 [ "$stale" = 0 ] || exit 1
 (cd cpu/internal/asmgen && go vet ./...)
+# The simulator's probes are generated too.
+probes=(cpu/internal/asmsim/internal/probe/probe_amd64.s cpu/internal/asmsim/internal/probe/probe_amd64.go cpu/internal/asmsim/probes_amd64_test.go)
+for f in "${probes[@]}"; do cp "$f" "$tmp/probe-$(basename "$f")"; done
+go generate ./cpu/internal/asmsim/internal/probe
+for f in "${probes[@]}"; do
+	if ! cmp -s "$f" "$tmp/probe-$(basename "$f")"; then
+		echo "FAIL: $f differs from what go generate writes"; cp "$tmp/probe-$(basename "$f")" "$f"; exit 1
+	fi
+done
 # The AVX2 set (its own file; the AVX-512 set is nf4_avx512_amd64.s) must
 # stay AVX2: avo silently takes X16-X31/Y16-Y31 (EVEX, AVX-512 only) when a
 # kernel needs more than 16 vector registers.
@@ -41,6 +50,9 @@ go vet ./cpu/...
 go test -count=1 -tags purego ./cpu/...
 GOARCH=arm64 go vet ./cpu/... ./cmd/nf4bench/...
 go vet -tags purego ./cpu/...
+
+step "cpu: kernel sets run natively and in the simulator"
+go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels)$' ./cpu | grep -E 'natively|simulator|^(ok|FAIL|---)'
 
 step "nf4bench with OpenBLAS"
 if ! ldconfig -p | grep -q 'libopenblas\.so '; then

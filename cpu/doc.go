@@ -21,4 +21,9 @@
 // pure-Go kernels are the fallback and the reference, and the purego build
 // tag forces them. Kernels reports which set runs, KernelSets those this
 // CPU can run, and UseKernels switches. The float64 variants are pure Go.
+//
+// The tests also run every kernel of both sets in internal/asmsim, an x86
+// simulator that executes the committed assembly text, so a set the CPU
+// lacks (AVX-512 on many machines) is still tested; where the CPU has the
+// set, each simulated call is compared with the native one bit for bit.
 package cpu

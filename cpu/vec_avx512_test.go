@@ -5,16 +5,21 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"unsafe"
 )
 
-// needAVX512 skips, saying so, when this CPU cannot run the AVX-512 set;
-// the other sets are still tested by every eachVariant test.
-func needAVX512(t testing.TB) {
-	if !hasAVX512() {
-		t.Skipf("NOT RUN NATIVELY: this CPU lacks AVX512F/BW/VL, so the avx512 kernels are untested here (sets run: %v)", KernelSets())
+// avx512Under returns the AVX-512 set these tests hold to the pure-Go
+// twin: the native one where this CPU runs it, else (saying so) the same
+// assembly run in the simulator, so the tests run on every machine.
+func avx512Under(t testing.TB) *vecKernels {
+	if hasAVX512() {
+		return avx512
 	}
+	t.Logf("NOT RUN NATIVELY: this CPU lacks AVX512F/BW/VL, so the avx512 kernels run in the simulator (sets run natively: %v)", KernelSets())
+	k, _ := simulatedSet(t, "avx512", nil)
+	return k
 }
 
 // withKernels runs f with k as the active set.
@@ -32,10 +37,14 @@ func withKernels(k *vecKernels, f func()) {
 // bands of rows that end part way, both scale formats, two tables and
 // unaligned data.
 func TestAVX512GEMV(t *testing.T) {
-	needAVX512(t)
+	set := avx512Under(t)
 	r := rand.New(rand.NewPCG(21, 22))
 	shapes := []struct{ n, k, b int }{
 		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {33, 128, 64}, {4, 64, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
+	}
+	if set != avx512 && raceDetector {
+		t.Logf("simulated under the race detector: the three largest shapes run without it")
+		shapes = slices.DeleteFunc(shapes, func(s struct{ n, k, b int }) bool { return s.n*s.k > 64*1024 })
 	}
 	for _, sh := range shapes {
 		for _, q := range QuantTypes() {
@@ -61,7 +70,7 @@ func TestAVX512GEMV(t *testing.T) {
 					for i, v := range twin {
 						twin64[i] = float64(v)
 					}
-					for _, k := range avx512OneRowKernels() {
+					for _, k := range avx512OneRowKernels(set) {
 						got := make([]float32, m*sh.n)
 						var err error
 						withKernels(k.set, func() { err = Linear(got, x, m, w) })
@@ -82,30 +91,30 @@ func TestAVX512GEMV(t *testing.T) {
 // special one-row kernels taken away in turn, so that the kernels they
 // stand in for (the general one-row kernel, the one for blocks of at most
 // 64 codes) are tested on the same shapes.
-func avx512OneRowKernels() []struct {
+func avx512OneRowKernels(set *vecKernels) []struct {
 	name string
 	set  *vecKernels
 } {
-	noWide, general := *avx512, *avx512
+	noWide, general := *set, *set
 	noWide.gemv1w, noWide.gemv1wb = nil, nil
 	general.gemv1w, general.gemv1wb, general.gemv1s = nil, nil, nil
 	return []struct {
 		name string
 		set  *vecKernels
-	}{{"avx512", avx512}, {"avx512 without the wide one-row kernels", &noWide}, {"avx512 with the general one-row kernel", &general}}
+	}{{"avx512", set}, {"avx512 without the wide one-row kernels", &noWide}, {"avx512 with the general one-row kernel", &general}}
 }
 
 // TestAVX512Dequantize requires the AVX-512 dequantizer to write the pure-Go
 // twin's values bit for bit, for every block size, both scale formats, a
 // partial last block and unaligned slices.
 func TestAVX512Dequantize(t *testing.T) {
-	needAVX512(t)
+	set := avx512Under(t)
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, b := range []int{32, 64, 128, 512, 4096} {
 		for _, double := range []bool{false, true} {
 			for _, q := range QuantTypes() {
 				w, _ := randomWeightsOf(t, q, r, 1, 9*4096+48, b, double)
-				checkDequantizeTwin(t, w, 1+b%3)
+				checkDequantizeTwin(t, set, w, 1+b%3)
 			}
 		}
 	}
@@ -114,13 +123,17 @@ func TestAVX512Dequantize(t *testing.T) {
 // TestAVX512DequantizeStream covers the output size from which Dequantize
 // streams its stores past the caches: aligned (streamed) and not.
 func TestAVX512DequantizeStream(t *testing.T) {
-	needAVX512(t)
+	set := avx512Under(t)
+	if set != avx512 && raceDetector {
+		t.Logf("simulated under the race detector: the %d MiB outputs run without it", streamBytes>>20)
+		return
+	}
 	r := rand.New(rand.NewPCG(25, 26))
 	rows, cols := streamBytes/4/2048+3, 2048
 	for _, double := range []bool{false, true} {
 		w, _ := randomWeightsOf(t, NF4, r, rows, cols, 64, double)
 		for _, off := range []int{0, 1} {
-			checkDequantizeTwin(t, w, off)
+			checkDequantizeTwin(t, set, w, off)
 		}
 	}
 }
@@ -132,13 +145,13 @@ func alignedFloats(n int) []float32 {
 	return buf[skip : skip+n]
 }
 
-func checkDequantizeTwin(t *testing.T, w *Weights, off int) {
+func checkDequantizeTwin(t *testing.T, set *vecKernels, w *Weights, off int) {
 	t.Helper()
 	want := make([]float32, w.Rows*w.Cols)
 	got := offsetCopy(alignedFloats(len(want)), off)
 	var err, errTwin error
 	withKernels(nil, func() { errTwin = Dequantize(want, w) })
-	withKernels(avx512, func() { err = Dequantize(got, offsetWeights(w, off)) })
+	withKernels(set, func() { err = Dequantize(got, offsetWeights(w, off)) })
 	if err != nil || errTwin != nil {
 		t.Fatal(err, errTwin)
 	}
@@ -175,7 +188,7 @@ func FuzzAVX512GEMV(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(1), uint8(3), uint8(0), false)
 	f.Add(make([]byte, 300), uint8(7), uint8(66), uint8(9), true)
 	f.Fuzz(func(t *testing.T, raw []byte, mm, nn, shape uint8, double bool) {
-		needAVX512(t)
+		set := avx512Under(t)
 		if len(raw) == 0 {
 			return
 		}
@@ -207,7 +220,7 @@ func FuzzAVX512GEMV(f *testing.F) {
 				}
 			}
 		}
-		for _, v := range avx512OneRowKernels() {
+		for _, v := range avx512OneRowKernels(set) {
 			got := make([]float32, m*n)
 			var err error
 			withKernels(v.set, func() { err = Linear(got, x, m, w) })
@@ -229,12 +242,12 @@ func FuzzAVX512Dequantize(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(0), uint8(3), false)
 	f.Add(make([]byte, 200), uint8(2), uint8(17), true)
 	f.Fuzz(func(t *testing.T, raw []byte, shape, nn uint8, double bool) {
-		needAVX512(t)
+		set := avx512Under(t)
 		if len(raw) == 0 {
 			return
 		}
 		b := 32 << (shape % 4)
 		w := fuzzWeights(raw, 1+int(nn)%9, b, 1+int(shape/4)%7, double)
-		checkDequantizeTwin(t, w, int(shape)%3)
+		checkDequantizeTwin(t, set, w, int(shape)%3)
 	})
 }

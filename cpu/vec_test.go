@@ -22,13 +22,14 @@ func eachVariant(t *testing.T, f func(t *testing.T)) {
 
 // TestKernelSetsRun says which kernel sets this package's tests run
 // natively here (every eachVariant test runs each of them), and which sets
-// of this build the CPU cannot run, so are not tested here.
+// of this build the CPU cannot run, so are tested only in the simulator
+// (TestSimulatedKernels).
 func TestKernelSetsRun(t *testing.T) {
 	t.Logf("kernel sets run natively: %v; in use by default: %s", KernelSets(), Kernels())
 	runs := vecVariants()
 	for _, k := range builtVariants() {
 		if !slices.Contains(runs, k) {
-			t.Logf("NOT RUN NATIVELY: kernel set %s (this CPU lacks its instructions)", k.name)
+			t.Logf("NOT RUN NATIVELY: kernel set %s (this CPU lacks its instructions); TestSimulatedKernels runs it in the simulator only", k.name)
 		}
 	}
 }

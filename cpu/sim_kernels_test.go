@@ -1,0 +1,276 @@
+package cpu
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/nf4go/nf4/cpu/internal/asmsim"
+)
+
+// The simulated kernel sets run the committed assembly of each set in
+// asmsim, so every kernel is tested on every machine, including sets the
+// CPU lacks. Each simulated call gets exactly the memory its arguments say
+// the kernel may touch (a wider access faults); where the CPU has the set,
+// the same call also runs natively and the results must match bit for bit.
+
+// simArg is one argument word of a simulated call: a value, or a pointer
+// with the spans from it that the kernel may access: n bytes, or rows
+// spans of n bytes, stride bytes apart.
+type simArg struct {
+	p            unsafe.Pointer
+	n            int
+	rows, stride int
+	value        int
+}
+
+func simPtr[T any](p *T, n int) simArg { return simArg{p: unsafe.Pointer(p), n: n, rows: 1} }
+func simInt(v int) simArg              { return simArg{value: v} }
+
+// simRows is rows spans of n bytes from p, stride bytes apart: a strided
+// operand whose gaps other goroutines may be writing.
+func simRows[T any](p *T, rows, n, stride int) simArg {
+	return simArg{p: unsafe.Pointer(p), n: n, rows: rows, stride: stride}
+}
+
+func (a simArg) span(i int) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(a.p, i*a.stride)), a.n)
+}
+
+// simSet runs one kernel set's assembly file in the simulator.
+type simSet struct {
+	t     testing.TB
+	prog  *asmsim.Program
+	mu    sync.Mutex
+	seen  map[string]int // executed instructions by mnemonic
+	calls map[string]int // calls by function
+}
+
+// simPrograms caches the parsed assembly files (fuzz tests build a
+// simulated set per input).
+var simPrograms struct {
+	sync.Mutex
+	byFile map[string]*asmsim.Program
+}
+
+func loadSimSet(t testing.TB, file string) *simSet {
+	t.Helper()
+	simPrograms.Lock()
+	defer simPrograms.Unlock()
+	p := simPrograms.byFile[file]
+	if p == nil {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err = asmsim.Parse(file, string(src)); err != nil {
+			t.Fatal(err)
+		}
+		if simPrograms.byFile == nil {
+			simPrograms.byFile = map[string]*asmsim.Program{}
+		}
+		simPrograms.byFile[file] = p
+	}
+	return &simSet{t: t, prog: p, seen: map[string]int{}, calls: map[string]int{}}
+}
+
+// call runs fn on copies of the arguments' memory; native, if not nil,
+// runs the same kernel natively on the real memory first. The simulated
+// results are then written to the real memory, and the simulated return
+// word is returned.
+func (s *simSet) call(fn string, native func() int, args ...simArg) int {
+	m := asmsim.NewMachine(s.prog)
+	words := make([]uint64, len(args))
+	for i, a := range args {
+		if a.p == nil {
+			words[i] = uint64(a.value)
+			continue
+		}
+		words[i] = m.Reserve((a.rows-1)*a.stride+a.n, int(uintptr(a.p)%4096))
+		for r := range a.rows {
+			if err := m.MapAt(words[i]+uint64(r*a.stride), a.span(r)); err != nil {
+				s.t.Errorf("%s: argument %d: %v", fn, i, err)
+				return -1
+			}
+		}
+	}
+	nativeRet := 0
+	if native != nil {
+		nativeRet = native()
+	}
+	frame, err := m.Call(fn, words...)
+	if err != nil {
+		s.t.Errorf("simulated %s: %v", fn, err)
+		return -1
+	}
+	ret := 0
+	if len(frame) > len(args) {
+		ret = int(frame[len(args)])
+	}
+	for i, a := range args {
+		for r := 0; a.p != nil && r < a.rows; r++ {
+			real, sim := a.span(r), m.Bytes(words[i]+uint64(r*a.stride))
+			if bytes.Equal(real, sim) {
+				continue // inputs are shared between goroutines: only write what changed
+			}
+			if native != nil {
+				j := 0
+				for real[j] == sim[j] {
+					j++
+				}
+				s.t.Errorf("%s: argument %d span %d byte %d is %#x simulated, %#x natively", fn, i, r, j, sim[j], real[j])
+			}
+			copy(real, sim)
+		}
+	}
+	if native != nil && ret != nativeRet {
+		s.t.Errorf("%s: returns %d simulated, %d natively", fn, ret, nativeRet)
+	}
+	s.mu.Lock()
+	s.calls[fn]++
+	for op, n := range m.Seen {
+		s.seen[op] += n
+	}
+	s.mu.Unlock()
+	return ret
+}
+
+// gemvArgs lists a decode-dot call's arguments with the extents the
+// kernel may touch: rows of steps of ubytes codes, cskip between rows;
+// scales rows of sbytes, sskip between; m activation rows per unit; m·8
+// accumulators per row; the table (tabBytes).
+func gemvArgs(m int, codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab unsafe.Pointer, tabBytes int, acc *float32) []simArg {
+	steps := sbytes / sstep
+	return []simArg{
+		simPtr(codes, rows*steps*ubytes+(rows-1)*cskip), simInt(cskip),
+		simPtr(scales, rows*sbytes+(rows-1)*sskip), simInt(sskip), simInt(sbytes), simInt(sstep),
+		simPtr(x, 4*m*steps*ubytes*2), simInt(ubytes), simInt(rows), simInt(pf),
+		{p: tab, n: tabBytes, rows: 1}, simPtr(acc, 4*rows*m*8),
+	}
+}
+
+// simGEMV is the simulated decode-dot kernel fn for m rows; avx512 says
+// it is an AVX-512 kernel (the value table and rowc), else AVX2 (planes).
+func (s *simSet) simGEMV(fn string, m int, avx512 bool, native gemvFunc) gemvFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
+		var run func() int
+		if native != nil {
+			run = func() int {
+				native(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, t, acc)
+				return 0
+			}
+		}
+		tab, tabBytes := unsafe.Pointer(&t.planes), int(unsafe.Sizeof(t.planes))
+		if avx512 {
+			tab, tabBytes = unsafe.Pointer(&t.values), int(unsafe.Sizeof(t.values))
+		}
+		args := gemvArgs(m, codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, tab, tabBytes, acc)
+		if avx512 {
+			args = append(args, simInt(sbytes/sstep*ubytes+cskip))
+		}
+		s.call(fn, run, args...)
+	}
+}
+
+type decodeFunc = func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
+
+func (s *simSet) simDecode(fn string, native decodeFunc) decodeFunc {
+	return func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32) {
+		var run func() int
+		if native != nil {
+			run = func() int { native(dst, codes, scales, blocks, blockSize, pf, tab); return 0 }
+		}
+		n := blocks * blockSize
+		s.call(fn, run, simPtr(dst, 4*n), simPtr(codes, n/2), simPtr(scales, 4*blocks), simInt(blocks), simInt(blockSize), simInt(pf), simPtr(tab, 64))
+	}
+}
+
+type microKernel = func(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, k int)
+
+// simGEMM is the r×nr micro-kernel fn: c[r, nr] += a[r, k]·b[k, nr], a with
+// row stride rs and column stride ps, b with row stride ldb, c with ldc.
+func (s *simSet) simGEMM(fn string, r, nr int, native microKernel) microKernel {
+	return func(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, k int) {
+		var run func() int
+		if native != nil {
+			run = func() int { native(a, rs, ps, b, ldb, c, ldc, k); return 0 }
+		}
+		s.call(fn, run, simPtr(a, 4*((r-1)*rs+(k-1)*ps+1)), simInt(rs), simInt(ps), simPtr(b, 4*((k-1)*ldb+nr)), simInt(ldb), simRows(c, r, 4*nr, 4*ldc), simInt(ldc), simInt(k))
+	}
+}
+
+type quantizeFunc = func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int
+
+func (s *simSet) simQuantize(fn string, avx512 bool, native quantizeFunc) quantizeFunc {
+	return func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
+		var run func() int
+		if native != nil {
+			run = func() int { return native(codes, absmax, src, blocks, blockSize, t) }
+		}
+		k, kBytes := unsafe.Pointer(&t.quant), int(unsafe.Sizeof(t.quant))
+		if avx512 {
+			k, kBytes = unsafe.Pointer(&t.quant512), int(unsafe.Sizeof(t.quant512))
+		}
+		n := blocks * blockSize
+		return s.call(fn, run, simPtr(codes, n/2), simPtr(absmax, 4*blocks), simPtr(src, 4*n), simInt(blocks), simInt(blockSize), simArg{p: k, n: kBytes, rows: 1})
+	}
+}
+
+// simulatedSet builds kernel set name ("avx2" or "avx512") from its
+// assembly file, run in the simulator; native is the same set run natively
+// where this CPU has it, else nil.
+func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *simSet) {
+	n := native
+	if n == nil {
+		n = new(vecKernels) // no native kernels: every field nil
+	}
+	nativeKern := func(r int) microKernel {
+		if r < len(n.gemm.kern) {
+			return n.gemm.kern[r]
+		}
+		return nil
+	}
+	k := &vecKernels{name: "simulated " + name}
+	var s *simSet
+	switch name {
+	case "avx2":
+		s = loadSimSet(t, "nf4_amd64.s")
+		for m := 1; m <= GEMVMaxRows; m++ {
+			k.gemv[m] = s.simGEMV(fmt.Sprintf("gemvAVX2x%d", m), m, false, n.gemv[m])
+		}
+		k.gemv1s = s.simGEMV("gemvAVX2x1s", 1, false, n.gemv1s)
+		k.order = &unitOrder
+		k.gemm.nr = 16
+		k.gemm.kern = make([]func(*float32, int, int, *float32, int, *float32, int, int), 7)
+		for r := 1; r <= 6; r++ {
+			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX2x%dx16", r), r, 16, nativeKern(r))
+		}
+		k.decode = s.simDecode("decodeAVX2", n.decode)
+		k.quantize = s.simQuantize("quantizeAVX2", false, n.quantize)
+	case "avx512":
+		s = loadSimSet(t, "nf4_avx512_amd64.s")
+		for m := 1; m <= GEMVMaxRows; m++ {
+			k.gemv[m] = s.simGEMV(fmt.Sprintf("gemvAVX512x%d", m), m, true, n.gemv[m])
+		}
+		k.gemv1s = s.simGEMV("gemvAVX512x1s", 1, true, n.gemv1s)
+		k.gemv1w = s.simGEMV("gemvAVX512x1w", 1, true, n.gemv1w)
+		k.gemv1wb = s.simGEMV("gemvAVX512x1wb", 1, true, n.gemv1wb)
+		k.order = &unitOrder512
+		k.gemm.nr = 32
+		k.gemm.kern = make([]func(*float32, int, int, *float32, int, *float32, int, int), 13)
+		for r := 1; r <= 12; r++ {
+			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX512x%dx32", r), r, 32, nativeKern(r))
+		}
+		k.decode = s.simDecode("decodeAVX512", n.decode)
+		k.decodeStream = s.simDecode("decodeAVX512Stream", n.decodeStream)
+		k.quantize = s.simQuantize("quantizeAVX512", true, n.quantize)
+	default:
+		t.Fatalf("no kernel set %q", name)
+	}
+	return k, s
+}
+
+func addrOf(p *float32) uintptr { return uintptr(unsafe.Pointer(p)) }

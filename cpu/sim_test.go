@@ -1,0 +1,288 @@
+package cpu
+
+import (
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"unsafe"
+
+	"github.com/nf4go/nf4/cpu/internal/asmsim"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+)
+
+func runWith(k *vecKernels, f func()) {
+	saved := active
+	defer func() { active = saved }()
+	active = k
+	f()
+}
+
+// TestSimulatedKernels runs every kernel of every set in the simulator
+// against the pure-Go twin (and the float64 reference), on small awkward
+// shapes; each call also runs natively where this CPU has the set, and
+// must then match bit for bit.
+func TestSimulatedKernels(t *testing.T) {
+	for _, name := range []string{"avx512", "avx2"} {
+		native := nativeSet(name)
+		if native != nil {
+			t.Logf("kernel set %s: run natively and in the simulator, compared call by call", name)
+		} else {
+			t.Logf("kernel set %s: NOT RUN NATIVELY, run only in the simulator", name)
+		}
+		k, s := simulatedSet(t, name, native)
+		t.Run(name, func(t *testing.T) {
+			s.t = t
+			t.Run("dequantize", func(t *testing.T) { s.t = t; simDequantize(t, k) })
+			t.Run("linear", func(t *testing.T) { s.t = t; simLinear(t, k) })
+			t.Run("quantize", func(t *testing.T) { s.t = t; simQuantize(t, k) })
+			s.t = t
+		})
+		var never, uncalled []string
+		ops := map[string]bool{}
+		for name, f := range s.prog.Funcs {
+			if s.calls[name] == 0 {
+				uncalled = append(uncalled, name)
+			}
+			for _, in := range f.Insts {
+				ops[in.Op] = true
+			}
+		}
+		for op := range ops {
+			if s.seen[op] == 0 {
+				never = append(never, op)
+			}
+		}
+		sort.Strings(never)
+		sort.Strings(uncalled)
+		if len(uncalled) > 0 {
+			t.Errorf("%s: kernels never run in the simulator: %v", name, uncalled)
+		}
+		if len(never) > 0 {
+			t.Errorf("%s: instructions never executed in the simulator: %v", name, never)
+		}
+		t.Logf("%s: all %d mnemonics of the file executed, %d instructions in all", name, len(ops), total(s.seen))
+	}
+}
+
+func total(m map[string]int) (n int) {
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func simDequantize(t *testing.T, k *vecKernels) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, b := range []int{32, 64, 128, 512} {
+		for _, double := range []bool{false, true} {
+			for _, q := range QuantTypes() {
+				w, _ := randomWeightsOf(t, q, r, 3, 5*b+b, b, double)
+				checkDequantizeWith(t, k, w, 1+b%3)
+			}
+		}
+	}
+	if k.decodeStream != nil {
+		// The streaming kernel itself, on a small aligned output.
+		w, _ := randomWeightsOf(t, FP4, r, 1, 5*64, 64, false)
+		want := make([]float32, w.Cols)
+		runWith(nil, func() {
+			if err := Dequantize(want, w); err != nil {
+				t.Fatal(err)
+			}
+		})
+		got := alignedOutput(w.Cols)
+		k.decodeStream(&got[0], &w.Codes[0], &w.Scales.Absmax[0], 5, 64, streamAhead, &w.table().values)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("%s: streaming kernel: element %d is %v, pure Go %v", k.name, i, got[i], want[i])
+		}
+	}
+	if k.decodeStream != nil && raceDetector {
+		t.Logf("%s: the race detector is on: the %d MiB streaming case runs without it", k.name, streamBytes>>20)
+	} else if k.decodeStream != nil {
+		// From streamBytes on, an aligned output takes the streaming kernel.
+		w, _ := randomWeightsOf(t, NF4, r, streamBytes/4/2048+1, 2048, 64, false)
+		checkDequantizeWith(t, k, w, 0)
+	}
+}
+
+func checkDequantizeWith(t *testing.T, k *vecKernels, w *Weights, off int) {
+	t.Helper()
+	want := make([]float32, w.Rows*w.Cols)
+	got := offsetCopy(alignedOutput(len(want)), off)
+	var err, errTwin error
+	runWith(nil, func() { errTwin = Dequantize(want, w) })
+	runWith(k, func() { err = Dequantize(got, offsetWeights(w, off)) })
+	if err != nil || errTwin != nil {
+		t.Fatal(err, errTwin)
+	}
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("%s B=%d double=%v: element %d is %v, pure Go %v", k.name, w.BlockSize, w.Scales.Double(), i, got[i], want[i])
+	}
+}
+
+// alignedOutput returns n float32 values starting on a 64-byte boundary.
+func alignedOutput(n int) []float32 {
+	buf := make([]float32, n+16)
+	for i := range buf {
+		if addrOf(&buf[i])%64 == 0 {
+			return buf[i : i+n]
+		}
+	}
+	return buf[:n]
+}
+
+// simLinear covers the decode-dot kernels (M = 1..8, every scale step and
+// one-row special kernel) and every GEMM micro-kernel (M > 8 forward, every
+// M backward) on shapes whose K ends in a block left to Go.
+func simLinear(t *testing.T, k *vecKernels) {
+	r := rand.New(rand.NewPCG(43, 44))
+	shapes := []struct {
+		n, k, b int
+		ms      []int
+	}{
+		{67, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 3, 8}}, {9, 192, 64, []int{1, 2, 5, 8, 9}},
+		{3, 384, 128, []int{1, 4, 7}}, {2, 512, 256, []int{1, 6}}, {13, 160, 32, []int{9, 17, 26}},
+		{7, 128, 64, []int{10, 11}},
+	}
+	sets := []*vecKernels{k}
+	if k.gemv1w != nil {
+		noWide, general := *k, *k
+		noWide.gemv1w, noWide.gemv1wb = nil, nil
+		general.gemv1w, general.gemv1wb, general.gemv1s = nil, nil, nil
+		sets = append(sets, &noWide, &general)
+	}
+	for _, sh := range shapes {
+		for _, q := range QuantTypes() {
+			for _, double := range []bool{false, true} {
+				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
+				for _, m := range sh.ms {
+					for _, backward := range []bool{false, true} {
+						off := m % 3
+						w := offsetWeights(w0, off)
+						in, outLen := sh.k, sh.n
+						if backward {
+							in, outLen = sh.n, sh.k
+						}
+						x := offsetCopy(make([]float32, m*in), off)
+						x64 := make([]float64, len(x))
+						for i := range x {
+							x[i] = float32(r.NormFloat64())
+							x64[i] = float64(x[i])
+						}
+						run := func(k *vecKernels) []float32 {
+							out := make([]float32, m*outLen)
+							for i := range out {
+								out[i] = float32(math.NaN())
+							}
+							var err error
+							runWith(k, func() {
+								if backward {
+									err = LinearBackward(out, x, m, w)
+								} else {
+									err = Linear(out, x, m, w)
+								}
+							})
+							if err != nil {
+								t.Fatal(err)
+							}
+							return out
+						}
+						twin := run(nil)
+						twin64 := make([]float64, len(twin))
+						for i, v := range twin {
+							twin64[i] = float64(v)
+						}
+						ref := refLinear(w0, x64, m, backward)
+						for i, set := range sets {
+							got := run(set)
+							if e, et := relErr(got, ref), relErr(got, twin64); !(e <= 1e-5) || !(et <= 1e-5) {
+								t.Errorf("%s (variant %d): %v N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e against float64, %.2e against pure Go", k.name, i, q, sh.n, sh.k, sh.b, double, m, backward, e, et)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// simQuantize requires the quantizer to give the scalar rule's codes and
+// absmax bit for bit (midpoints and their neighbours, zeros, denormals,
+// unaligned input), and the same error for non-finite input.
+func simQuantize(t *testing.T, k *vecKernels) {
+	r := rand.New(rand.NewPCG(45, 46))
+	var src []float32
+	for _, a := range []float32{1, 0.5, 1e-30, 7e30} {
+		src = append(src, midpointBlocks(a)...)
+	}
+	for range 8 * 32 {
+		src = append(src, float32(r.NormFloat64()))
+	}
+	for range 32 {
+		src = append(src, float32(r.NormFloat64()*1e-40))
+	}
+	for len(src)%256 != 0 {
+		src = append(src, float32(r.Float64()*8-4))
+	}
+	for _, b := range []int{32, 64, 256} {
+		scodes, smax, _ := quantizeWith(nil, src, len(src)/256, 256, b)
+		codes, absmax, err := quantizeWith(k, offsetCopy(src, 1), len(src)/256, 256, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := firstDiff(codes, scodes); i >= 0 {
+			t.Fatalf("%s B=%d: code byte %d is %#x, scalar %#x", k.name, b, i, codes[i], scodes[i])
+		}
+		if i := firstDiff(absmax, smax); i >= 0 {
+			t.Fatalf("%s B=%d: absmax %d is %v, scalar %v", k.name, b, i, absmax[i], smax[i])
+		}
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		s := slices.Clone(src)
+		s[2*256+77] = bad
+		_, _, want := quantizeWith(nil, s, len(s)/256, 256, 64)
+		_, _, got := quantizeWith(k, s, len(s)/256, 256, 64)
+		if got == nil || want == nil || got.Error() != want.Error() {
+			t.Fatalf("%s: %v: got %v, want %v", k.name, bad, got, want)
+		}
+	}
+}
+
+// TestSimulatedFaults runs the real AVX-512 dequantizer in the simulator
+// on too little code memory and the streaming one on a misaligned output:
+// both fault, naming the instruction and its line in the assembly.
+func TestSimulatedFaults(t *testing.T) {
+	s := loadSimSet(t, "nf4_avx512_amd64.s")
+	src, err := os.ReadFile("nf4_avx512_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	const blocks, b = 2, 64
+	tab := tables[NF4].values
+	for _, c := range []struct {
+		fn         string
+		misalign   int
+		codeBytes  int
+		wantInLine string
+	}{
+		{"decodeAVX512", 0, blocks*b/2 - 1, "VPMOVZXBD"},
+		{"decodeAVX512Stream", 4, blocks * b / 2, "VMOVNTPS"},
+	} {
+		m := asmsim.NewMachine(s.prog)
+		dst := m.Map(make([]byte, 4*blocks*b+64), c.misalign) // room for the misaligned start
+		codes := m.Map(make([]byte, c.codeBytes), 0)
+		scales := m.Map(make([]byte, 4*blocks), 0)
+		tp := m.Map(unsafe.Slice((*byte)(unsafe.Pointer(&tab)), 64), 0)
+		_, err := m.Call(c.fn, dst, codes, scales, blocks, b, 0, tp)
+		var f *asmsim.Fault
+		if !errors.As(err, &f) || f.Line < 1 || f.Line > len(lines) || !strings.Contains(lines[f.Line-1], c.wantInLine) {
+			t.Fatalf("%s: got %v, want a fault at a %s", c.fn, err, c.wantInLine)
+		}
+		t.Logf("%s: %v", c.fn, err)
+	}
+}
