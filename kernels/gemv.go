@@ -320,23 +320,36 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 	})
 
-	sum, idx, holder := warpSums(k, lane, acc)
+	// Each lane stores its part of a warp sum: one 128-byte store per
+	// warp, the last butterfly round's shuffle left to the final add's
+	// vector loads.
+	sum, stride, group := warpSums(k, lane, acc)
 	partial := k.SharedAddr(sPartial)
-	k.If(holder, func() {
-		slot := k.Op("mad.lo", ptx.U32, warp, ptx.Imm(gemvSums), idx)
-		k.St("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, slot, ptx.Imm(4), partial)}, sum)
-	})
+	slot := k.Op("mad.lo", ptx.U32, warp, ptx.Imm(gemvSums), lane)
+	k.St("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, slot, ptx.Imm(4), partial)}, sum)
 	k.BarSync()
 	k.If(k.Setp("lt", ptx.U32, tid, ptx.Imm(sums)), func() {
 		r := k.Op("div", ptx.U32, tid, ptx.Imm(g.M))
 		m := k.Op("rem", ptx.U32, tid, ptx.Imm(g.M))
 		row := k.Op("add", ptx.U32, rowBase, r)
 		k.If(k.Setp("lt", ptx.U32, row, n), func() {
-			addr := k.Op("mad.lo", ptx.U32, tid, ptx.Imm(4), partial)
-			total := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr})
-			for w := 1; w < gemvWarps; w++ {
-				v := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr, Offset: int64(4 * gemvSums * w)})
-				k.OpTo(total, "add.rn", ptx.F32, total, v)
+			addr := k.Op("mad.lo", ptx.U32, tid, ptx.Imm(4*stride), partial)
+			var total ptx.Reg
+			for w := range gemvWarps {
+				at := ptx.Addr{Base: addr, Offset: int64(4 * gemvSums * w)}
+				var parts []ptx.Reg
+				if group == 1 {
+					parts = []ptx.Reg{k.Ld("shared", ptx.F32, at)}
+				} else {
+					parts = k.LdV("shared", ptx.F32, group, at)[:]
+				}
+				for _, v := range parts {
+					if total == (ptx.Reg{}) {
+						total = v
+						continue
+					}
+					k.OpTo(total, "add.rn", ptx.F32, total, v)
+				}
 			}
 			yi := k.Op("mad.lo", ptx.U32, n, m, row)
 			k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, yi, 4)}, total)
@@ -389,10 +402,12 @@ func (q quadRotation) apply(k *ptx.Kernel, w ptx.Vec) [4]ptx.Reg {
 // warpSums reduces the lanes' partial sums vals (at most 32) across the
 // warp, transposed: each round halves the values a lane carries, the lane
 // keeping one half and adding its butterfly partner's copy of it, so P
-// values take about P shuffles in place of 5·P. sum is the warp total of
-// value idx; holder marks the lowest lane of each group of lanes holding
-// the same idx (and idx < len(vals)).
-func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum, idx, holder ptx.Reg) {
+// values take about P shuffles in place of 5·P. The warp total of value i
+// is the sum of what lanes stride·i … stride·i+group−1 end with: for 16 or
+// more values (stride 32 ÷ P rounded to a power of two, group the same) no
+// shuffle finishes the last round, the reader adds the lanes' parts; fewer
+// values are reduced to whole totals (group 1).
+func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum ptx.Reg, stride, group int) {
 	p2 := 1
 	for p2 < len(vals) {
 		p2 *= 2
@@ -414,14 +429,12 @@ func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum, idx, holder ptx
 		cur = next
 		off /= 2
 	}
+	stride = 32 / p2
+	if p2 >= 16 {
+		return cur[0], stride, stride
+	}
 	for ; off >= 1; off /= 2 {
 		k.OpTo(cur[0], "add.rn", ptx.F32, cur[0], k.Shfl("bfly", cur[0], ptx.Imm(off), 31))
 	}
-	shift := 5 - log2(p2)
-	idx = k.Shift("shr", ptx.U32, lane, ptx.Imm(shift))
-	holder = k.Setp("eq", ptx.U32, k.Op("and", ptx.B32, lane, ptx.Imm(1<<shift-1)), ptx.Imm(0))
-	if len(vals) < p2 {
-		holder = k.SetpAnd("lt", ptx.U32, idx, ptx.Imm(len(vals)), holder)
-	}
-	return cur[0], idx, holder
+	return cur[0], stride, 1
 }
