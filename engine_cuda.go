@@ -25,6 +25,7 @@ type cudaDevice struct {
 	ordinal int
 	label   string
 	sm      int // compute capability ×10
+	sms     int // multiprocessors
 	target  ptx.Target
 	driver  int
 	cfg     engineConfig
@@ -142,6 +143,10 @@ func (d *cudaDevice) init() error {
 	name, err := dev.Name()
 	if err != nil {
 		name = "unknown"
+	}
+	// Without the count the plans keep the kernels' default blocks.
+	if d.sms, err = dev.Attribute(cu.MultiprocessorCount); err != nil {
+		d.sms = 0
 	}
 	d.sm = 10*major + minor
 	d.label = fmt.Sprintf("cuda:%d %s (sm_%d)", d.ordinal, name, d.sm)
@@ -541,7 +546,7 @@ func (d *cudaDevice) problem(op cudaplan.Op, m int, w *Tensor) (cudaplan.Plan, e
 		quant = kernels.FP4
 	}
 	pl, err := cudaplan.Choose(cudaplan.Problem{Op: op, Mode: mode, M: m, N: w.w.Rows, K: w.w.Cols,
-		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant})
+		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant, SMs: d.sms})
 	if err != nil {
 		return pl, fmt.Errorf("%w: %w", errNotOnDevice, err)
 	}

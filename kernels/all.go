@@ -23,6 +23,20 @@ func All() []Kernel {
 	for m := 1; m <= MaxGemvM; m++ {
 		add(NewGemv(m, 64, false))
 	}
+	// The fewer rows per block GemvRowsFor may choose: the least each M
+	// takes, and M = 1's choice at N = 11008 on 132 SMs.
+	for m := 1; m <= MaxGemvM; m++ {
+		least, most := GemvRowChoices(m)
+		rows := []int{least}
+		if m == 1 {
+			rows = append(rows, 14)
+		}
+		for _, r := range rows {
+			if r < most {
+				add(&Gemv{M: m, BlockSize: 64, Rows: r}, nil)
+			}
+		}
+	}
 	add(NewGemv(1, 64, true))
 	add(NewGemv(4, 32, false))
 	add(NewGemv(8, 4096, true))

@@ -31,7 +31,7 @@
 //	            codes, scales, out, n            grid ⌈N·K/32/256⌉, block 256
 //	Quantize    nf4_quantize_b<B>
 //	            x, codes, absmax, n              grid ⌈N·K/B/8⌉, block 256
-//	Gemv        nf4_gemv_m<M>_b<B>[_dq], M = 1…8
+//	Gemv        nf4_gemv_m<M>[_r<rows>]_b<B>[_dq], M = 1…8
 //	            x, codes, scales, y, n, k        grid ⌈N/4⌉, block 128
 //	Gemm        nf4_gemm_f32_b<B>[_dq]
 //	            x, codes, scales, y, m, n, k     grid (⌈N/64⌉, ⌈M/64⌉), block 256, 16 KiB shared

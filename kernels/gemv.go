@@ -9,7 +9,7 @@ import (
 // Gemv is the fused dequantize-dot for small batches: y[m,n] = Σ_k x[m,k]·W[n,k]
 // for m < M (M = 1…8, fixed per kernel).
 //
-// A block owns gemvRows(M) consecutive output rows and its warps split K:
+// A block owns Rows consecutive output rows and its warps split K:
 // warp w takes the steps w, w+gemvWarps, … of 1024 weights per row, lane l
 // the 32 weights of chunk 32·step+l. Per step a lane reads each row's 16
 // bytes of codes with one coalesced 128-bit load that skips L1, and its
@@ -31,6 +31,9 @@ type Gemv struct {
 	BlockSize   int
 	DoubleQuant bool
 	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
+	// Rows is the output rows a block computes: 0 for gemvConfigs' choice,
+	// or one of GemvRowChoices(M) (see GemvRowsFor).
+	Rows int
 }
 
 const (
@@ -53,7 +56,8 @@ const (
 // block size, scale kind and code table. Prescaling (one multiply per
 // decoded value) frees the per-chunk sums. Rows also set the grid's
 // granularity: 16 leave the busiest of 132 SMs 3% more than the mean at
-// N = 4096, 12 would leave it 16%. Uncapped, ptxas aims low for some M and
+// N = 4096, 12 would leave it 16%; where the default leaves the last wave
+// short (N = 11008), GemvRowsFor takes fewer. Uncapped, ptxas aims low for some M and
 // spills a few bytes; capped at 128, M = 7 and 8 spill, uncapped they do not. The
 // choices are the best the performance model found (kernels/perf); the
 // large budgets trade occupancy (2 or 3 blocks per SM) for rows, each warp
@@ -76,6 +80,60 @@ var gemvConfigs = [MaxGemvM + 1]struct {
 
 func gemvRows(m int) int { return gemvConfigs[m].rows }
 
+// rows is the kernel's output rows per block.
+func (g *Gemv) rows() int {
+	if g.Rows != 0 {
+		return g.Rows
+	}
+	return gemvRows(g.M)
+}
+
+// GemvRowChoices is the range of rows per block a gemv for batch m may
+// take: gemvConfigs' rows (the most the registers hold) down to three
+// quarters of them, which still share each x load over most of the rows.
+func GemvRowChoices(m int) (least, most int) {
+	if m < 1 || m > MaxGemvM {
+		return 0, 0
+	}
+	most = gemvRows(m)
+	return (3*most + 3) / 4, most
+}
+
+// GemvRowsFor picks the rows per block for n output rows on a device of
+// sms multiprocessors (0: unknown, gemvConfigs' rows): the choice that
+// gives the busiest SM the least work, counting ⌈blocks ÷ sms⌉ blocks of
+// rows + 1 each (x's loads and the final sums cost each block about one
+// row more), and the most rows among equals. 16 rows at N = 11008 give
+// the busiest of 132 SMs 6 blocks where the mean is 5.2; 14 rows give
+// 5.96.
+func GemvRowsFor(m, n, sms int) int {
+	least, most := GemvRowChoices(m)
+	if sms <= 0 || n <= 0 || most == 0 {
+		return most
+	}
+	best, bestCost := most, -1
+	for r := most; r >= least; r-- {
+		busiest := ceilDiv(ceilDiv(n, r), sms)
+		if cost := busiest * (r + 1); bestCost < 0 || cost < bestCost {
+			best, bestCost = r, cost
+		}
+	}
+	return best
+}
+
+// NewGemvFor is NewGemv with the rows per block GemvRowsFor picks for n
+// output rows on sms multiprocessors.
+func NewGemvFor(m, n, sms, blockSize int, doubleQuant bool) (*Gemv, error) {
+	g, err := NewGemv(m, blockSize, doubleQuant)
+	if err != nil {
+		return nil, err
+	}
+	if r := GemvRowsFor(m, n, sms); r != gemvRows(m) {
+		g.Rows = r
+	}
+	return g, nil
+}
+
 // NewGemv checks the configuration.
 func NewGemv(m, blockSize int, doubleQuant bool) (*Gemv, error) {
 	if m < 1 || m > MaxGemvM {
@@ -87,9 +145,24 @@ func NewGemv(m, blockSize int, doubleQuant bool) (*Gemv, error) {
 	return &Gemv{M: m, BlockSize: blockSize, DoubleQuant: doubleQuant}, nil
 }
 
-// Name is nf4_gemv_m<M>_b<B>[_dq][_fp4].
+func (g *Gemv) check() error {
+	if _, err := NewGemv(g.M, g.BlockSize, g.DoubleQuant); err != nil {
+		return err
+	}
+	if least, most := GemvRowChoices(g.M); g.Rows != 0 && (g.Rows < least || g.Rows > most) {
+		return fmt.Errorf("kernels: gemv: %d rows per block for M=%d outside %d..%d", g.Rows, g.M, least, most)
+	}
+	return nil
+}
+
+// Name is nf4_gemv_m<M>[_r<rows>]_b<B>[_dq][_fp4], the rows named where
+// they are not gemvConfigs'.
 func (g *Gemv) Name() string {
-	return fmt.Sprintf("nf4_gemv_m%d_b%d%s%s", g.M, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
+	r := ""
+	if g.Rows != 0 && g.Rows != gemvRows(g.M) {
+		r = fmt.Sprintf("_r%d", g.Rows)
+	}
+	return fmt.Sprintf("nf4_gemv_m%d%s_b%d%s%s", g.M, r, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
@@ -104,7 +177,7 @@ func (g *Gemv) MinSM() int { return 80 }
 // RegBudget bounds registers per thread (gemvConfigs).
 func (g *Gemv) RegBudget() int { return gemvConfigs[g.M].regs }
 
-// Launch runs 4 warps per block over gemvRows(M) rows; Shape.M must
+// Launch runs 4 warps per block over the kernel's rows; Shape.M must
 // equal g.M.
 func (g *Gemv) Launch(s Shape) (Launch, error) {
 	if err := checkShape(s, g.BlockSize, true); err != nil {
@@ -113,7 +186,10 @@ func (g *Gemv) Launch(s Shape) (Launch, error) {
 	if s.M != g.M {
 		return Launch{}, fmt.Errorf("%w: M=%d, kernel built for M=%d", errShape, s.M, g.M)
 	}
-	return Launch{Grid: [3]int{ceilDiv(s.N, gemvRows(g.M)), 1, 1}, Block: [3]int{gemvThreads, 1, 1}, SharedBytes: gemvSharedBytes}, nil
+	if err := g.check(); err != nil {
+		return Launch{}, err
+	}
+	return Launch{Grid: [3]int{ceilDiv(s.N, g.rows()), 1, 1}, Block: [3]int{gemvThreads, 1, 1}, SharedBytes: gemvSharedBytes}, nil
 }
 
 // gemvSharedBytes holds every warp's row sums for the block's final add.
@@ -121,7 +197,7 @@ const gemvSharedBytes = gemvWarps * gemvSums * 4
 
 // PTX prints the kernel for target t.
 func (g *Gemv) PTX(t ptx.Target) (string, error) {
-	if _, err := NewGemv(g.M, g.BlockSize, g.DoubleQuant); err != nil {
+	if err := g.check(); err != nil {
 		return "", err
 	}
 	return build(t, g.Quant, g.build)
@@ -129,7 +205,7 @@ func (g *Gemv) PTX(t ptx.Target) (string, error) {
 
 func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	cfg := gemvConfigs[g.M]
-	rows := cfg.rows
+	rows := g.rows()
 	sums := rows * g.M // partial sums per lane: index r·M + m
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(gemvThreads)
@@ -244,23 +320,36 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 	})
 
-	sum, idx, holder := warpSums(k, lane, acc)
+	// Each lane stores its part of a warp sum: one 128-byte store per
+	// warp, the last butterfly round's shuffle left to the final add's
+	// vector loads.
+	sum, stride, group := warpSums(k, lane, acc)
 	partial := k.SharedAddr(sPartial)
-	k.If(holder, func() {
-		slot := k.Op("mad.lo", ptx.U32, warp, ptx.Imm(gemvSums), idx)
-		k.St("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, slot, ptx.Imm(4), partial)}, sum)
-	})
+	slot := k.Op("mad.lo", ptx.U32, warp, ptx.Imm(gemvSums), lane)
+	k.St("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, slot, ptx.Imm(4), partial)}, sum)
 	k.BarSync()
 	k.If(k.Setp("lt", ptx.U32, tid, ptx.Imm(sums)), func() {
 		r := k.Op("div", ptx.U32, tid, ptx.Imm(g.M))
 		m := k.Op("rem", ptx.U32, tid, ptx.Imm(g.M))
 		row := k.Op("add", ptx.U32, rowBase, r)
 		k.If(k.Setp("lt", ptx.U32, row, n), func() {
-			addr := k.Op("mad.lo", ptx.U32, tid, ptx.Imm(4), partial)
-			total := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr})
-			for w := 1; w < gemvWarps; w++ {
-				v := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr, Offset: int64(4 * gemvSums * w)})
-				k.OpTo(total, "add.rn", ptx.F32, total, v)
+			addr := k.Op("mad.lo", ptx.U32, tid, ptx.Imm(4*stride), partial)
+			var total ptx.Reg
+			for w := range gemvWarps {
+				at := ptx.Addr{Base: addr, Offset: int64(4 * gemvSums * w)}
+				var parts []ptx.Reg
+				if group == 1 {
+					parts = []ptx.Reg{k.Ld("shared", ptx.F32, at)}
+				} else {
+					parts = k.LdV("shared", ptx.F32, group, at)[:]
+				}
+				for _, v := range parts {
+					if total == (ptx.Reg{}) {
+						total = v
+						continue
+					}
+					k.OpTo(total, "add.rn", ptx.F32, total, v)
+				}
 			}
 			yi := k.Op("mad.lo", ptx.U32, n, m, row)
 			k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, yi, 4)}, total)
@@ -313,10 +402,12 @@ func (q quadRotation) apply(k *ptx.Kernel, w ptx.Vec) [4]ptx.Reg {
 // warpSums reduces the lanes' partial sums vals (at most 32) across the
 // warp, transposed: each round halves the values a lane carries, the lane
 // keeping one half and adding its butterfly partner's copy of it, so P
-// values take about P shuffles in place of 5·P. sum is the warp total of
-// value idx; holder marks the lowest lane of each group of lanes holding
-// the same idx (and idx < len(vals)).
-func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum, idx, holder ptx.Reg) {
+// values take about P shuffles in place of 5·P. The warp total of value i
+// is the sum of what lanes stride·i … stride·i+group−1 end with: for 16 or
+// more values (stride 32 ÷ P rounded to a power of two, group the same) no
+// shuffle finishes the last round, the reader adds the lanes' parts; fewer
+// values are reduced to whole totals (group 1).
+func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum ptx.Reg, stride, group int) {
 	p2 := 1
 	for p2 < len(vals) {
 		p2 *= 2
@@ -338,14 +429,12 @@ func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum, idx, holder ptx
 		cur = next
 		off /= 2
 	}
+	stride = 32 / p2
+	if p2 >= 16 {
+		return cur[0], stride, stride
+	}
 	for ; off >= 1; off /= 2 {
 		k.OpTo(cur[0], "add.rn", ptx.F32, cur[0], k.Shfl("bfly", cur[0], ptx.Imm(off), 31))
 	}
-	shift := 5 - log2(p2)
-	idx = k.Shift("shr", ptx.U32, lane, ptx.Imm(shift))
-	holder = k.Setp("eq", ptx.U32, k.Op("and", ptx.B32, lane, ptx.Imm(1<<shift-1)), ptx.Imm(0))
-	if len(vals) < p2 {
-		holder = k.SetpAnd("lt", ptx.U32, idx, ptx.Imm(len(vals)), holder)
-	}
-	return cur[0], idx, holder
+	return cur[0], stride, 1
 }

@@ -60,6 +60,38 @@ func TestSimGemv(t *testing.T) {
 	}
 }
 
+// TestSimGemvRows runs the fewer rows per block GemvRowsFor may choose, for
+// M = 1, 2 and 7, on N not a multiple of them, with both code tables.
+func TestSimGemvRows(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	for _, m := range []int{1, 2, 7} {
+		least, most := kernels.GemvRowChoices(m)
+		for rows := least; rows < most; rows++ {
+			for _, c := range []struct{ N, K, B int }{{2*rows + 3, 1344, 64}, {rows - 1, 64, 64}, {rows + 1, 2112, 32}} {
+				for _, dq := range []bool{false, true} {
+					// FP4 with double-quantized scales, NF4 with plain ones.
+					q := kernels.NF4
+					if dq {
+						q = kernels.FP4
+					}
+					t.Run(fmt.Sprintf("M%d_R%d_N%d_K%d_B%d_dq%v_%v", m, rows, c.N, c.K, c.B, dq, q), func(t *testing.T) {
+						p := newProblem(t, r, m, c.N, c.K, c.B, dq)
+						if q != kernels.NF4 {
+							p.wq = deqTable(q.Values(), p.codes, p.absmax, c.N*c.K, c.B)
+						}
+						g := &kernels.Gemv{M: m, BlockSize: c.B, DoubleQuant: dq, Quant: q, Rows: rows}
+						y := p.poisoned(t, m*c.N)
+						launch(t, g, p, p.args([]ptxsim.Ptr{p.px, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
+						if e := relErr(p.read(t, y, m*c.N), forwardRef(p)); !(e <= 1e-5) {
+							t.Errorf("normwise relative error %g", e)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
 func deqTable(table [16]float32, codes []byte, absmax []float32, n, b int) []float32 {
 	out := make([]float32, n)
 	for i := range out {

@@ -263,9 +263,17 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	uint64_t m, n, k;
 	if (gemv) {
 		m = mgemv, n = a[j + 1], k = a[j + 2];
-		// Output rows per block for M = 1…8: gemvConfigs in kernels/gemv.go.
+		// Output rows per block for M = 1…8: gemvConfigs in kernels/gemv.go,
+		// unless the name gives them (nf4_gemv_m<M>_r<rows>_…).
 		static const uint64_t rows[9] = {0, 16, 16, 8, 8, 4, 4, 4, 3};
-		if (mgemv < 1 || mgemv > 8 || bx != 128 || gy != 1 || (uint64_t)gx * rows[mgemv] < n) return CUDA_ERROR_INVALID_VALUE;
+		int named = 0;
+		uint64_t r = 0;
+		if (mgemv >= 1 && mgemv <= 8) r = rows[mgemv];
+		if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {
+			if (named < 1 || (uint64_t)named > r) return CUDA_ERROR_INVALID_VALUE;
+			r = named;
+		}
+		if (!r || bx != 128 || gy != 1 || (uint64_t)gx * r < n) return CUDA_ERROR_INVALID_VALUE;
 	} else {
 		m = a[j + 1], n = a[j + 2], k = a[j + 3];
 		uint64_t tm = strstr(name, "bf16tc") ? 128 : 64;

@@ -63,7 +63,9 @@ func (m Mode) String() string {
 
 // Problem is one operation on one weight: W is [N, K] with block size B
 // and code table Quant (NF4 unless set). M is the number of activation
-// rows (unused by Dequantize).
+// rows (unused by Dequantize). SMs is the device's multiprocessor count
+// (0 if unknown): the gemv sizes its blocks so that the last wave is full
+// (kernels.GemvRowsFor).
 type Problem struct {
 	Op          Op
 	Mode        Mode
@@ -71,6 +73,7 @@ type Problem struct {
 	BlockSize   int
 	DoubleQuant bool
 	Quant       kernels.QuantType
+	SMs         int
 }
 
 func (p Problem) String() string {
@@ -99,7 +102,7 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 
 // Choose picks the kernel for p: gemv for a forward pass with M ≤
 // kernels.MaxGemvM (memory-bound: each block streams a few weight rows, whatever
-// the mode), the GEMM of the chosen mode above that, the transposed float32
+// the mode; its rows per block chosen for p.N on p.SMs multiprocessors), the GEMM of the chosen mode above that, the transposed float32
 // GEMM for every backward pass, and the float32 dequantize kernel.
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
@@ -114,7 +117,7 @@ func Choose(p Problem) (Plan, error) {
 	case Forward:
 		switch {
 		case p.M <= kernels.MaxGemvM:
-			k, err = kernels.NewGemv(p.M, p.BlockSize, p.DoubleQuant)
+			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:
 			k, err = kernels.NewGemmTC(p.BlockSize, p.DoubleQuant)
 		case p.Mode == Float32:

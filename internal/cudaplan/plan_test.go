@@ -21,6 +21,10 @@ func TestChoose(t *testing.T) {
 	}{
 		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
 		{Problem{Op: Forward, M: 3, N: 7, K: 11008, BlockSize: 64}, "nf4_gemv_m3_b64", [3]int{1, 1, 1}},
+		// 14 rows per block fill the last wave on 132 SMs; 16 would not.
+		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_r14_b64", [3]int{787, 1, 1}},
+		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{688, 1, 1}},
+		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
 		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
@@ -213,6 +217,11 @@ func TestLaunchMatchesCPU(t *testing.T) {
 				for _, mode := range modes {
 					p := Problem{Op: op, Mode: mode, M: s.M, N: s.N, K: s.K, BlockSize: s.B, DoubleQuant: dq}
 					checkLaunch(t, r, p, w)
+					if op == Forward && s.M <= kernels.MaxGemvM {
+						// On 2 SMs the gemv takes fewer rows per block.
+						p.SMs = 2
+						checkLaunch(t, r, p, w)
+					}
 				}
 			}
 		}

@@ -26,11 +26,12 @@ var StandardShapes = [][2]int{{4096, 4096}, {8192, 8192}, {11008, 4096}, {4096, 
 // StandardMs are the batch sizes it reports.
 var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 
-// Cases lists, for every shape, the kernels the CUDA backend launches
-// (block size 64, plain scales): the float32 dequantize once (M = 0: it has
-// no batch), the GEMV for each M ≤ 8, and for larger M the float32 GEMM,
-// the bf16 tensor-core GEMM and the backward (transposed) GEMM.
-func Cases(shapes [][2]int, ms []int) []Case {
+// Cases lists, for every shape, the kernels the CUDA backend launches on a
+// device of sms multiprocessors (block size 64, plain scales): the float32
+// dequantize once (M = 0: it has no batch), the GEMV for each M ≤ 8 with
+// the rows per block chosen for the shape, and for larger M the float32
+// GEMM, the bf16 tensor-core GEMM and the backward (transposed) GEMM.
+func Cases(shapes [][2]int, ms []int, sms int) []Case {
 	var cs []Case
 	deq, _ := kernels.NewDequantize(kernels.OutF32, 64, false)
 	gemm, _ := kernels.NewGemm(64, false, false)
@@ -42,7 +43,7 @@ func Cases(shapes [][2]int, ms []int) []Case {
 		for _, m := range ms {
 			s.M = m
 			if m <= kernels.MaxGemvM {
-				g, err := kernels.NewGemv(m, 64, false)
+				g, err := kernels.NewGemvFor(m, s.N, sms, 64, false)
 				if err == nil {
 					cs = append(cs, Case{g, s})
 				}
