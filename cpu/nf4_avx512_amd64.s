@@ -3773,3 +3773,1439 @@ quant512_bad:
 	MOVQ R8, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// func gemvBF16AVX512x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x1(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+
+gemvBF16AVX512x1_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x1_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE        $0x62
+	BYTE        $0x72
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xc5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE       $0x62
+	BYTE       $0x72
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xcd
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000080, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x1_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	ADDQ       $0x00000020, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x1_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x2(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x2_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+gemvBF16AVX512x2_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x2_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE        $0x62
+	BYTE        $0x72
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xd5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE       $0x62
+	BYTE       $0x72
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xdd
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000100, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x2_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x2_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	ADDQ       $0x00000040, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x2_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x3(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x3_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+gemvBF16AVX512x3_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x3_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z12
+	BYTE        $0x62
+	BYTE        $0x72
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xe5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z13
+	BYTE       $0x62
+	BYTE       $0x72
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xed
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000180, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x3_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x3_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	VADDPS     Z13, Z12, Z12
+	VSHUFF64X2 $0xee, Z12, Z12, Z6
+	VADDPS     Z12, Z6, Z6
+	VADDPS     64(BX), Y6, Y6
+	VMOVUPS    Y6, 64(BX)
+	ADDQ       $0x00000060, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x3_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x4(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x4_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+gemvBF16AVX512x4_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x4_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z12
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z14
+	BYTE        $0x62
+	BYTE        $0x72
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xf5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z13
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z15
+	BYTE       $0x62
+	BYTE       $0x72
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xfd
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000200, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x4_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x4_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	VADDPS     Z13, Z12, Z12
+	VSHUFF64X2 $0xee, Z12, Z12, Z6
+	VADDPS     Z12, Z6, Z6
+	VADDPS     64(BX), Y6, Y6
+	VMOVUPS    Y6, 64(BX)
+	VADDPS     Z15, Z14, Z14
+	VSHUFF64X2 $0xee, Z14, Z14, Z6
+	VADDPS     Z14, Z6, Z6
+	VADDPS     96(BX), Y6, Y6
+	VMOVUPS    Y6, 96(BX)
+	ADDQ       $0x00000080, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x4_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x5(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x5_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+gemvBF16AVX512x5_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x5_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z12
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z14
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z16
+	BYTE        $0x62
+	BYTE        $0xe2
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xc5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z13
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z15
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z17
+	BYTE       $0x62
+	BYTE       $0xe2
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xcd
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000280, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x5_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x5_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	VADDPS     Z13, Z12, Z12
+	VSHUFF64X2 $0xee, Z12, Z12, Z6
+	VADDPS     Z12, Z6, Z6
+	VADDPS     64(BX), Y6, Y6
+	VMOVUPS    Y6, 64(BX)
+	VADDPS     Z15, Z14, Z14
+	VSHUFF64X2 $0xee, Z14, Z14, Z6
+	VADDPS     Z14, Z6, Z6
+	VADDPS     96(BX), Y6, Y6
+	VMOVUPS    Y6, 96(BX)
+	VADDPS     Z17, Z16, Z16
+	VSHUFF64X2 $0xee, Z16, Z16, Z6
+	VADDPS     Z16, Z6, Z6
+	VADDPS     128(BX), Y6, Y6
+	VMOVUPS    Y6, 128(BX)
+	ADDQ       $0x000000a0, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x5_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x6(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x6_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+gemvBF16AVX512x6_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x6_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z12
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z14
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z16
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 640(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z18
+	BYTE        $0x62
+	BYTE        $0xe2
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xd5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z13
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z15
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z17
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 704(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z19
+	BYTE       $0x62
+	BYTE       $0xe2
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xdd
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000300, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x6_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x6_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	VADDPS     Z13, Z12, Z12
+	VSHUFF64X2 $0xee, Z12, Z12, Z6
+	VADDPS     Z12, Z6, Z6
+	VADDPS     64(BX), Y6, Y6
+	VMOVUPS    Y6, 64(BX)
+	VADDPS     Z15, Z14, Z14
+	VSHUFF64X2 $0xee, Z14, Z14, Z6
+	VADDPS     Z14, Z6, Z6
+	VADDPS     96(BX), Y6, Y6
+	VMOVUPS    Y6, 96(BX)
+	VADDPS     Z17, Z16, Z16
+	VSHUFF64X2 $0xee, Z16, Z16, Z6
+	VADDPS     Z16, Z6, Z6
+	VADDPS     128(BX), Y6, Y6
+	VMOVUPS    Y6, 128(BX)
+	VADDPS     Z19, Z18, Z18
+	VSHUFF64X2 $0xee, Z18, Z18, Z6
+	VADDPS     Z18, Z6, Z6
+	VADDPS     160(BX), Y6, Y6
+	VMOVUPS    Y6, 160(BX)
+	ADDQ       $0x000000c0, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x6_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x7(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x7_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+
+gemvBF16AVX512x7_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x7_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z12
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z14
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z16
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 640(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z18
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 768(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z20
+	BYTE        $0x62
+	BYTE        $0xe2
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xe5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z13
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z15
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z17
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 704(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z19
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 832(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z21
+	BYTE       $0x62
+	BYTE       $0xe2
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xed
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000380, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x7_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x7_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	VADDPS     Z13, Z12, Z12
+	VSHUFF64X2 $0xee, Z12, Z12, Z6
+	VADDPS     Z12, Z6, Z6
+	VADDPS     64(BX), Y6, Y6
+	VMOVUPS    Y6, 64(BX)
+	VADDPS     Z15, Z14, Z14
+	VSHUFF64X2 $0xee, Z14, Z14, Z6
+	VADDPS     Z14, Z6, Z6
+	VADDPS     96(BX), Y6, Y6
+	VMOVUPS    Y6, 96(BX)
+	VADDPS     Z17, Z16, Z16
+	VSHUFF64X2 $0xee, Z16, Z16, Z6
+	VADDPS     Z16, Z6, Z6
+	VADDPS     128(BX), Y6, Y6
+	VMOVUPS    Y6, 128(BX)
+	VADDPS     Z19, Z18, Z18
+	VSHUFF64X2 $0xee, Z18, Z18, Z6
+	VADDPS     Z18, Z6, Z6
+	VADDPS     160(BX), Y6, Y6
+	VMOVUPS    Y6, 160(BX)
+	VADDPS     Z21, Z20, Z20
+	VSHUFF64X2 $0xee, Z20, Z20, Z6
+	VADDPS     Z20, Z6, Z6
+	VADDPS     192(BX), Y6, Y6
+	VMOVUPS    Y6, 192(BX)
+	ADDQ       $0x000000e0, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x7_row
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x8(SB), NOSPLIT, $0-96
+	MOVQ    codes+0(FP), AX
+	MOVQ    scales+16(FP), CX
+	MOVQ    tab+80(FP), DX
+	VMOVUPS (DX), Z0
+	MOVQ    pf+72(FP), DX
+	MOVQ    acc+88(FP), BX
+	MOVQ    rows+64(FP), SI
+	MOVQ    sstep+40(FP), DI
+	SUBQ    $0x04, DI
+
+gemvBF16AVX512x8_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+gemvBF16AVX512x8_step:
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x8_unit:
+	PREFETCHT0  (AX)(DX*1)
+	VPMOVZXBD   (AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX), Z2, Z2
+	VMULPS.BCST (CX), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 (R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z8
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z10
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z12
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z14
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z16
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 640(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z18
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 768(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z20
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 896(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z22
+	BYTE        $0x62
+	BYTE        $0xe2
+	BYTE        $0x5e
+	BYTE        $0x48
+	BYTE        $0x52
+	BYTE        $0xf5
+	VPMOVZXBD   16(AX), Z1
+	VPERMPS     Z0, Z1, Z2
+	VPSRLD      $0x04, Z1, Z1
+	VPERMPS     Z0, Z1, Z3
+	VMULPS.BCST (CX)(DI*1), Z2, Z2
+	VMULPS.BCST (CX)(DI*1), Z3, Z3
+
+	// VCVTNE2PS2BF16 Z2, Z3, Z4
+	BYTE      $0x62
+	BYTE      $0xf2
+	BYTE      $0x67
+	BYTE      $0x48
+	BYTE      $0x72
+	BYTE      $0xe2
+	VMOVDQU32 64(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z9
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z11
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z13
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z15
+	BYTE      $0x62
+	BYTE      $0x72
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z17
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 704(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z19
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 832(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z21
+	BYTE      $0x62
+	BYTE      $0xe2
+	BYTE      $0x5e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 960(R8), Z5
+
+	// VDPBF16PS Z5, Z4, Z23
+	BYTE       $0x62
+	BYTE       $0xe2
+	BYTE       $0x5e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xfd
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000400, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x8_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x8_step
+	VADDPS     Z9, Z8, Z8
+	VSHUFF64X2 $0xee, Z8, Z8, Z6
+	VADDPS     Z8, Z6, Z6
+	VADDPS     (BX), Y6, Y6
+	VMOVUPS    Y6, (BX)
+	VADDPS     Z11, Z10, Z10
+	VSHUFF64X2 $0xee, Z10, Z10, Z6
+	VADDPS     Z10, Z6, Z6
+	VADDPS     32(BX), Y6, Y6
+	VMOVUPS    Y6, 32(BX)
+	VADDPS     Z13, Z12, Z12
+	VSHUFF64X2 $0xee, Z12, Z12, Z6
+	VADDPS     Z12, Z6, Z6
+	VADDPS     64(BX), Y6, Y6
+	VMOVUPS    Y6, 64(BX)
+	VADDPS     Z15, Z14, Z14
+	VSHUFF64X2 $0xee, Z14, Z14, Z6
+	VADDPS     Z14, Z6, Z6
+	VADDPS     96(BX), Y6, Y6
+	VMOVUPS    Y6, 96(BX)
+	VADDPS     Z17, Z16, Z16
+	VSHUFF64X2 $0xee, Z16, Z16, Z6
+	VADDPS     Z16, Z6, Z6
+	VADDPS     128(BX), Y6, Y6
+	VMOVUPS    Y6, 128(BX)
+	VADDPS     Z19, Z18, Z18
+	VSHUFF64X2 $0xee, Z18, Z18, Z6
+	VADDPS     Z18, Z6, Z6
+	VADDPS     160(BX), Y6, Y6
+	VMOVUPS    Y6, 160(BX)
+	VADDPS     Z21, Z20, Z20
+	VSHUFF64X2 $0xee, Z20, Z20, Z6
+	VADDPS     Z20, Z6, Z6
+	VADDPS     192(BX), Y6, Y6
+	VMOVUPS    Y6, 192(BX)
+	VADDPS     Z23, Z22, Z22
+	VSHUFF64X2 $0xee, Z22, Z22, Z6
+	VADDPS     Z22, Z6, Z6
+	VADDPS     224(BX), Y6, Y6
+	VMOVUPS    Y6, 224(BX)
+	ADDQ       $0x00000100, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x8_row
+	VZEROUPPER
+	RET
