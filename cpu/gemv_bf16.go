@@ -1,8 +1,9 @@
 package cpu
 
 // gemvBF16Func is a bf16 decode-dot kernel: a gemvFunc whose x holds bf16
-// values and which reads the table's 16 values.
-type gemvBF16Func func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *uint16, ubytes, rows, pf int, tab *[16]float32, acc *float32)
+// values, which reads the table's 16 values and takes rowc, the code
+// bytes from one weight row to the next, to run two rows side by side.
+type gemvBF16Func func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *uint16, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc int)
 
 // gemvBF16 is gemvVec with the bf16 kernels: x is rounded to bf16 once,
 // as it is packed in the kernels' order, and each kernel rounds the
@@ -25,14 +26,14 @@ func gemvBF16(k *vecKernels, out, x []float32, m int, w *Weights) {
 	for u := 0; u < ku; u += gemvUnit {
 		for i := range m {
 			d, src := xp[u*m+i*gemvUnit:][:gemvUnit], x[i*K+u:][:gemvUnit]
-			for p, o := range k.order {
+			for p, o := range &unitOrderBF16 {
 				d[p] = toBF16(src[o])
 			}
 		}
 	}
 	// The chunk of x a band sweeps is sized to L1 as in gemvVec, at two
 	// bytes a value.
-	kc := max(step, min(ku, gemvL1/(2*m))/step*step)
+	kc := max(step, min(ku, bf16L1/(2*m))/step*step)
 	if m == 1 {
 		kc = ku
 	}
@@ -67,7 +68,7 @@ func gemvBF16(k *vecKernels, out, x []float32, m int, w *Weights) {
 				} else {
 					sc = w.Scales.Absmax[first : first+(rows-1)*perRow+nb]
 				}
-				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, values, &acc[0])
+				fn(&w.Codes[(n0*K+k0)/2], (K-kt)/2, &sc[0], sskip, 4*nb, sstep, &xp[k0*m], step/2, rows, pf, values, &acc[0], K/2)
 			}
 			for r := range rows {
 				n := n0 + r
@@ -98,3 +99,5 @@ func inSlices(out, x []float32, m int, w *Weights, f func(out, x []float32, m in
 		done += rows
 	}
 }
+
+var bf16L1 = gemvL1

@@ -10,16 +10,21 @@ import (
 )
 
 // gemv512BF16 writes the AVX-512 BF16 decode-dot kernel for m activation
-// rows. Its arguments are those of gemv512 without rowc, and x holds bf16
-// values: for each 64-code unit, the m rows' 64 values in decode order
-// (group 0's even codes, its odd codes, then group 1's), two bytes each.
+// rows. Its arguments are those of gemv512, and x holds bf16 values: for
+// each 64-code unit, the m rows' 64 values in decode order (the unit's
+// even codes, then its odd ones), two bytes each.
 //
-// Each group decodes to two float32 vectors, scaled by the group's scale,
-// which VCVTNE2PS2BF16 rounds (to nearest even) into one vector of 32 bf16
-// values in that same order; VDPBF16PS then adds the products of pairs of
-// them with x to 16 float32 sums, one chain per group and activation row.
-// One weight row goes at a time; the 16 lanes of a row's sum are folded to
-// the 8 of acc at the end.
+// At each scale step the 16 table values are multiplied by the step's
+// scales and rounded to bf16 (VCVTNE2PS2BF16, to nearest even) into a
+// 32-entry word table: entries 0..15 for the first 32-code block of a unit,
+// 16..31 for the second (the same scale twice when a block has 64 codes or
+// more). A unit's 32 code bytes, widened to words, then decode with one
+// VPERMW per nibble to 32 scaled bf16 weights each, bit 4 of each index
+// picking the half of the table for its block; VDPBF16PS adds their
+// products with x, pair by pair, to 16 float32 sums. Two weight rows go
+// side by side, so that each vector of x loaded serves both (as in
+// gemv512, the loads of x bound the kernel); the 16 lanes of a row's sum
+// are folded to the 8 of acc at the end.
 //
 // The Go assembler (and avo) have no AVX512_BF16 mnemonics, so those two
 // instructions are written as bytes (evexBF16) on physical registers:
@@ -27,77 +32,157 @@ import (
 // one can land on a register the encoded instructions use unseen.
 func gemv512BF16(m int) {
 	name := fmt.Sprintf("gemvBF16AVX512x%d", m)
-	TEXT(name, NOSPLIT, "func(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32)")
+	TEXT(name, NOSPLIT, "func(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)")
 	Doc(fmt.Sprintf("%s is the AVX-512 BF16 decode-dot over weight rows for a batch of %d.", name, m))
-	const cb, idx, even, odd, wbf, xv, fold = 0, 1, 2, 3, 4, 5, 6
-	accReg := func(i, g int) int { return 8 + 2*i + g }
-	c := Load(Param("codes"), GP64())
-	s := Load(Param("scales"), GP64())
-	VMOVUPS(Mem{Base: Load(Param("tab"), GP64())}, zmm(cb))
-	pf := Load(Param("pf"), GP64())
-	out := Load(Param("acc"), GP64())
-	left := Load(Param("rows"), GP64())
-	second := Load(Param("sstep"), GP64())
-	SUBQ(U8(4), second) // offset of group 1's scale: 0 or 4
-	x0, sEnd, gEnd := GP64(), GP64(), GP64()
+	k := bf16Kernel{m: m, name: name}
+	k.c = Load(Param("codes"), GP64())
+	k.s = Load(Param("scales"), GP64())
+	VMOVUPS(Mem{Base: Load(Param("tab"), GP64())}, zmm(bfTable))
+	// low4 is 0x000f in every word; half is 0x0010 in the upper 16 words
+	// (the second block's), 0 in the lower.
+	low4, half, zero := zmm(bfLow4), zmm(bfHalf), zmm(bfT0)
+	VPTERNLOGD(U8(0xff), low4, low4, low4)
+	VPSRLW(U8(15), low4, half)
+	VPSLLW(U8(4), half, half)
+	VPXORD(zero, zero, zero)
+	VINSERTI64X4(U8(0), zero.AsY(), half, half)
+	VPSRLW(U8(12), low4, low4)
+	k.pf = Load(Param("pf"), GP64())
+	k.out = Load(Param("acc"), GP64())
+	k.left = Load(Param("rows"), GP64())
+	k.second = Load(Param("sstep"), GP64())
+	SUBQ(U8(4), k.second) // offset of the second block's scale: 0 or 4
+	Label(name + "_pairs")
+	CMPQ(k.left, U8(2))
+	JB(LabelRef(name + "_single"))
+	k.rows(2)
+	JMP(LabelRef(name + "_pairs"))
+	Label(name + "_single")
+	TESTQ(k.left, k.left)
+	JZ(LabelRef(name + "_done"))
+	k.rows(1)
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
 
-	Label(name + "_row")
+// The bf16 kernels' vector registers: the float32 table, the two index
+// constants, two float32 temporaries, then per weight row its bf16 table,
+// widened codes and two decoded vectors; a vector of x, a fold temporary,
+// and the accumulators from bfAcc on.
+const (
+	bfTable, bfLow4, bfHalf, bfT0, bfT1 = 0, 1, 2, 3, 4
+	bfRow                               = 5 // + 4·w: table, wide, lo, hi
+	bfX, bfFold, bfAcc                  = 13, 14, 15
+)
+
+type bf16Kernel struct {
+	m                           int
+	name                        string
+	c, s, pf, out, left, second reg.Register
+}
+
+// rows writes the loop over weight rows taken r (1 or 2) at a time; with
+// r = 1 it runs until no row is left, with r = 2 it does one pair.
+func (k *bf16Kernel) rows(r int) {
+	m, c, s := k.m, k.c, k.s
+	lbl := func(s string) string { return fmt.Sprintf("%s_r%d_%s", k.name, r, s) }
+	// Chains per (weight row, activation row), within 32 registers.
+	per := 2
+	if r == 2 && m > 4 {
+		per = 1
+	}
+	accReg := func(w, i, h int) int { return bfAcc + (w*m+i)*per + h%per }
+	cs, ss := []reg.Register{c}, []reg.Register{s}
+	x0, sEnd, gEnd := GP64(), GP64(), GP64()
+	Label(lbl("row"))
 	MOVQ(param("x"), x0)
 	MOVQ(param("sbytes"), sEnd)
 	ADDQ(s, sEnd)
-	for i := range m {
-		for g := range 2 {
-			a := zmm(accReg(i, g))
-			VPXORD(a, a, a)
+	if r == 2 {
+		c2, s2 := GP64(), GP64()
+		MOVQ(param("rowc"), c2)
+		ADDQ(c, c2)
+		MOVQ(param("sskip"), s2)
+		ADDQ(sEnd, s2)
+		cs, ss = append(cs, c2), append(ss, s2)
+	}
+	for w := range r {
+		for i := range m {
+			for h := range per {
+				a := zmm(accReg(w, i, h))
+				VPXORD(a, a, a)
+			}
 		}
 	}
-	Label(name + "_step")
+	Label(lbl("step"))
+	for w := range r {
+		VMULPS_BCST(Mem{Base: ss[w]}, zmm(bfTable), zmm(bfT0))
+		VMULPS_BCST(Mem{Base: ss[w], Index: k.second, Scale: 1}, zmm(bfTable), zmm(bfT1))
+		// The low 16 words come from the second source (t0).
+		vcvtne2ps2bf16(bfRow+4*w, bfT1, bfT0)
+	}
 	MOVQ(param("ubytes"), gEnd)
 	ADDQ(c, gEnd)
-	Label(name + "_unit")
-	PREFETCHT0(Mem{Base: c, Index: pf, Scale: 1})
-	for g := range 2 {
-		sc := Mem{Base: s}
-		if g == 1 {
-			sc = Mem{Base: s, Index: second, Scale: 1}
-		}
-		VPMOVZXBD(Mem{Base: c, Disp: 16 * g}, zmm(idx))
-		VPERMPS(zmm(cb), zmm(idx), zmm(even))
-		VPSRLD(U8(4), zmm(idx), zmm(idx))
-		VPERMPS(zmm(cb), zmm(idx), zmm(odd))
-		VMULPS_BCST(sc, zmm(even), zmm(even))
-		VMULPS_BCST(sc, zmm(odd), zmm(odd))
-		// The low 16 bf16 values come from the second source (even).
-		vcvtne2ps2bf16(wbf, odd, even)
-		for i := range m {
-			VMOVDQU32(Mem{Base: x0, Disp: 128*i + 64*g}, zmm(xv))
-			vdpbf16ps(accReg(i, g), wbf, xv)
+	Label(lbl("unit"))
+	for w := range r {
+		tb, wide, lo, hi := zmm(bfRow+4*w), zmm(bfRow+4*w+1), zmm(bfRow+4*w+2), zmm(bfRow+4*w+3)
+		PREFETCHT0(Mem{Base: cs[w], Index: k.pf, Scale: 1})
+		VPMOVZXBW(Mem{Base: cs[w]}, wide)
+		VPANDD(zmm(bfLow4), wide, lo)
+		VPORD(zmm(bfHalf), lo, lo)
+		VPERMW(tb, lo, lo)
+		VPSRLW(U8(4), wide, hi)
+		VPORD(zmm(bfHalf), hi, hi)
+		VPERMW(tb, hi, hi)
+	}
+	for i := range m {
+		for h := range 2 {
+			VMOVDQU32(Mem{Base: x0, Disp: 128*i + 64*h}, zmm(bfX))
+			for w := range r {
+				vdpbf16ps(accReg(w, i, h), bfRow+4*w+2+h, bfX)
+			}
 		}
 	}
-	ADDQ(U8(32), c)
+	for w := range r {
+		ADDQ(U8(32), cs[w])
+	}
 	ADDQ(U32(128*m), x0)
 	CMPQ(c, gEnd)
-	JB(LabelRef(name + "_unit"))
-	ADDQ(param("sstep"), s)
-	CMPQ(s, sEnd)
-	JB(LabelRef(name + "_step"))
-
-	for i := range m {
-		sum, f := zmm(accReg(i, 0)), zmm(fold)
-		VADDPS(zmm(accReg(i, 1)), sum, sum)
-		VSHUFF64X2(U8(0xee), sum, sum, f)
-		VADDPS(sum, f, f)
-		o := Mem{Base: out, Disp: 32 * i}
-		VADDPS(o, f.AsY(), f.AsY())
-		VMOVUPS(f.AsY(), o)
+	JB(LabelRef(lbl("unit")))
+	for w := range r {
+		ADDQ(param("sstep"), ss[w])
 	}
-	ADDQ(U32(32*m), out)
+	CMPQ(s, sEnd)
+	JB(LabelRef(lbl("step")))
+
+	for w := range r {
+		for i := range m {
+			sum, f := zmm(accReg(w, i, 0)), zmm(bfFold)
+			if per == 2 {
+				VADDPS(zmm(accReg(w, i, 1)), sum, sum)
+			}
+			VSHUFF64X2(U8(0xee), sum, sum, f)
+			VADDPS(sum, f, f)
+			o := Mem{Base: k.out, Disp: 32 * (w*m + i)}
+			VADDPS(o, f.AsY(), f.AsY())
+			VMOVUPS(f.AsY(), o)
+		}
+	}
+	ADDQ(U32(32*m*r), k.out)
+	if r == 2 {
+		// Past the second row's run, then its skip.
+		MOVQ(cs[1], c)
+		MOVQ(ss[1], s)
+	}
 	ADDQ(param("cskip"), c)
 	ADDQ(param("sskip"), s)
-	DECQ(left)
-	JNZ(LabelRef(name + "_row"))
-	VZEROUPPER()
-	RET()
+	if r == 2 {
+		SUBQ(U8(2), k.left)
+		return
+	}
+	DECQ(k.left)
+	JNZ(LabelRef(lbl("row")))
 }
 
 var zmmRegs = [...]reg.VecPhysical{
@@ -118,7 +203,7 @@ func vdpbf16ps(dst, src1, src2 int) {
 
 // vcvtne2ps2bf16 writes VCVTNE2PS2BF16 zmm(dst), zmm(src1), zmm(src2)
 // (Intel operand order): dst's 32 bf16 values are src2's 16 float32 values
-// rounded to nearest even, then src1's.
+// rounded to nearest even, then src1's (denormals to zero).
 func vcvtne2ps2bf16(dst, src1, src2 int) {
 	emit(fmt.Sprintf("VCVTNE2PS2BF16 Z%d, Z%d, Z%d", src2, src1, dst), evexBF16(0x3, 0x72, dst, src1, src2))
 }
