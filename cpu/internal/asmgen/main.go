@@ -41,6 +41,9 @@ func main() {
 			gemm512(r, 32)
 		}
 		quantize512()
+		for m := 1; m <= 8; m++ {
+			gemv512BF16(m)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)
