@@ -31,6 +31,8 @@ func hasFeature(need string) bool {
 		return cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	case "avx512":
 		return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+	case "avx512bf16":
+		return hasFeature("avx512") && cpu.X86.HasAVX512BF16
 	}
 	return false
 }
