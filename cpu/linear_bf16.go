@@ -7,11 +7,12 @@ package cpu
 // than Linear where the CPU multiplies bf16 pairs natively.
 //
 // The bf16 kernels run where BF16Kernels reports true (the avx512 kernel
-// set on a CPU with AVX512_BF16), for batches of up to GEMVMaxRows rows,
+// set on a CPU with AVX512_BF16), for batches of 2 to GEMVMaxRows rows,
 // and in slices of those up to the size where Linear itself switches from
-// slices to its panel GEMM; larger batches, and every batch on other CPUs
-// or kernel sets, run Linear's exact float32 path, which is both more
-// accurate and, without bf16 instructions, no slower.
+// slices to its panel GEMM. One row (bound by reading W, so no faster in
+// bf16), larger batches, and every batch on other CPUs or kernel sets run
+// Linear's exact float32 path, which is both more accurate and there no
+// slower.
 func LinearBF16(out, x []float32, m int, w *Weights) error {
 	k := active
 	if k == nil || k.gemvBF16 == nil {
@@ -21,6 +22,9 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 		return err
 	}
 	switch {
+	case m == 1:
+		// One row is bound by reading W: bf16 measured no faster.
+		return Linear(out, x, m, w)
 	case m <= GEMVMaxRows:
 		gemvBF16(k, out, x, m, w)
 	case m <= k.slicesUpTo:

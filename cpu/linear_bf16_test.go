@@ -32,8 +32,8 @@ func TestToBF16(t *testing.T) {
 
 // TestLinearBF16 holds LinearBF16 to the float64 reference (within bf16
 // precision) and, where the bf16 kernels run, to their pure-Go twin
-// (within float32 summation order); where they do not, it must be Linear,
-// bit for bit. Every batch of 1..8 is covered, and larger ones (slices,
+// (within float32 summation order); where they do not (one row, large
+// batches, other kernel sets), it must be Linear, bit for bit. Every batch of 1..8 is covered, and larger ones (slices,
 // then the exact GEMM), with every scale step, rows whose K ends in a
 // block left to Go, bands that end part way, both scale formats, both
 // tables and unaligned data.
@@ -70,7 +70,7 @@ func TestLinearBF16(t *testing.T) {
 						if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= 1e-2) {
 							t.Errorf("%s N=%d K=%d B=%d M=%d: error %.2e against float64", name(), sh.n, sh.k, sh.b, m, e)
 						}
-						if BF16Kernels() && m <= active.slicesUpTo {
+						if BF16Kernels() && m >= 2 && m <= active.slicesUpTo {
 							twin := make([]float32, m*sh.n)
 							if err := linearBF16Go(twin, x, m, w); err != nil {
 								t.Fatal(err)
@@ -166,7 +166,7 @@ func FuzzLinearBF16(f *testing.F) {
 			if err := LinearBF16(out, x, m, w); err != nil {
 				t.Fatal(err)
 			}
-			native := BF16Kernels() && m <= active.slicesUpTo
+			native := BF16Kernels() && m >= 2 && m <= active.slicesUpTo
 			for i := range out {
 				// Two roundings to bf16 (8 significant bits) per product.
 				if d := math.Abs(float64(out[i]) - want[i]); d > 8e-3*bound[i]+1e-30 {

@@ -82,9 +82,6 @@ func gemmAVX512x12x32(a *float32, rs int, ps int, b *float32, ldb int, c *float3
 // quantizeAVX512 quantizes blocks·blockSize values of src.
 func quantizeAVX512(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[41]uint32) int
 
-// gemvBF16AVX512x1 is the AVX-512 BF16 decode-dot over weight rows for a batch of 1.
-func gemvBF16AVX512x1(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
-
 // gemvBF16AVX512x2 is the AVX-512 BF16 decode-dot over weight rows for a batch of 2.
 func gemvBF16AVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 

@@ -54,14 +54,14 @@ var avx512 = &vecKernels{
 	},
 }
 
-// bf16Kernels returns the AVX-512 BF16 decode-dot kernels where the CPU
-// has AVX512_BF16, else nil.
+// bf16Kernels returns the AVX-512 BF16 decode-dot kernels for 2..8 rows
+// where the CPU has AVX512_BF16, else nil.
 func bf16Kernels() *[GEMVMaxRows + 1]gemvBF16Func {
 	if !cpu.X86.HasAVX512BF16 {
 		return nil
 	}
 	return &[...]gemvBF16Func{
-		nil, gemvBF16AVX512x1, gemvBF16AVX512x2, gemvBF16AVX512x3, gemvBF16AVX512x4,
+		nil, nil, gemvBF16AVX512x2, gemvBF16AVX512x3, gemvBF16AVX512x4,
 		gemvBF16AVX512x5, gemvBF16AVX512x6, gemvBF16AVX512x7, gemvBF16AVX512x8,
 	}
 }
