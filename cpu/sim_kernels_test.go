@@ -287,7 +287,7 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		// The bf16 kernels are simulated whether or not this CPU has
 		// AVX512_BF16; natively they run only where it does.
 		k.gemvBF16 = new([GEMVMaxRows + 1]gemvBF16Func)
-		for m := 1; m <= GEMVMaxRows; m++ {
+		for m := 2; m <= GEMVMaxRows; m++ { // one row runs the exact path
 			var nf gemvBF16Func
 			if n.gemvBF16 != nil {
 				nf = n.gemvBF16[m]
