@@ -7,10 +7,13 @@ import (
 	"github.com/nf4go/nf4/internal/cudaplan"
 )
 
-// ComputeMode selects how a forward product with more than eight
-// activation rows is multiplied on a device. Products with up to eight
-// rows (the memory-bound GEMV), backward products and dequantization always
-// run in float32.
+// ComputeMode selects how forward products on float32 activations
+// multiply. On a device it applies to products with more than eight
+// activation rows; those with up to eight (the memory-bound GEMV) run in
+// float32. On the CPU it applies to every forward float32 product (see
+// cpu.LinearBF16 for where bf16 kernels run; elsewhere the product is
+// float32). Backward products, float64 activations and dequantization
+// always run in float32 (float64 for float64).
 type ComputeMode int
 
 const (
@@ -18,8 +21,10 @@ const (
 	// CPU path to float32 rounding (relative error ≤ 1e-5). The default.
 	ComputeFloat32 ComputeMode = iota
 	// ComputeBF16 rounds activations and decoded weights to bf16 and
-	// multiplies on tensor cores with float32 accumulation: much faster at
-	// large batches, about three significant digits (relative error ≤ 1e-2).
+	// multiplies them with float32 accumulation: on a device on tensor
+	// cores, much faster at large batches; on the CPU with AVX-512 BF16
+	// instructions (VDPBF16PS) where the CPU has them, for batches of 2 to
+	// 48 rows. About three significant digits (relative error ≤ 1e-2).
 	ComputeBF16
 )
 
@@ -103,7 +108,9 @@ func WithCPUThreshold(macs int64) EngineOption {
 	}
 }
 
-// WithComputeMode sets how large forward products multiply on a device.
+// WithComputeMode sets how forward float32 products multiply (see
+// ComputeMode): on a device, those with more than eight rows; on the CPU,
+// all of them.
 func WithComputeMode(m ComputeMode) EngineOption {
 	return func(e *Engine) error {
 		if m != ComputeFloat32 && m != ComputeBF16 {

@@ -185,7 +185,11 @@ func (e *Engine) apply(out, x *tensor.Dense, w *Tensor, backward bool) (*tensor.
 				break
 			}
 		}
-		err = run(out, xs, m, w, backward, cpu.Linear, cpu.LinearBackward)
+		forward := cpu.Linear
+		if e.cfg.mode == ComputeBF16 {
+			forward = cpu.LinearBF16
+		}
+		err = run(out, xs, m, w, backward, forward, cpu.LinearBackward)
 	case []float64:
 		// float64 stays on the CPU: the device kernels accumulate in float32.
 		err = run(out, xs, m, w, backward, cpu.Linear64, cpu.LinearBackward64)

@@ -38,6 +38,15 @@ var unitOrder512 = func() (o [gemvUnit]int) {
 	return o
 }()
 
+// unitOrderBF16 is the order of the bf16 kernels: the unit's even codes
+// (low nibbles), then its odd ones.
+var unitOrderBF16 = func() (o [gemvUnit]int) {
+	for p := range o {
+		o[p] = 2*(p%32) + p/32
+	}
+	return o
+}()
+
 // gemvVec computes out[M, N] = x·Wᵀ for M ≤ GEMVMaxRows with the fused
 // decode-dot kernel, bands of W's rows split across workers.
 func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {

@@ -3773,3 +3773,3413 @@ quant512_bad:
 	MOVQ R8, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// func gemvBF16AVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x2(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x2_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x2_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+
+gemvBF16AVX512x2_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x2_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z22
+	BYTE       $0x62
+	BYTE       $0xc2
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xf5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000100, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x2_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x2_r2_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	ADDQ       $0x00000080, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x2_pairs
+
+gemvBF16AVX512x2_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x2_done
+
+gemvBF16AVX512x2_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+
+gemvBF16AVX512x2_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x2_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE       $0x62
+	BYTE       $0xc2
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xd5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000100, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x2_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x2_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	ADDQ       $0x00000040, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x2_r1_row
+
+gemvBF16AVX512x2_done:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x3(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x3_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x3_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+
+gemvBF16AVX512x3_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x3_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z11, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z12, Z26
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xd5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000180, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x3_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x3_r2_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VADDPS     Z24, Z23, Z23
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VADDPS     Z26, Z25, Z25
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	ADDQ       $0x000000c0, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x3_pairs
+
+gemvBF16AVX512x3_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x3_done
+
+gemvBF16AVX512x3_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+
+gemvBF16AVX512x3_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x3_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE       $0x62
+	BYTE       $0xc2
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xe5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000180, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x3_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x3_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	ADDQ       $0x00000060, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x3_r1_row
+
+gemvBF16AVX512x3_done:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x4(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x4_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x4_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+
+gemvBF16AVX512x4_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x4_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z11, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z12, Z28
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z13, Z11, Z29
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xf5
+
+	// VDPBF16PS Z13, Z12, Z30
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xf5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000200, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x4_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x4_r2_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VADDPS     Z24, Z23, Z23
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VADDPS     Z26, Z25, Z25
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VADDPS     Z28, Z27, Z27
+	VSHUFF64X2 $0xee, Z27, Z27, Z14
+	VADDPS     Z27, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	VADDPS     Z30, Z29, Z29
+	VSHUFF64X2 $0xee, Z29, Z29, Z14
+	VADDPS     Z29, Z14, Z14
+	VADDPS     224(BX), Y14, Y14
+	VMOVUPS    Y14, 224(BX)
+	ADDQ       $0x00000100, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x4_pairs
+
+gemvBF16AVX512x4_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x4_done
+
+gemvBF16AVX512x4_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+
+gemvBF16AVX512x4_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x4_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE       $0x62
+	BYTE       $0xc2
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xf5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000200, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x4_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x4_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	ADDQ       $0x00000080, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x4_r1_row
+
+gemvBF16AVX512x4_done:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x5(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x5_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x5_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+
+gemvBF16AVX512x5_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x5_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z12, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z11, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z12, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z11, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z11, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z12, Z24
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xc5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000280, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x5_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x5_r2_step
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VSHUFF64X2 $0xee, Z16, Z16, Z14
+	VADDPS     Z16, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VSHUFF64X2 $0xee, Z18, Z18, Z14
+	VADDPS     Z18, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VSHUFF64X2 $0xee, Z20, Z20, Z14
+	VADDPS     Z20, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	VSHUFF64X2 $0xee, Z22, Z22, Z14
+	VADDPS     Z22, Z14, Z14
+	VADDPS     224(BX), Y14, Y14
+	VMOVUPS    Y14, 224(BX)
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     256(BX), Y14, Y14
+	VMOVUPS    Y14, 256(BX)
+	VSHUFF64X2 $0xee, Z24, Z24, Z14
+	VADDPS     Z24, Z14, Z14
+	VADDPS     288(BX), Y14, Y14
+	VMOVUPS    Y14, 288(BX)
+	ADDQ       $0x00000140, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x5_pairs
+
+gemvBF16AVX512x5_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x5_done
+
+gemvBF16AVX512x5_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+
+gemvBF16AVX512x5_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x5_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z24
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xc5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000280, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x5_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x5_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VADDPS     Z24, Z23, Z23
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	ADDQ       $0x000000a0, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x5_r1_row
+
+gemvBF16AVX512x5_done:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x6(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x6_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x6_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+
+gemvBF16AVX512x6_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x6_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z12, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z11, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z12, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z11, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z11, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z12, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 640(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z11, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 704(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z12, Z26
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xd5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000300, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x6_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x6_r2_step
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VSHUFF64X2 $0xee, Z16, Z16, Z14
+	VADDPS     Z16, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VSHUFF64X2 $0xee, Z18, Z18, Z14
+	VADDPS     Z18, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VSHUFF64X2 $0xee, Z20, Z20, Z14
+	VADDPS     Z20, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	VSHUFF64X2 $0xee, Z22, Z22, Z14
+	VADDPS     Z22, Z14, Z14
+	VADDPS     224(BX), Y14, Y14
+	VMOVUPS    Y14, 224(BX)
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     256(BX), Y14, Y14
+	VMOVUPS    Y14, 256(BX)
+	VSHUFF64X2 $0xee, Z24, Z24, Z14
+	VADDPS     Z24, Z14, Z14
+	VADDPS     288(BX), Y14, Y14
+	VMOVUPS    Y14, 288(BX)
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     320(BX), Y14, Y14
+	VMOVUPS    Y14, 320(BX)
+	VSHUFF64X2 $0xee, Z26, Z26, Z14
+	VADDPS     Z26, Z14, Z14
+	VADDPS     352(BX), Y14, Y14
+	VMOVUPS    Y14, 352(BX)
+	ADDQ       $0x00000180, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x6_pairs
+
+gemvBF16AVX512x6_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x6_done
+
+gemvBF16AVX512x6_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+
+gemvBF16AVX512x6_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x6_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 640(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 704(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z26
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xd5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000300, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x6_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x6_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VADDPS     Z24, Z23, Z23
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VADDPS     Z26, Z25, Z25
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	ADDQ       $0x000000c0, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x6_r1_row
+
+gemvBF16AVX512x6_done:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x7(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x7_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x7_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+
+gemvBF16AVX512x7_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x7_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z12, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z11, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z12, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z11, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z11, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z12, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 640(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z11, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 704(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z12, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 768(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z13, Z11, Z28
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 832(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z21
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z13, Z12, Z28
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xe5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000380, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x7_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x7_r2_step
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VSHUFF64X2 $0xee, Z16, Z16, Z14
+	VADDPS     Z16, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VSHUFF64X2 $0xee, Z18, Z18, Z14
+	VADDPS     Z18, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VSHUFF64X2 $0xee, Z20, Z20, Z14
+	VADDPS     Z20, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	VSHUFF64X2 $0xee, Z22, Z22, Z14
+	VADDPS     Z22, Z14, Z14
+	VADDPS     224(BX), Y14, Y14
+	VMOVUPS    Y14, 224(BX)
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     256(BX), Y14, Y14
+	VMOVUPS    Y14, 256(BX)
+	VSHUFF64X2 $0xee, Z24, Z24, Z14
+	VADDPS     Z24, Z14, Z14
+	VADDPS     288(BX), Y14, Y14
+	VMOVUPS    Y14, 288(BX)
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     320(BX), Y14, Y14
+	VMOVUPS    Y14, 320(BX)
+	VSHUFF64X2 $0xee, Z26, Z26, Z14
+	VADDPS     Z26, Z14, Z14
+	VADDPS     352(BX), Y14, Y14
+	VMOVUPS    Y14, 352(BX)
+	VSHUFF64X2 $0xee, Z27, Z27, Z14
+	VADDPS     Z27, Z14, Z14
+	VADDPS     384(BX), Y14, Y14
+	VMOVUPS    Y14, 384(BX)
+	VSHUFF64X2 $0xee, Z28, Z28, Z14
+	VADDPS     Z28, Z14, Z14
+	VADDPS     416(BX), Y14, Y14
+	VMOVUPS    Y14, 416(BX)
+	ADDQ       $0x000001c0, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x7_pairs
+
+gemvBF16AVX512x7_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x7_done
+
+gemvBF16AVX512x7_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+
+gemvBF16AVX512x7_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x7_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 640(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 704(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 768(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 832(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z28
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xe5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000380, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x7_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x7_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VADDPS     Z24, Z23, Z23
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VADDPS     Z26, Z25, Z25
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VADDPS     Z28, Z27, Z27
+	VSHUFF64X2 $0xee, Z27, Z27, Z14
+	VADDPS     Z27, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	ADDQ       $0x000000e0, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x7_r1_row
+
+gemvBF16AVX512x7_done:
+	VZEROUPPER
+	RET
+
+// func gemvBF16AVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x8(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x8_pairs:
+	CMPQ   SI, $0x02
+	JB     gemvBF16AVX512x8_single
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	MOVQ   rowc+96(FP), R11
+	ADDQ   AX, R11
+	MOVQ   sskip+24(FP), R12
+	ADDQ   R9, R12
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+
+gemvBF16AVX512x8_r2_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R12), Z0, Z3
+	VMULPS.BCST (R12)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z9
+	BYTE $0x62
+	BYTE $0x72
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x8_r2_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	PREFETCHT0 (R11)(DX*1)
+	VPMOVZXBW  (R11), Z10
+	VPANDD     Z1, Z10, Z11
+	VPORD      Z2, Z11, Z11
+	VPERMW     Z9, Z11, Z11
+	VPSRLW     $0x04, Z10, Z12
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z9, Z12, Z12
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z11, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z15
+	BYTE $0x62
+	BYTE $0x52
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfd
+
+	// VDPBF16PS Z13, Z12, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z11, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc5
+
+	// VDPBF16PS Z13, Z12, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z11, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z17
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xcd
+
+	// VDPBF16PS Z13, Z12, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z11, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xd5
+
+	// VDPBF16PS Z13, Z12, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z11, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z19
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xdd
+
+	// VDPBF16PS Z13, Z12, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 640(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z11, Z28
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 704(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe5
+
+	// VDPBF16PS Z13, Z12, Z28
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 768(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z13, Z11, Z29
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 832(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z21
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xed
+
+	// VDPBF16PS Z13, Z12, Z29
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x1e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 896(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z22
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x46
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xf5
+
+	// VDPBF16PS Z13, Z11, Z30
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x26
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 960(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE $0x62
+	BYTE $0xc2
+	BYTE $0x3e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xf5
+
+	// VDPBF16PS Z13, Z12, Z30
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x1e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xf5
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000400, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x8_r2_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R12
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x8_r2_step
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VSHUFF64X2 $0xee, Z16, Z16, Z14
+	VADDPS     Z16, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VSHUFF64X2 $0xee, Z18, Z18, Z14
+	VADDPS     Z18, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VSHUFF64X2 $0xee, Z20, Z20, Z14
+	VADDPS     Z20, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	VSHUFF64X2 $0xee, Z22, Z22, Z14
+	VADDPS     Z22, Z14, Z14
+	VADDPS     224(BX), Y14, Y14
+	VMOVUPS    Y14, 224(BX)
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     256(BX), Y14, Y14
+	VMOVUPS    Y14, 256(BX)
+	VSHUFF64X2 $0xee, Z24, Z24, Z14
+	VADDPS     Z24, Z14, Z14
+	VADDPS     288(BX), Y14, Y14
+	VMOVUPS    Y14, 288(BX)
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     320(BX), Y14, Y14
+	VMOVUPS    Y14, 320(BX)
+	VSHUFF64X2 $0xee, Z26, Z26, Z14
+	VADDPS     Z26, Z14, Z14
+	VADDPS     352(BX), Y14, Y14
+	VMOVUPS    Y14, 352(BX)
+	VSHUFF64X2 $0xee, Z27, Z27, Z14
+	VADDPS     Z27, Z14, Z14
+	VADDPS     384(BX), Y14, Y14
+	VMOVUPS    Y14, 384(BX)
+	VSHUFF64X2 $0xee, Z28, Z28, Z14
+	VADDPS     Z28, Z14, Z14
+	VADDPS     416(BX), Y14, Y14
+	VMOVUPS    Y14, 416(BX)
+	VSHUFF64X2 $0xee, Z29, Z29, Z14
+	VADDPS     Z29, Z14, Z14
+	VADDPS     448(BX), Y14, Y14
+	VMOVUPS    Y14, 448(BX)
+	VSHUFF64X2 $0xee, Z30, Z30, Z14
+	VADDPS     Z30, Z14, Z14
+	VADDPS     480(BX), Y14, Y14
+	VMOVUPS    Y14, 480(BX)
+	ADDQ       $0x00000200, BX
+	MOVQ       R11, AX
+	MOVQ       R12, CX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	SUBQ       $0x02, SI
+	JMP        gemvBF16AVX512x8_pairs
+
+gemvBF16AVX512x8_single:
+	TESTQ SI, SI
+	JZ    gemvBF16AVX512x8_done
+
+gemvBF16AVX512x8_r1_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+
+gemvBF16AVX512x8_r1_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x8_r1_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VPMOVZXBW  (AX), Z6
+	VPANDD     Z1, Z6, Z7
+	VPORD      Z2, Z7, Z7
+	VPERMW     Z5, Z7, Z7
+	VPSRLW     $0x04, Z6, Z8
+	VPORD      Z2, Z8, Z8
+	VPERMW     Z5, Z8, Z8
+	VMOVDQU32  (R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 64(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z18
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 256(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z19
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 320(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z20
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 384(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z21
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 448(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z22
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xf5
+	VMOVDQU32 512(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z23
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfd
+	VMOVDQU32 576(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z24
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc5
+	VMOVDQU32 640(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z25
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 704(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z26
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd5
+	VMOVDQU32 768(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z27
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdd
+	VMOVDQU32 832(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z28
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xe5
+	VMOVDQU32 896(R8), Z13
+
+	// VDPBF16PS Z13, Z7, Z29
+	BYTE      $0x62
+	BYTE      $0x42
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xed
+	VMOVDQU32 960(R8), Z13
+
+	// VDPBF16PS Z13, Z8, Z30
+	BYTE       $0x62
+	BYTE       $0x42
+	BYTE       $0x3e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xf5
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000400, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x8_r1_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x8_r1_step
+	VADDPS     Z16, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z14
+	VADDPS     Z15, Z14, Z14
+	VADDPS     (BX), Y14, Y14
+	VMOVUPS    Y14, (BX)
+	VADDPS     Z18, Z17, Z17
+	VSHUFF64X2 $0xee, Z17, Z17, Z14
+	VADDPS     Z17, Z14, Z14
+	VADDPS     32(BX), Y14, Y14
+	VMOVUPS    Y14, 32(BX)
+	VADDPS     Z20, Z19, Z19
+	VSHUFF64X2 $0xee, Z19, Z19, Z14
+	VADDPS     Z19, Z14, Z14
+	VADDPS     64(BX), Y14, Y14
+	VMOVUPS    Y14, 64(BX)
+	VADDPS     Z22, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z14
+	VADDPS     Z21, Z14, Z14
+	VADDPS     96(BX), Y14, Y14
+	VMOVUPS    Y14, 96(BX)
+	VADDPS     Z24, Z23, Z23
+	VSHUFF64X2 $0xee, Z23, Z23, Z14
+	VADDPS     Z23, Z14, Z14
+	VADDPS     128(BX), Y14, Y14
+	VMOVUPS    Y14, 128(BX)
+	VADDPS     Z26, Z25, Z25
+	VSHUFF64X2 $0xee, Z25, Z25, Z14
+	VADDPS     Z25, Z14, Z14
+	VADDPS     160(BX), Y14, Y14
+	VMOVUPS    Y14, 160(BX)
+	VADDPS     Z28, Z27, Z27
+	VSHUFF64X2 $0xee, Z27, Z27, Z14
+	VADDPS     Z27, Z14, Z14
+	VADDPS     192(BX), Y14, Y14
+	VMOVUPS    Y14, 192(BX)
+	VADDPS     Z30, Z29, Z29
+	VSHUFF64X2 $0xee, Z29, Z29, Z14
+	VADDPS     Z29, Z14, Z14
+	VADDPS     224(BX), Y14, Y14
+	VMOVUPS    Y14, 224(BX)
+	ADDQ       $0x00000100, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x8_r1_row
+
+gemvBF16AVX512x8_done:
+	VZEROUPPER
+	RET

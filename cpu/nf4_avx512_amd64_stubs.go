@@ -81,3 +81,24 @@ func gemmAVX512x12x32(a *float32, rs int, ps int, b *float32, ldb int, c *float3
 
 // quantizeAVX512 quantizes blocks·blockSize values of src.
 func quantizeAVX512(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[41]uint32) int
+
+// gemvBF16AVX512x2 is the AVX-512 BF16 decode-dot over weight rows for a batch of 2.
+func gemvBF16AVX512x2(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16AVX512x3 is the AVX-512 BF16 decode-dot over weight rows for a batch of 3.
+func gemvBF16AVX512x3(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16AVX512x4 is the AVX-512 BF16 decode-dot over weight rows for a batch of 4.
+func gemvBF16AVX512x4(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16AVX512x5 is the AVX-512 BF16 decode-dot over weight rows for a batch of 5.
+func gemvBF16AVX512x5(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16AVX512x6 is the AVX-512 BF16 decode-dot over weight rows for a batch of 6.
+func gemvBF16AVX512x6(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16AVX512x7 is the AVX-512 BF16 decode-dot over weight rows for a batch of 7.
+func gemvBF16AVX512x7(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16AVX512x8 is the AVX-512 BF16 decode-dot over weight rows for a batch of 8.
+func gemvBF16AVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)

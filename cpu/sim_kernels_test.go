@@ -175,6 +175,23 @@ func (s *simSet) simGEMV(fn string, m int, avx512 bool, native gemvFunc) gemvFun
 	}
 }
 
+// simGEMVBF16 is the simulated bf16 decode-dot kernel fn for m rows: x
+// holds two-byte values, so its extent is half a float32 kernel's.
+func (s *simSet) simGEMVBF16(fn string, m int, native gemvBF16Func) gemvBF16Func {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *uint16, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc int) {
+		var run func() int
+		if native != nil {
+			run = func() int {
+				native(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, tab, acc, rowc)
+				return 0
+			}
+		}
+		args := gemvArgs(m, codes, cskip, scales, sskip, sbytes, sstep, nil, ubytes, rows, pf, unsafe.Pointer(tab), int(unsafe.Sizeof(*tab)), acc)
+		args[6] = simPtr(x, 2*m*sbytes/sstep*ubytes*2)
+		s.call(fn, run, append(args, simInt(rowc))...)
+	}
+}
+
 type decodeFunc = func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
 
 func (s *simSet) simDecode(fn string, native decodeFunc) decodeFunc {
@@ -267,6 +284,16 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		k.decode = s.simDecode("decodeAVX512", n.decode)
 		k.decodeStream = s.simDecode("decodeAVX512Stream", n.decodeStream)
 		k.quantize = s.simQuantize("quantizeAVX512", true, n.quantize)
+		// The bf16 kernels are simulated whether or not this CPU has
+		// AVX512_BF16; natively they run only where it does.
+		k.gemvBF16 = new([GEMVMaxRows + 1]gemvBF16Func)
+		for m := 2; m <= GEMVMaxRows; m++ { // one row runs the exact path
+			var nf gemvBF16Func
+			if n.gemvBF16 != nil {
+				nf = n.gemvBF16[m]
+			}
+			k.gemvBF16[m] = s.simGEMVBF16(fmt.Sprintf("gemvBF16AVX512x%d", m), m, nf)
+		}
 	default:
 		t.Fatalf("no kernel set %q", name)
 	}

@@ -38,6 +38,7 @@ func TestSimulatedKernels(t *testing.T) {
 			s.t = t
 			t.Run("dequantize", func(t *testing.T) { s.t = t; simDequantize(t, k) })
 			t.Run("linear", func(t *testing.T) { s.t = t; simLinear(t, k) })
+			t.Run("linearBF16", func(t *testing.T) { s.t = t; simLinearBF16(t, k) })
 			t.Run("quantize", func(t *testing.T) { s.t = t; simQuantize(t, k) })
 			s.t = t
 		})
@@ -284,5 +285,59 @@ func TestSimulatedFaults(t *testing.T) {
 			t.Fatalf("%s: got %v, want a fault at a %s", c.fn, err, c.wantInLine)
 		}
 		t.Logf("%s: %v", c.fn, err)
+	}
+}
+
+// simLinearBF16 runs LinearBF16 with the set's bf16 kernels (none in the
+// avx2 set, none for one row: there it is Linear) against the float64 reference and the
+// pure-Go twin, on shapes with partial bands and a last block past the
+// kernels' units.
+func simLinearBF16(t *testing.T, k *vecKernels) {
+	r := rand.New(rand.NewPCG(45, 46))
+	shapes := []struct {
+		n, k, b int
+		ms      []int
+	}{
+		{19, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 8}}, {9, 192, 64, []int{2, 5}},
+		{3, 384, 128, []int{1, 7}}, {2, 512, 256, []int{3}},
+	}
+	for _, sh := range shapes {
+		for _, q := range QuantTypes() {
+			for _, double := range []bool{false, true} {
+				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
+				for _, m := range sh.ms {
+					w := offsetWeights(w0, m%3)
+					x := offsetCopy(make([]float32, m*sh.k), m%3)
+					x64 := make([]float64, len(x))
+					for i := range x {
+						x[i] = float32(r.NormFloat64())
+						x64[i] = float64(x[i])
+					}
+					got := make([]float32, m*sh.n)
+					var err error
+					runWith(k, func() { err = LinearBF16(got, x, m, w) })
+					if err != nil {
+						t.Fatal(err)
+					}
+					twin := make([]float32, m*sh.n)
+					if err := linearBF16Go(twin, x, m, w); err != nil {
+						t.Fatal(err)
+					}
+					// Without bf16 kernels, and for one row, LinearBF16 is
+					// Linear's exact float32 path.
+					bf16 := k.gemvBF16 != nil && k.gemvBF16[m] != nil
+					tol := 1e-5
+					if bf16 {
+						tol = 1e-2
+					}
+					if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= tol) {
+						t.Errorf("%s: %v N=%d K=%d B=%d double=%v M=%d: error %.2e against float64", k.name, q, sh.n, sh.k, sh.b, double, m, e)
+					}
+					if e := relErr(got, float64s(twin)); bf16 && !(e <= 1e-5) {
+						t.Errorf("%s: %v N=%d K=%d B=%d double=%v M=%d: error %.2e against pure Go", k.name, q, sh.n, sh.k, sh.b, double, m, e)
+					}
+				}
+			}
+		}
 	}
 }

@@ -17,6 +17,9 @@ type vecKernels struct {
 	// gemv1w and gemv1wb, if not nil, are gemv[1] for 64-code blocks and
 	// for larger ones, 128 codes at a time (see gemvWide).
 	gemv1w, gemv1wb gemvFunc
+	// gemvBF16[m], if not nil, is the bf16 decode-dot for m = 2..8
+	// activation rows (see LinearBF16).
+	gemvBF16 *[GEMVMaxRows + 1]gemvBF16Func
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.
 	order *[gemvUnit]int

@@ -46,11 +46,24 @@ var avx512 = &vecKernels{
 		nil, gemmAVX512x1x32, gemmAVX512x2x32, gemmAVX512x3x32, gemmAVX512x4x32, gemmAVX512x5x32, gemmAVX512x6x32,
 		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
 	}},
+	gemvBF16:     bf16Kernels(),
 	decode:       decodeAVX512,
 	decodeStream: decodeAVX512Stream,
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
 		return quantizeAVX512(codes, absmax, src, blocks, blockSize, &t.quant512)
 	},
+}
+
+// bf16Kernels returns the AVX-512 BF16 decode-dot kernels for 2..8 rows
+// where the CPU has AVX512_BF16, else nil.
+func bf16Kernels() *[GEMVMaxRows + 1]gemvBF16Func {
+	if !cpu.X86.HasAVX512BF16 {
+		return nil
+	}
+	return &[...]gemvBF16Func{
+		nil, nil, gemvBF16AVX512x2, gemvBF16AVX512x3, gemvBF16AVX512x4,
+		gemvBF16AVX512x5, gemvBF16AVX512x6, gemvBF16AVX512x7, gemvBF16AVX512x8,
+	}
 }
 
 // builtVariants lists every kernel set of this build, best first.

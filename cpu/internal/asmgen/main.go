@@ -41,6 +41,10 @@ func main() {
 			gemm512(r, 32)
 		}
 		quantize512()
+		// No bf16 kernel for one row: it is bound by reading W.
+		for m := 2; m <= 8; m++ {
+			gemv512BF16(m)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)

@@ -19,6 +19,8 @@ var known = func() map[string]bool {
 		"VCMPPS", "VPCMPUD", "VBLENDPS", "VBLENDVPS", "VBLENDMPS", "VPTEST",
 		"VPSHUFD", "VPERMILPS", "VPERM2F128", "VEXTRACTI128", "VEXTRACTF128", "VPMOVQB",
 		"KMOVW", "KORTESTW",
+		"VPTERNLOGD", "VPERMW", "VPMOVZXBW", "VPSLLW", "VINSERTI64X4",
+		"VDPBF16PS", "VCVTNE2PS2BF16", // decoded from BYTE runs
 	} {
 		m[op] = true
 	}

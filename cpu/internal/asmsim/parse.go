@@ -76,6 +76,19 @@ var gprNames = map[string]int{
 func Parse(file, src string) (*Program, error) {
 	p := &Program{File: file, Funcs: map[string]*Func{}, Data: map[string][]byte{}}
 	var fn *Func
+	var run byteRun
+	// flush ends a run of BYTE directives: it must encode one instruction.
+	flush := func() error {
+		if len(run.bytes) == 0 {
+			return nil
+		}
+		insts, err := run.decode(file)
+		if err != nil {
+			return err
+		}
+		fn.Insts = append(fn.Insts, insts...)
+		return nil
+	}
 	for i, raw := range strings.Split(src, "\n") {
 		line := i + 1
 		s := raw
@@ -91,6 +104,18 @@ func Parse(file, src string) (*Program, error) {
 		}
 		op, rest, _ := strings.Cut(s, " ")
 		rest = strings.TrimSpace(rest)
+		if op == "BYTE" {
+			if fn == nil {
+				return nil, errf("BYTE outside a function")
+			}
+			if err := run.add(line, rest); err != nil {
+				return nil, errf("%v", err)
+			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return nil, err
+		}
 		switch {
 		case op == "TEXT":
 			f, err := parseText(rest)
@@ -143,6 +168,9 @@ func Parse(file, src string) (*Program, error) {
 			}
 			fn.Insts = append(fn.Insts, in)
 		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -31,6 +31,8 @@ func hasFeature(need string) bool {
 		return cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	case "avx512":
 		return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+	case "avx512bf16":
+		return hasFeature("avx512") && cpu.X86.HasAVX512BF16
 	}
 	return false
 }
@@ -159,19 +161,29 @@ func TestProbesMatchCPU(t *testing.T) {
 			}
 		}
 	}
-	// Every mnemonic the simulator knows is probed natively, where the CPU
-	// has it.
-	probed := map[string]bool{}
+	// Every mnemonic the simulator knows has a probe, run natively where
+	// the CPU has the probe's set.
+	need := map[string]string{}
+	for _, pr := range vectorProbes {
+		need[pr.name] = pr.need
+	}
+	probed, runnable, inProbe := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for name, f := range p.Funcs {
-		if !ran[name] && name[0] != 'S' {
-			continue
-		}
 		for _, in := range f.Insts {
-			probed[in.Op] = true
+			inProbe[in.Op] = true
+			if ran[name] || name[0] == 'S' {
+				probed[in.Op] = true
+			}
+			if name[0] == 'S' || hasFeature(need[name]) {
+				runnable[in.Op] = true
+			}
 		}
 	}
 	for op := range known {
-		if !probed[op] && hasFeature("avx512") {
+		switch {
+		case !inProbe[op]:
+			t.Errorf("%s has no probe", op)
+		case !probed[op] && runnable[op]:
 			t.Errorf("%s has no native probe", op)
 		}
 	}

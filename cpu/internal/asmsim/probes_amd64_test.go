@@ -94,6 +94,16 @@ var vectorProbes = []vectorProbe{
 	{"VADDPSYUPPER", probe.VADDPSYUPPER, "avx512", true},
 	{"VEXTRACTF128UPPER", probe.VEXTRACTF128UPPER, "avx512", false},
 	{"VZEROUPPER", probe.VZEROUPPER, "avx512", false},
+	{"VPTERNLOGDZ", probe.VPTERNLOGDZ, "avx512", false},
+	{"VPTERNLOGDZK", probe.VPTERNLOGDZK, "avx512", false},
+	{"VPERMWZ", probe.VPERMWZ, "avx512", false},
+	{"VPMOVZXBWZM", probe.VPMOVZXBWZM, "avx512", false},
+	{"VPSLLWZ", probe.VPSLLWZ, "avx512", false},
+	{"VPSRLWZ", probe.VPSRLWZ, "avx512", false},
+	{"VINSERTI64X4Z", probe.VINSERTI64X4Z, "avx512", false},
+	{"VINSERTI64X4ZH", probe.VINSERTI64X4ZH, "avx512", false},
+	{"VDPBF16PSZ", probe.VDPBF16PSZ, "avx512bf16", true},
+	{"VCVTNE2PS2BF16Z", probe.VCVTNE2PS2BF16Z, "avx512bf16", true},
 }
 
 var scalarProbes = []scalarProbe{

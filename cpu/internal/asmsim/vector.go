@@ -466,7 +466,9 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 			}
 		}
 		return m.vset(in, dst, r, w, nil)
-	case "VPSRLD", "VPSRLW", "VPSRLQ", "VPSLLD":
+	case "VPTERNLOGD", "VPERMW", "VPMOVZXBW", "VINSERTI64X4", "VDPBF16PS", "VCVTNE2PS2BF16":
+		return m.vectorBF16Kernels(in, fp, srcs, dst, mask, w)
+	case "VPSRLD", "VPSRLW", "VPSRLQ", "VPSLLD", "VPSLLW":
 		if err := need(2); err != nil {
 			return err
 		}
@@ -493,13 +495,15 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 				}
 				setU32(&r, i, v)
 			}
-		case "VPSRLW":
+		case "VPSRLW", "VPSLLW":
 			for i := 0; i < w/2; i++ {
 				v := binary.LittleEndian.Uint16(s[2*i:])
 				if n > 15 {
 					v = 0
-				} else {
+				} else if in.Op == "VPSRLW" {
 					v >>= n
+				} else {
+					v <<= n
 				}
 				binary.LittleEndian.PutUint16(r[2*i:], v)
 			}

@@ -96,6 +96,16 @@ func KORTESTW(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 func VADDPSYUPPER(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 func VEXTRACTF128UPPER(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 func VZEROUPPER(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VPTERNLOGDZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VPTERNLOGDZK(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VPERMWZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VPMOVZXBWZM(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VPSLLWZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VPSRLWZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VINSERTI64X4Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VINSERTI64X4ZH(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VDPBF16PSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func VCVTNE2PS2BF16Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 
 // The scalar probes run one instruction on CX = a (b in BX) and return
 // its result and the flags as the jumps see them: 1 CF, 2 no CF, 4 ZF, 8 no ZF.

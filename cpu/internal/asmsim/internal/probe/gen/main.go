@@ -104,7 +104,31 @@ func vectors() []vector {
 	add("VADDPSYUPPER", "Z", "avx512", fl, "VADDPS Y1, Y2, Y0")
 	add("VEXTRACTF128UPPER", "Z", "avx512", in, "VEXTRACTF128 $0x01, Y1, X0")
 	add("VZEROUPPER", "Z", "avx512", in, "VMOVUPS Z1, Z0", "VZEROUPPER")
+	add("VPTERNLOGDZ", "Z", "avx512", in, "VPTERNLOGD $0xd8, Z1, Z2, Z0")
+	add("VPTERNLOGDZK", "Z", "avx512", in, "VPTERNLOGD $0xff, Z1, Z2, K1, Z0")
+	add("VPERMWZ", "Z", "avx512", in, "VPERMW Z1, Z2, Z0")
+	add("VPMOVZXBWZM", "Z", "avx512", in, "VPMOVZXBW (BX), Z0")
+	add("VPSLLWZ", "Z", "avx512", in, "VPSLLW $0x04, Z1, Z0")
+	add("VPSRLWZ", "Z", "avx512", in, "VPSRLW $0x0c, Z1, Z0")
+	add("VINSERTI64X4Z", "Z", "avx512", in, "VINSERTI64X4 $0x00, Y1, Z2, Z0")
+	add("VINSERTI64X4ZH", "Z", "avx512", in, "VINSERTI64X4 $0x01, Y1, Z2, Z0")
+	// The Go assembler lacks the BF16 instructions: the kernels write them
+	// as bytes, and so do the probes.
+	add("VDPBF16PSZ", "Z", "avx512bf16", fl, evex(0x02, 0x52, 1, 2, 0, "VDPBF16PS")...)
+	add("VCVTNE2PS2BF16Z", "Z", "avx512bf16", fl, evex(0x03, 0x72, 1, 2, 0, "VCVTNE2PS2BF16")...)
 	return v
+}
+
+// evex encodes a 512-bit, unmasked EVEX instruction of map 0F38 (W0, prefix
+// pp) on Z registers below 8: dst in ModRM.reg, src1 in vvvv, src2 in
+// ModRM.rm; as BYTE lines, after a comment in Go operand order.
+func evex(pp, opcode byte, src2, src1, dst byte, name string) []string {
+	b := []byte{0x62, 0xf2, 0x04 | ^src1&15<<3 | pp, 0x48, opcode, 0xc0 | dst<<3 | src2}
+	lines := []string{fmt.Sprintf("// %s Z%d, Z%d, Z%d", name, src2, src1, dst)}
+	for _, x := range b {
+		lines = append(lines, fmt.Sprintf("BYTE $0x%02x", x))
+	}
+	return lines
 }
 
 func scalars() []scalar {
@@ -123,7 +147,7 @@ func scalars() []scalar {
 
 func emit(b *strings.Builder, lines []string) {
 	for _, l := range lines {
-		if strings.HasSuffix(l, ":") {
+		if strings.HasSuffix(l, ":") || strings.HasPrefix(l, "//") {
 			b.WriteString(l + "\n")
 		} else {
 			b.WriteString("\t" + l + "\n")

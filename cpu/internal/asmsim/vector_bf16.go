@@ -1,0 +1,190 @@
+package asmsim
+
+import (
+	"encoding/binary"
+)
+
+// vectorBF16Kernels executes the instructions the bf16 decode-dot kernels
+// added: word permutes and widening, the ternary logic all-ones idiom, a
+// 256-bit insert, and the two AVX-512 BF16 instructions.
+func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Operand, mask *Operand, w int) error {
+	need := func(n int) error {
+		if len(srcs) != n {
+			return m.fault(in, 0, in.Op+" takes a different number of operands")
+		}
+		return nil
+	}
+	// Word- and qword-granular masking is not modelled; the kernels use none.
+	if mask != nil && in.Op != "VPTERNLOGD" {
+		return m.fault(in, 0, "write mask not supported here")
+	}
+	switch in.Op {
+	case "VPTERNLOGD":
+		if err := need(3); err != nil {
+			return err
+		}
+		imm, err := imm8(in, m)
+		if err != nil {
+			return err
+		}
+		c, err := m.vsrc(in, srcs[1], fp, w)
+		if err != nil {
+			return err
+		}
+		b, err := m.vsrc(in, srcs[2], fp, w)
+		if err != nil {
+			return err
+		}
+		a, err := m.vregArg(in, dst)
+		if err != nil {
+			return err
+		}
+		var r vreg
+		for i := 0; i < w; i++ {
+			for bit := 0; bit < 8; bit++ {
+				idx := (a[i]>>bit&1)<<2 | (b[i]>>bit&1)<<1 | c[i]>>bit&1
+				r[i] |= (imm >> idx & 1) << bit
+			}
+		}
+		return m.vset(in, dst, r, w, mask)
+	case "VPERMW":
+		if err := need(2); err != nil {
+			return err
+		}
+		tab, err := m.vsrc(in, srcs[0], fp, w)
+		if err != nil {
+			return err
+		}
+		idx, err := m.vsrc(in, srcs[1], fp, w)
+		if err != nil {
+			return err
+		}
+		n := w / 2
+		var r vreg
+		for i := 0; i < n; i++ {
+			j := int(binary.LittleEndian.Uint16(idx[2*i:])) & (n - 1)
+			copy(r[2*i:2*i+2], tab[2*j:2*j+2])
+		}
+		return m.vset(in, dst, r, w, nil)
+	case "VPMOVZXBW":
+		if err := need(1); err != nil {
+			return err
+		}
+		var b []byte
+		switch srcs[0].Kind {
+		case KindMem:
+			var err error
+			if b, err = m.load(in, srcs[0], fp, w/2, 0); err != nil {
+				return err
+			}
+		case KindVec:
+			b = m.vec[srcs[0].Reg][:w/2]
+		default:
+			return m.fault(in, 0, "bad source")
+		}
+		var r vreg
+		for i := 0; i < w/2; i++ {
+			r[2*i] = b[i]
+		}
+		return m.vset(in, dst, r, w, nil)
+	case "VINSERTI64X4":
+		if err := need(3); err != nil {
+			return err
+		}
+		imm, err := imm8(in, m)
+		if err != nil {
+			return err
+		}
+		if w != 64 {
+			return m.fault(in, 0, "destination must be a Z register")
+		}
+		ins, err := m.vsrc(in, srcs[1], fp, 32)
+		if err != nil {
+			return err
+		}
+		r, err := m.vsrc(in, srcs[2], fp, 64)
+		if err != nil {
+			return err
+		}
+		h := 32 * int(imm&1)
+		copy(r[h:h+32], ins[:32])
+		return m.vset(in, dst, r, w, nil)
+	case "VDPBF16PS":
+		if err := need(2); err != nil {
+			return err
+		}
+		x, err := m.vsrc(in, srcs[0], fp, w)
+		if err != nil {
+			return err
+		}
+		y, err := m.vsrc(in, srcs[1], fp, w)
+		if err != nil {
+			return err
+		}
+		d, err := m.vregArg(in, dst)
+		if err != nil {
+			return err
+		}
+		var r vreg
+		for i := 0; i < w/4; i++ {
+			setU32(&r, i, dotBF16(u32(d, i), u32(&y, i), u32(&x, i)))
+		}
+		return m.vset(in, dst, r, w, nil)
+	case "VCVTNE2PS2BF16":
+		if err := need(2); err != nil {
+			return err
+		}
+		lo, err := m.vsrc(in, srcs[0], fp, w)
+		if err != nil {
+			return err
+		}
+		hi, err := m.vsrc(in, srcs[1], fp, w)
+		if err != nil {
+			return err
+		}
+		var r vreg
+		n := w / 4
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint16(r[2*i:], toBF16(u32(&lo, i)))
+			binary.LittleEndian.PutUint16(r[2*(n+i):], toBF16(u32(&hi, i)))
+		}
+		return m.vset(in, dst, r, w, nil)
+	}
+	return m.fault(in, 0, "unknown instruction "+in.Op)
+}
+
+// toBF16 is VCVTNE2PS2BF16's conversion: round to nearest even, denormals
+// to signed zero, NaNs truncated and quieted (whatever MXCSR says).
+func toBF16(x uint32) uint16 {
+	switch {
+	case x&0x7f800000 == 0:
+		return uint16(x>>16) & 0x8000
+	case isNaN(x):
+		return uint16(x>>16) | 0x40
+	case x&0x7fffffff == 0x7f800000:
+		return uint16(x >> 16)
+	}
+	return uint16((x + 0x7fff + (x >> 16 & 1)) >> 16)
+}
+
+// daz flushes a float32 denormal to a zero of its sign.
+func daz(x uint32) uint32 {
+	if x&0x7f800000 == 0 {
+		return x & 0x80000000
+	}
+	return x
+}
+
+// dotBF16 is one VDPBF16PS lane: the accumulator d plus the products of
+// the bf16 pairs of a and b, high pair first, each sum rounded to nearest
+// even, with denormal inputs and results flushed to zero.
+func dotBF16(d, a, b uint32) uint32 {
+	acc := daz(d)
+	for _, sh := range []uint{16, 0} {
+		x := daz(a >> sh << 16)
+		y := daz(b >> sh << 16)
+		r := bits(fma32(flt(x), flt(y), flt(acc)))
+		acc = daz(nan3(x, y, acc, r))
+	}
+	return acc
+}

@@ -1,0 +1,181 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestToBF16(t *testing.T) {
+	for _, c := range []struct {
+		in   uint32
+		want uint16
+	}{
+		{0x3f800000, 0x3f80}, // 1
+		{0x3f808000, 0x3f80}, // a tie, to the even 1
+		{0x3f818000, 0x3f82}, // a tie, to the even neighbour above
+		{0x3f808001, 0x3f81}, // above the tie
+		{0xbf80ffff, 0xbf81}, // negative, rounds away from zero
+		{0x7f7fffff, 0x7f80}, // MaxFloat32 rounds to +Inf
+		{0x7f800000, 0x7f80}, // +Inf
+		{0x7f800001, 0x7fc0}, // a signalling NaN turns quiet
+		{0x00400000, 0x0000}, // a denormal flushes to zero
+		{0x80400000, 0x8000}, // with its sign
+		{0x00800000, 0x0080}, // the smallest normal stays
+	} {
+		if got := toBF16(math.Float32frombits(c.in)); got != c.want {
+			t.Errorf("toBF16(%#08x) = %#04x, want %#04x", c.in, got, c.want)
+		}
+	}
+}
+
+// TestLinearBF16 holds LinearBF16 to the float64 reference (within bf16
+// precision) and, where the bf16 kernels run, to their pure-Go twin
+// (within float32 summation order); where they do not (one row, large
+// batches, other kernel sets), it must be Linear, bit for bit. Every batch of 1..8 is covered, and larger ones (slices,
+// then the exact GEMM), with every scale step, rows whose K ends in a
+// block left to Go, bands that end part way, both scale formats, both
+// tables and unaligned data.
+func TestLinearBF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	shapes := []struct{ n, k, b int }{
+		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {33, 128, 64}, {4, 64, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
+	}
+	batches := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 24, 40, 49, 64}
+	eachVariant(t, func(t *testing.T) {
+		for _, sh := range shapes {
+			for _, q := range QuantTypes() {
+				for _, double := range []bool{false, true} {
+					w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
+					for _, m := range batches {
+						if m > GEMVMaxRows && sh.k > 1024 {
+							continue
+						}
+						off := m % 3
+						w := offsetWeights(w0, off)
+						x := offsetCopy(make([]float32, m*sh.k), off)
+						x64 := make([]float64, len(x))
+						for i := range x {
+							x[i] = float32(r.NormFloat64())
+							x64[i] = float64(x[i])
+						}
+						got := make([]float32, m*sh.n)
+						if err := LinearBF16(got, x, m, w); err != nil {
+							t.Fatal(err)
+						}
+						name := func() string {
+							return q.String() + " " + map[bool]string{false: "plain", true: "double"}[double]
+						}
+						if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= 1e-2) {
+							t.Errorf("%s N=%d K=%d B=%d M=%d: error %.2e against float64", name(), sh.n, sh.k, sh.b, m, e)
+						}
+						if BF16Kernels() && m >= 2 && m <= active.slicesUpTo {
+							twin := make([]float32, m*sh.n)
+							if err := linearBF16Go(twin, x, m, w); err != nil {
+								t.Fatal(err)
+							}
+							if e := relErr(got, float64s(twin)); !(e <= 1e-5) {
+								t.Errorf("%s N=%d K=%d B=%d M=%d: error %.2e against the pure-Go bf16 twin", name(), sh.n, sh.k, sh.b, m, e)
+							}
+							continue
+						}
+						exact := make([]float32, m*sh.n)
+						if err := Linear(exact, x, m, w); err != nil {
+							t.Fatal(err)
+						}
+						if !slices.Equal(got, exact) {
+							t.Errorf("%s N=%d K=%d B=%d M=%d: without bf16 kernels LinearBF16 differs from Linear", name(), sh.n, sh.k, sh.b, m)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func float64s(s []float32) []float64 {
+	d := make([]float64, len(s))
+	for i, v := range s {
+		d[i] = float64(v)
+	}
+	return d
+}
+
+func TestLinearBF16Rejects(t *testing.T) {
+	w, _ := randomWeights(t, rand.New(rand.NewPCG(1, 2)), 4, 64, 64, false)
+	eachVariant(t, func(t *testing.T) {
+		if err := LinearBF16(make([]float32, 4), make([]float32, 63), 1, w); err == nil {
+			t.Error("short input accepted")
+		}
+		if err := LinearBF16(make([]float32, 3), make([]float32, 64), 1, w); err == nil {
+			t.Error("short output accepted")
+		}
+		if err := LinearBF16(nil, nil, 0, w); err == nil {
+			t.Error("empty batch accepted")
+		}
+	})
+}
+
+// FuzzLinearBF16 checks LinearBF16 with every kernel set against the
+// float64 reference, each output within bf16's dot-product bound relative
+// to Σ|w·x| (fuzzed data can cancel), and, where the bf16 kernels run,
+// against the pure-Go twin within float32's.
+func FuzzLinearBF16(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(1), uint8(3))
+	f.Add(make([]byte, 300), uint8(7), uint8(0))
+	f.Add([]byte{0xff, 0x10, 0x7f, 0x80}, uint8(12), uint8(70))
+	f.Fuzz(func(t *testing.T, raw []byte, mm, nn uint8) {
+		if len(raw) == 0 {
+			return
+		}
+		m, n, b := 1+int(mm)%20, 1+int(nn)%80, 32<<(len(raw)%2)
+		k := b * (1 + len(raw)%5)
+		at := func(i int) byte { return raw[i%len(raw)] ^ byte(i/len(raw)) }
+		w := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2), Scales: Scales{Absmax: make([]float32, n*k/b)}}
+		for i := range w.Codes {
+			w.Codes[i] = at(i)
+		}
+		for i := range w.Scales.Absmax {
+			w.Scales.Absmax[i] = float32(at(3*i)) / 16
+		}
+		x := make([]float32, m*k)
+		x64 := make([]float64, m*k)
+		for i := range x {
+			x[i] = float32(int8(at(7*i+1))) / 32 * float32(1+at(5*i)%7)
+			x64[i] = float64(x[i])
+		}
+		want := refLinear(w, x64, m, false)
+		absW := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, len(w.Codes)), Scales: w.Scales}
+		for i, c := range w.Codes {
+			absW.Codes[i] = absCode[c&15] | absCode[c>>4]<<4
+		}
+		for i := range x64 {
+			x64[i] = math.Abs(x64[i])
+		}
+		bound := refLinear(absW, x64, m, false)
+		twin := make([]float32, m*n)
+		if err := linearBF16Go(twin, x, m, w); err != nil {
+			t.Fatal(err)
+		}
+		saved := active
+		defer func() { active = saved }()
+		for _, v := range append([]*vecKernels{nil}, vecVariants()...) {
+			active = v
+			out := make([]float32, m*n)
+			if err := LinearBF16(out, x, m, w); err != nil {
+				t.Fatal(err)
+			}
+			native := BF16Kernels() && m >= 2 && m <= active.slicesUpTo
+			for i := range out {
+				// Two roundings to bf16 (8 significant bits) per product.
+				if d := math.Abs(float64(out[i]) - want[i]); d > 8e-3*bound[i]+1e-30 {
+					t.Fatalf("%s M=%d N=%d K=%d: output %d is %v, want %v (bound %.2e)", Kernels(), m, n, k, i, out[i], want[i], 8e-3*bound[i])
+				}
+				if d := math.Abs(float64(out[i]) - float64(twin[i])); native && d > 1e-5*bound[i]+1e-30 {
+					t.Fatalf("%s M=%d N=%d K=%d: output %d is %v, pure-Go bf16 twin %v", Kernels(), m, n, k, i, out[i], twin[i])
+				}
+			}
+		}
+	})
+}
