@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 step "cpu: go generate reproduces the committed assembly"
-generated=(cpu/nf4_amd64.s cpu/nf4_amd64_stubs.go cpu/nf4_avx512_amd64.s cpu/nf4_avx512_amd64_stubs.go)
+generated=(cpu/nf4_amd64.s cpu/nf4_amd64_stubs.go cpu/nf4_avx512_amd64.s cpu/nf4_avx512_amd64_stubs.go cpu/nf4_amx_amd64.s cpu/nf4_amx_amd64_stubs.go)
 for f in "${generated[@]}"; do cp "$f" "$tmp/$(basename "$f")"; done
 restore() { for f in "${generated[@]}"; do cp "$tmp/$(basename "$f")" "$f"; done; }
 if ! go generate ./cpu; then
