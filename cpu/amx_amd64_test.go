@@ -1,0 +1,115 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAMXNative runs the AMX tile kernel natively where the CPU has
+// AMX-BF16 and Linux grants the tile state, against the pure-Go twin (to
+// the tolerance the hardware's order of the float32 sums allows, which the
+// SDM leaves open) and the float64 product. Elsewhere it says so: the
+// kernel then ran only in the simulator.
+func TestAMXNative(t *testing.T) {
+	if !amxPermitted() {
+		t.Logf("NOT RUN NATIVELY: this CPU lacks AMX-BF16 or the OS refused the tile state: the AMX kernel ran only in the simulator (TestSimulatedAMX)")
+		withKernels(avx512, func() {
+			if AMXKernels() {
+				t.Error("AMXKernels reports true without the tile state")
+			}
+		})
+		return
+	}
+	withKernels(avx512, func() {
+		if !AMXKernels() {
+			t.Fatal("the tile state is granted but the avx512 set does not use it")
+		}
+	})
+	sim, _ := simulatedAMX(t)
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, sh := range []struct{ m, n, k, b int }{{16, 37, 64, 64}, {33, 70, 192, 64}, {70, 33, 256, 128}, {64, 96, 4096, 64}} {
+		for _, double := range []bool{false, true} {
+			w, _ := randomWeightsOf(t, NF4, r, sh.n, sh.k, sh.b, double)
+			x := make([]float32, sh.m*sh.k)
+			x64 := make([]float64, len(x))
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+				x64[i] = float64(x[i])
+			}
+			got, twin, simulated := make([]float32, sh.m*sh.n), make([]float32, sh.m*sh.n), make([]float32, sh.m*sh.n)
+			withKernels(avx512, func() {
+				if err := LinearBF16(got, x, sh.m, w); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if err := linearAMXGo(twin, x, sh.m, w); err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(got, float64s(twin)); !(e <= 1e-5) {
+				t.Errorf("%+v double=%v: error %.2e against the pure-Go twin", sh, double, e)
+			}
+			if e := relErr(got, refLinear(w, x64, sh.m, false)); !(e <= 1e-2) {
+				t.Errorf("%+v double=%v: error %.2e against float64", sh, double, e)
+			}
+			if sh.k <= 256 {
+				withKernels(sim, func() {
+					if err := LinearBF16(simulated, x, sh.m, w); err != nil {
+						t.Fatal(err)
+					}
+				})
+				if e := relErr(got, float64s(simulated)); !(e <= 1e-5) {
+					t.Errorf("%+v double=%v: error %.2e against the simulator", sh, double, e)
+				}
+			}
+		}
+	}
+	t.Log("the AMX tile kernel runs natively here")
+}
+
+// TestAMXRefusedFallsBack forces the answer "refused" and checks that
+// LinearBF16 then is what it is without the AMX path, bit for bit, on
+// every machine.
+func TestAMXRefusedFallsBack(t *testing.T) {
+	if !hasAVX512() {
+		t.Logf("no AVX-512 here: the avx2 set has no AMX path, so LinearBF16 never takes it")
+		withKernels(bestKernels(), func() {
+			if AMXKernels() {
+				t.Error("AMXKernels reports true without AVX-512")
+			}
+		})
+		return
+	}
+	amxRefusedForTest = true
+	defer func() { amxRefusedForTest = false }()
+	withKernels(avx512, func() {
+		if AMXKernels() {
+			t.Error("AMXKernels reports true with the tile state refused")
+		}
+	})
+	noAMX := *avx512
+	noAMX.amx = nil
+	r := rand.New(rand.NewPCG(53, 54))
+	for _, m := range []int{16, 33, 70} {
+		w, _ := randomWeightsOf(t, FP4, r, 37, 192, 64, true)
+		x := make([]float32, m*192)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		got, want := make([]float32, m*37), make([]float32, m*37)
+		withKernels(avx512, func() {
+			if err := LinearBF16(got, x, m, w); err != nil {
+				t.Fatal(err)
+			}
+		})
+		withKernels(&noAMX, func() {
+			if err := LinearBF16(want, x, m, w); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if i := firstDiff(got, want); i >= 0 {
+			t.Errorf("M=%d: element %d is %v, without the AMX path %v", m, i, got[i], want[i])
+		}
+	}
+}
