@@ -52,7 +52,9 @@ GOARCH=arm64 go vet ./cpu/... ./cmd/nf4bench/...
 go vet -tags purego ./cpu/...
 
 step "cpu: kernel sets run natively and in the simulator"
-go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels)$' ./cpu | grep -E 'natively|simulator|^(ok|FAIL|---)'
+go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels|TestSimulatedAMX|TestAMXNative|TestAMXRefusedFallsBack)$' ./cpu | grep -E 'natively|NATIVELY|simulator|^(ok|FAIL|---)'
+# The AMX probes run natively only where the CPU has AMX and Linux grants it.
+go test -count=1 -v -run '^TestProbesMatchCPU$' ./cpu/internal/asmsim | grep -E 'needs amx|^(ok|FAIL|---)'
 
 step "nf4bench with OpenBLAS"
 if ! ldconfig -p | grep -q 'libopenblas\.so '; then
