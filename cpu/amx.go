@@ -2,16 +2,21 @@ package cpu
 
 // amxKernel is the AMX-BF16 tile kernel: a 32×32 block of c (float32,
 // rows ldc bytes apart) = a · b over 32·ksteps values of k, a holding bf16
-// rows lda bytes apart and b a 32-column panel in pair layout (see
-// linearAMX).
+// rows lda bytes apart and b 32 columns in pair layout (see linearAMX).
 type amxKernel func(a *uint16, lda int, b *uint16, c *float32, ldc int, ksteps int)
 
-// amxKernels is a kernel set's AMX path: the tile kernel, and ready, which
-// reports whether this process may run it (the CPU has AMX-BF16 and the OS
-// granted the tile state).
+// amxDecodeFunc decodes blocks·blockSize codes (blockSize a multiple of
+// 32) to bf16 values in element order, each code's value times its
+// block's scale, rounded as toBF16.
+type amxDecodeFunc func(dst *uint16, codes *byte, scales *float32, blocks, blockSize int, tab *[16]float32)
+
+// amxKernels is a kernel set's AMX path: the tile kernel, the decode of
+// weight rows it multiplies, and ready, which reports whether this process
+// may run them (the CPU has AMX-BF16 and the OS granted the tile state).
 type amxKernels struct {
-	tile  amxKernel
-	ready func() bool
+	tile   amxKernel
+	decode amxDecodeFunc
+	ready  func() bool
 }
 
 // amxMinRows is the smallest batch LinearBF16 runs on tiles: a tile holds
@@ -27,62 +32,69 @@ const amxBlock = 32
 // AMX-BF16, where the OS granted the tile state to this process.
 func AMXKernels() bool { return active != nil && active.amx != nil && active.amx.ready() }
 
-// linearAMX is LinearBF16 on tiles. x is rounded to bf16 once, into rows
-// padded with zeros to a multiple of 32 rows and 32 values; W is decoded
-// 32 weight rows (a panel) at a time, each value scaled and rounded to
-// bf16, into the layout TDPBF16PS reads: row p of the panel holds, for
-// each of its 32 weight rows in turn, the values of k = 2p and 2p+1. The
-// panels are shared out among the threads, and each multiplies its panel
-// by every 32-row block of x.
-func linearAMX(tile amxKernel, out, x []float32, m int, w *Weights) {
+// linearAMX is LinearBF16 on tiles, which compute out's transpose: the
+// a operand is 32 rows of W, decoded (scaled and rounded to bf16) a panel
+// of 32 rows at a time into plain rows; the b operand is 32 rows of x,
+// rounded to bf16 once into the pair layout TDPBF16PS reads (row p holds,
+// for each of the 32 rows in turn, the values of k = 2p and 2p+1), padded
+// with zero rows to a multiple of 32. The panels are shared out among the
+// threads; each multiplies its panel by every 32-row block of x. K is a
+// multiple of the block size, so of 32, as a tile row of W needs.
+func linearAMX(k *amxKernels, out, x []float32, m int, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
 	mp := (m + amxBlock - 1) / amxBlock * amxBlock
-	kp := (K + amxBlock - 1) / amxBlock * amxBlock
-	a := make([]uint16, mp*kp)
+	xt := make([]uint16, mp*K)
 	for i := range m {
-		row := a[i*kp:]
-		for j, v := range x[i*K : (i+1)*K] {
-			row[j] = toBF16(v)
+		dst := xt[i/amxBlock*amxBlock*K+2*(i%amxBlock):]
+		for p, v := range x[i*K : (i+1)*K] {
+			dst[p/2*2*amxBlock+p%2] = toBF16(v)
 		}
 	}
 	values := &w.table().values
 	perRow := K / B
 	panels := (N + amxBlock - 1) / amxBlock
 	parallelFor(panels, 1, func(lo, hi int) {
-		// Rows of the panel past K, and columns past N, stay zero.
-		panel := make([]uint16, kp/2*2*amxBlock)
-		c := make([]float32, mp*amxBlock)
-		var tab [16]uint16
+		panel := make([]uint16, amxBlock*K)
+		c := make([]float32, amxBlock*amxBlock)
+		var buf []float32
+		if w.Scales.Double() {
+			buf = make([]float32, perRow)
+		}
 		for p := lo; p < hi; p++ {
 			n0 := p * amxBlock
-			cols := min(amxBlock, N-n0)
-			if cols < amxBlock {
-				clear(panel)
+			rows := min(amxBlock, N-n0)
+			// Weight rows past N are zero.
+			clear(panel[rows*K:])
+			for j := range rows {
+				first := (n0 + j) * perRow
+				scales := rowScales(&w.Scales, first, perRow, buf)
+				k.decode(&panel[j*K], &w.Codes[first*B/2], &scales[0], perRow, B, values)
 			}
-			for j := range cols {
-				for blk := range perRow {
-					b := (n0+j)*perRow + blk
-					s := w.Scales.At(b)
-					for v := range tab {
-						tab[v] = toBF16(values[v] * s)
-					}
-					// Code byte i holds k = blk·B + 2i (low nibble) and the
-					// next k: pair row blk·B/2 + i.
-					dst := panel[blk*B/2*2*amxBlock+2*j:]
-					for i, code := range w.Codes[b*B/2 : (b+1)*B/2] {
-						dst[i*2*amxBlock] = tab[code&15]
-						dst[i*2*amxBlock+1] = tab[code>>4]
+			for i0 := 0; i0 < mp; i0 += amxBlock {
+				k.tile(&panel[0], 2*K, &xt[i0*K], &c[0], 4*amxBlock, K/amxBlock)
+				for i := i0; i < min(m, i0+amxBlock); i++ {
+					o := out[i*N+n0 : i*N+n0+rows]
+					for j := range o {
+						o[j] = c[j*amxBlock+i-i0]
 					}
 				}
 			}
-			for i0 := 0; i0 < mp; i0 += amxBlock {
-				tile(&a[i0*kp], 2*kp, &panel[0], &c[i0*amxBlock], 4*amxBlock, kp/amxBlock)
-			}
-			for i := range m {
-				copy(out[i*N+n0:i*N+n0+cols], c[i*amxBlock:i*amxBlock+cols])
-			}
 		}
 	})
+}
+
+// decodeBF16Go is amxDecodeFunc in plain Go.
+func decodeBF16Go(dst []uint16, codes []byte, scales []float32, blockSize int, values *[16]float32) {
+	var tab [16]uint16
+	for b, s := range scales {
+		for v := range tab {
+			tab[v] = toBF16(values[v] * s)
+		}
+		for i, c := range codes[b*blockSize/2 : (b+1)*blockSize/2] {
+			dst[b*blockSize+2*i] = tab[c&15]
+			dst[b*blockSize+2*i+1] = tab[c>>4]
+		}
+	}
 }
 
 // linearAMXGo is the AMX path's arithmetic in plain Go: each product of a

@@ -5,6 +5,8 @@ package cpu
 import (
 	"math/rand/v2"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 // TestAMXNative runs the AMX tile kernel natively where the CPU has
@@ -110,6 +112,34 @@ func TestAMXRefusedFallsBack(t *testing.T) {
 		})
 		if i := firstDiff(got, want); i >= 0 {
 			t.Errorf("M=%d: element %d is %v, without the AMX path %v", m, i, got[i], want[i])
+		}
+	}
+}
+
+// TestDecodeBF16Native holds the AVX-512 BF16 decode of the AMX path to
+// its Go twin, bit for bit, where the CPU has AVX512_BF16 (with or
+// without AMX): every block size, plain and double-quantized scales.
+func TestDecodeBF16Native(t *testing.T) {
+	if !hasAVX512() || !cpu.X86.HasAVX512BF16 {
+		t.Logf("NOT RUN NATIVELY: this CPU lacks AVX512_BF16: the AMX path's decode ran only in the simulator")
+		return
+	}
+	r := rand.New(rand.NewPCG(55, 56))
+	for b := MinBlockSize; b <= MaxBlockSize; b *= 2 {
+		for _, q := range QuantTypes() {
+			for _, double := range []bool{false, true} {
+				w, _ := randomWeightsOf(t, q, r, 2, 3*b, b, double)
+				scales := rowScales(&w.Scales, 3, 3, make([]float32, 3))
+				codes := w.Codes[3*b/2:]
+				got, want := make([]uint16, 3*b), make([]uint16, 3*b)
+				decodeBF16AVX512(&got[0], &codes[0], &scales[0], 3, b, &w.table().values)
+				decodeBF16Go(want, codes, scales, b, &w.table().values)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%v B=%d double=%v: value %d is %#04x, Go %#04x", q, b, double, i, got[i], want[i])
+					}
+				}
+			}
 		}
 	}
 }

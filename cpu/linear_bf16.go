@@ -23,7 +23,7 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 		if err := checkOperands(w, m, len(x), len(out), w.Cols, w.Rows); err != nil {
 			return err
 		}
-		linearAMX(k.amx.tile, out, x, m, w)
+		linearAMX(k.amx, out, x, m, w)
 		return nil
 	}
 	if k == nil || k.gemvBF16 == nil {

@@ -185,3 +185,50 @@ amxBF16x32x32_k:
 	BYTE $0x49
 	BYTE $0xc0
 	RET
+
+// func decodeBF16AVX512(dst *uint16, codes *byte, scales *float32, blocks int, blockSize int, tab *[16]float32)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·decodeBF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ       dst+0(FP), AX
+	MOVQ       codes+8(FP), CX
+	MOVQ       scales+16(FP), DX
+	MOVQ       blocks+24(FP), BX
+	LEAQ       (DX)(BX*4), BX
+	MOVQ       blockSize+32(FP), SI
+	SHRQ       $0x01, SI
+	MOVQ       tab+40(FP), DI
+	VMOVUPS    (DI), Z0
+	VPTERNLOGD $0xff, Z2, Z2, Z2
+	VPSRLD     $0x1c, Z2, Z2
+	VPSLLD     $0x10, Z2, Z3
+
+decodeBF16AVX512_block:
+	VMULPS.BCST (DX), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z4, Z4, Z1
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcc
+	MOVQ CX, DI
+	ADDQ SI, DI
+
+decodeBF16AVX512_group:
+	VPMOVZXBD (CX), Z5
+	VPSLLD    $0x0c, Z5, Z4
+	VPANDD    Z2, Z5, Z5
+	VPANDD    Z3, Z4, Z4
+	VPORD     Z4, Z5, Z5
+	VPERMW    Z1, Z5, Z5
+	VMOVDQU32 Z5, (AX)
+	ADDQ      $0x10, CX
+	ADDQ      $0x40, AX
+	CMPQ      CX, DI
+	JB        decodeBF16AVX512_group
+	ADDQ      $0x04, DX
+	CMPQ      DX, BX
+	JB        decodeBF16AVX512_block
+	VZEROUPPER
+	RET

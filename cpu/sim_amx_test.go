@@ -17,13 +17,30 @@ func (s *simSet) simAMX(fn string) amxKernel {
 	}
 }
 
+// simDecodeBF16 is the simulated decode of weight rows to bf16; native,
+// if not nil, runs too, and must agree bit for bit.
+func (s *simSet) simDecodeBF16(fn string, native amxDecodeFunc) amxDecodeFunc {
+	return func(dst *uint16, codes *byte, scales *float32, blocks, blockSize int, tab *[16]float32) {
+		var run func() int
+		if native != nil {
+			run = func() int { native(dst, codes, scales, blocks, blockSize, tab); return 0 }
+		}
+		n := blocks * blockSize
+		s.call(fn, run, simPtr(dst, 2*n), simPtr(codes, n/2), simPtr(scales, 4*blocks), simInt(blocks), simInt(blockSize), simPtr(tab, 64))
+	}
+}
+
 // simulatedAMX is the simulated avx512 set with the AMX path, its tile
 // kernel run in the simulator whether or not this CPU has AMX.
 func simulatedAMX(t testing.TB) (*vecKernels, *simSet) {
 	k, _ := simulatedSet(t, "avx512", nil)
 	s := loadSimSet(t, "nf4_amx_amd64.s")
 	k.name = "simulated avx512 with amx"
-	k.amx = &amxKernels{tile: s.simAMX("amxBF16x32x32"), ready: func() bool { return true }}
+	k.amx = &amxKernels{
+		tile:   s.simAMX("amxBF16x32x32"),
+		decode: s.simDecodeBF16("decodeBF16AVX512", nativeDecodeBF16()),
+		ready:  func() bool { return true },
+	}
 	return k, s
 }
 

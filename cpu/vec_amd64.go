@@ -48,7 +48,7 @@ var avx512 = &vecKernels{
 		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
 	}},
 	gemvBF16:     bf16Kernels(),
-	amx:          &amxKernels{tile: amxBF16x32x32, ready: amxPermitted},
+	amx:          &amxKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
 	decode:       decodeAVX512,
 	decodeStream: decodeAVX512Stream,
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {

@@ -47,6 +47,7 @@ func main() {
 		}
 	case "amx":
 		amxTile(amxConfig())
+		amxDecode()
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)
