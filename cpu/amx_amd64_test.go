@@ -143,3 +143,36 @@ func TestDecodeBF16Native(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAMXDecode times the part of the AMX path a CPU without AMX can
+// run: decoding all of a 4096² W to bf16 rows (one thread, row by row
+// into one row's buffer, as each of linearAMX's threads does its panels),
+// beside the avx512 set's float32 decode of the same rows the same way.
+func BenchmarkAMXDecode(b *testing.B) {
+	if !hasAVX512() || !cpu.X86.HasAVX512BF16 {
+		b.Skip("no AVX512_BF16 here")
+	}
+	w, _, _ := benchSetup(b)
+	K, B := w.Cols, w.BlockSize
+	row := make([]uint16, K)
+	values := &w.table().values
+	b.Run("bf16-rows", func(b *testing.B) {
+		for b.Loop() {
+			for n := range w.Rows {
+				first := n * (K / B)
+				decodeBF16AVX512(&row[0], &w.Codes[first*B/2], &w.Scales.Absmax[first], K/B, B, values)
+			}
+		}
+		b.SetBytes(int64(len(w.Codes)))
+	})
+	f := make([]float32, K)
+	b.Run("float32-rows", func(b *testing.B) {
+		for b.Loop() {
+			for n := range w.Rows {
+				first := n * (K / B)
+				decodeAVX512(&f[0], &w.Codes[first*B/2], &w.Scales.Absmax[first], K/B, B, streamAhead, values)
+			}
+		}
+		b.SetBytes(int64(len(w.Codes)))
+	})
+}
