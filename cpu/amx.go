@@ -53,8 +53,12 @@ func linearAMX(k *amxKernels, out, x []float32, m int, w *Weights) {
 	values := &w.table().values
 	perRow := K / B
 	panels := (N + amxBlock - 1) / amxBlock
+	// Panel rows are 64 bytes longer than K's values, so that the 16 rows
+	// one tile load reads (K a power of two times 64 bytes apart otherwise)
+	// do not all fall in one cache set.
+	ldp := K + amxBlock
 	parallelFor(panels, 1, func(lo, hi int) {
-		panel := make([]uint16, amxBlock*K)
+		panel := make([]uint16, amxBlock*ldp)
 		c := make([]float32, amxBlock*amxBlock)
 		var buf []float32
 		if w.Scales.Double() {
@@ -64,14 +68,14 @@ func linearAMX(k *amxKernels, out, x []float32, m int, w *Weights) {
 			n0 := p * amxBlock
 			rows := min(amxBlock, N-n0)
 			// Weight rows past N are zero.
-			clear(panel[rows*K:])
+			clear(panel[rows*ldp:])
 			for j := range rows {
 				first := (n0 + j) * perRow
 				scales := rowScales(&w.Scales, first, perRow, buf)
-				k.decode(&panel[j*K], &w.Codes[first*B/2], &scales[0], perRow, B, values)
+				k.decode(&panel[j*ldp], &w.Codes[first*B/2], &scales[0], perRow, B, values)
 			}
 			for i0 := 0; i0 < mp; i0 += amxBlock {
-				k.tile(&panel[0], 2*K, &xt[i0*K], &c[0], 4*amxBlock, K/amxBlock)
+				k.tile(&panel[0], 2*ldp, &xt[i0*K], &c[0], 4*amxBlock, K/amxBlock)
 				for i := i0; i < min(m, i0+amxBlock); i++ {
 					o := out[i*N+n0 : i*N+n0+rows]
 					for j := range o {
