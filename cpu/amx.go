@@ -19,12 +19,12 @@ type amxKernels struct {
 	ready  func() bool
 }
 
-// amxMinRows is the smallest batch LinearBF16 runs on tiles: a tile holds
-// 16 rows of x, so fewer would leave most of each multiply unused.
+// amxMinRows is the smallest batch LinearBF16 runs on tiles: a tile of x
+// holds 16 of its rows, so fewer would leave most of each multiply unused.
 const amxMinRows = 16
 
-// amxBlock is the kernel's block: 32 rows of x by 32 weight rows, and the
-// 32 values of k a tile row of x holds.
+// amxBlock is the kernel's block: 32 weight rows by 32 rows of x, and the
+// 32 values of k a tile row of W holds.
 const amxBlock = 32
 
 // AMXKernels reports whether LinearBF16 runs the AMX-BF16 tile kernel for
