@@ -44,12 +44,15 @@ func linearAMX(k *amxKernels, out, x []float32, m int, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
 	mp := (m + amxBlock - 1) / amxBlock * amxBlock
 	xt := make([]uint16, mp*K)
-	for i := range m {
-		dst := xt[i/amxBlock*amxBlock*K+2*(i%amxBlock):]
-		for p, v := range x[i*K : (i+1)*K] {
-			dst[p/2*2*amxBlock+p%2] = toBF16(v)
+	// By 32-row blocks, so that no two threads write one cache line.
+	parallelFor(mp/amxBlock, 1, func(lo, hi int) {
+		for i := lo * amxBlock; i < min(m, hi*amxBlock); i++ {
+			dst := xt[i/amxBlock*amxBlock*K+2*(i%amxBlock):]
+			for p, v := range x[i*K : (i+1)*K] {
+				dst[p/2*2*amxBlock+p%2] = toBF16(v)
+			}
 		}
-	}
+	})
 	values := &w.table().values
 	perRow := K / B
 	panels := (N + amxBlock - 1) / amxBlock
