@@ -1,14 +1,17 @@
 package cpu
 
 // amxKernel is the AMX-BF16 tile kernel: a 32×32 block of c (float32,
-// rows ldc bytes apart) = a · b over 32·ksteps values of k, a holding bf16
-// rows lda bytes apart and b 32 columns in pair layout (see linearAMX).
-type amxKernel func(a *uint16, lda int, b *uint16, c *float32, ldc int, ksteps int)
+// rows ldc bytes apart) = a · b over 32·ksteps values of k, plus c's
+// values if acc is not 0; a holds bf16 rows lda bytes apart and b 32
+// columns in pair layout, each pair of bf16 values one uint32, the lower
+// value in the low half (see linearAMX).
+type amxKernel func(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
 
-// amxDecodeFunc decodes blocks·blockSize codes (blockSize a multiple of
-// 32) to bf16 values in element order, each code's value times its
-// block's scale, rounded as toBF16.
-type amxDecodeFunc func(dst *uint16, codes *byte, scales *float32, blocks, blockSize int, tab *[16]float32)
+// amxDecodeFunc decodes, for each of rows weight rows, blocks·blockSize
+// codes (blockSize a multiple of 32) to bf16 values in element order, each
+// code's value times its block's scale, rounded as toBF16; one row's dst,
+// codes and scales are ldd, ldc and lds bytes on from the last's.
+type amxDecodeFunc func(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows, blocks, blockSize int, tab *[16]float32)
 
 // amxKernels is a kernel set's AMX path: the tile kernel, the decode of
 // weight rows it multiplies, and ready, which reports whether this process
@@ -32,58 +35,72 @@ const amxBlock = 32
 // AMX-BF16, where the OS granted the tile state to this process.
 func AMXKernels() bool { return active != nil && active.amx != nil && active.amx.ready() }
 
+// amxChunk is the run of k the AMX path decodes a panel for before it
+// multiplies: 32 weight rows of 256 bf16 values, 16 KiB, so that the
+// decoded values are still in L1 when the tiles load them (decoding whole
+// rows, to L2, took most of the path's time without tiles).
+const amxChunk = 256
+
 // linearAMX is LinearBF16 on tiles, which compute out's transpose: the
 // a operand is 32 rows of W, decoded (scaled and rounded to bf16) a panel
 // of 32 rows at a time into plain rows; the b operand is 32 rows of x,
 // rounded to bf16 once into the pair layout TDPBF16PS reads (row p holds,
 // for each of the 32 rows in turn, the values of k = 2p and 2p+1), padded
 // with zero rows to a multiple of 32. The panels are shared out among the
-// threads; each multiplies its panel by every 32-row block of x. K is a
-// multiple of the block size, so of 32, as a tile row of W needs.
+// threads; each decodes its panel amxChunk values of k (or one block) at a
+// time and multiplies that by every 32-row block of x, adding to the sums
+// so far. K is a multiple of the block size, so of 32, as a tile row of W
+// needs.
 func linearAMX(k *amxKernels, out, x []float32, m int, w *Weights) {
 	N, K, B := w.Rows, w.Cols, w.BlockSize
 	mp := (m + amxBlock - 1) / amxBlock * amxBlock
-	xt := make([]uint16, mp*K)
+	// xt holds x's pairs: block b's pair row p (k = 2p, 2p+1) at
+	// (b·K/2 + p)·32, one uint32 for each of its 32 rows.
+	xt := make([]uint32, mp*K/2)
 	// By 32-row blocks, so that no two threads write one cache line.
 	parallelFor(mp/amxBlock, 1, func(lo, hi int) {
 		for i := lo * amxBlock; i < min(m, hi*amxBlock); i++ {
-			dst := xt[i/amxBlock*amxBlock*K+2*(i%amxBlock):]
-			for p, v := range x[i*K : (i+1)*K] {
-				dst[p/2*2*amxBlock+p%2] = toBF16(v)
+			dst := xt[i/amxBlock*amxBlock*K/2+i%amxBlock:]
+			src := x[i*K : (i+1)*K]
+			for p := range K / 2 {
+				dst[p*amxBlock] = uint32(toBF16(src[2*p])) | uint32(toBF16(src[2*p+1]))<<16
 			}
 		}
 	})
 	values := &w.table().values
 	perRow := K / B
+	kc := min(K, max(B, amxChunk))
+	// Panel rows are 64 bytes longer than the chunk, so that the 16 rows
+	// one tile load reads do not all fall in one cache set.
+	ldp := kc + amxBlock
 	panels := (N + amxBlock - 1) / amxBlock
-	// Panel rows are 64 bytes longer than K's values, so that the 16 rows
-	// one tile load reads (K a power of two times 64 bytes apart otherwise)
-	// do not all fall in one cache set.
-	ldp := K + amxBlock
 	parallelFor(panels, 1, func(lo, hi int) {
 		panel := make([]uint16, amxBlock*ldp)
-		c := make([]float32, amxBlock*amxBlock)
+		c := make([]float32, mp*amxBlock)
 		var buf []float32
 		if w.Scales.Double() {
-			buf = make([]float32, perRow)
+			buf = make([]float32, amxBlock*perRow)
 		}
 		for p := lo; p < hi; p++ {
 			n0 := p * amxBlock
 			rows := min(amxBlock, N-n0)
 			// Weight rows past N are zero.
 			clear(panel[rows*ldp:])
-			for j := range rows {
-				first := (n0 + j) * perRow
-				scales := rowScales(&w.Scales, first, perRow, buf)
-				k.decode(&panel[j*ldp], &w.Codes[first*B/2], &scales[0], perRow, B, values)
+			// The panel's scales, perRow to a row.
+			scales := rowScales(&w.Scales, n0*perRow, rows*perRow, buf)
+			for k0 := 0; k0 < K; k0 += kc {
+				kt := min(kc, K-k0)
+				k.decode(&panel[0], 2*ldp, &w.Codes[(n0*K+k0)/2], K/2, &scales[k0/B], 4*perRow, rows, kt/B, B, values)
+				acc := min(k0, 1)
+				for i0 := 0; i0 < mp; i0 += amxBlock {
+					k.tile(&panel[0], 2*ldp, &xt[(i0*K+k0*amxBlock)/2], &c[i0*amxBlock], 4*amxBlock, kt/amxBlock, acc)
+				}
 			}
-			for i0 := 0; i0 < mp; i0 += amxBlock {
-				k.tile(&panel[0], 2*ldp, &xt[i0*K], &c[0], 4*amxBlock, K/amxBlock)
-				for i := i0; i < min(m, i0+amxBlock); i++ {
-					o := out[i*N+n0 : i*N+n0+rows]
-					for j := range o {
-						o[j] = c[j*amxBlock+i-i0]
-					}
+			for i := range m {
+				cb := c[i/amxBlock*amxBlock*amxBlock+i%amxBlock:]
+				o := out[i*N+n0 : i*N+n0+rows]
+				for j := range o {
+					o[j] = cb[j*amxBlock]
 				}
 			}
 		}

@@ -118,7 +118,8 @@ func TestAMXRefusedFallsBack(t *testing.T) {
 
 // TestDecodeBF16Native holds the AVX-512 BF16 decode of the AMX path to
 // its Go twin, bit for bit, where the CPU has AVX512_BF16 (with or
-// without AMX): every block size, plain and double-quantized scales.
+// without AMX): every block size, plain and double-quantized scales, three
+// rows from the second block of each of a 5-block row on.
 func TestDecodeBF16Native(t *testing.T) {
 	if !hasAVX512() || !cpu.X86.HasAVX512BF16 {
 		t.Logf("NOT RUN NATIVELY: this CPU lacks AVX512_BF16: the AMX path's decode ran only in the simulator")
@@ -128,12 +129,14 @@ func TestDecodeBF16Native(t *testing.T) {
 	for b := MinBlockSize; b <= MaxBlockSize; b *= 2 {
 		for _, q := range QuantTypes() {
 			for _, double := range []bool{false, true} {
-				w, _ := randomWeightsOf(t, q, r, 2, 3*b, b, double)
-				scales := rowScales(&w.Scales, 3, 3, make([]float32, 3))
-				codes := w.Codes[3*b/2:]
-				got, want := make([]uint16, 3*b), make([]uint16, 3*b)
-				decodeBF16AVX512(&got[0], &codes[0], &scales[0], 3, b, &w.table().values)
-				decodeBF16Go(want, codes, scales, b, &w.table().values)
+				const rows, perRow, blocks, ldd = 3, 5, 3, 7
+				w, _ := randomWeightsOf(t, q, r, rows, perRow*b, b, double)
+				scales := rowScales(&w.Scales, 0, rows*perRow, make([]float32, rows*perRow))
+				got, want := make([]uint16, rows*ldd*b), make([]uint16, rows*ldd*b)
+				decodeBF16AVX512(&got[0], 2*ldd*b, &w.Codes[b/2], perRow*b/2, &scales[1], 4*perRow, rows, blocks, b, &w.table().values)
+				for j := range rows {
+					decodeBF16Go(want[j*ldd*b:], w.Codes[(j*perRow+1)*b/2:], scales[j*perRow+1:j*perRow+1+blocks], b, &w.table().values)
+				}
 				for i := range got {
 					if got[i] != want[i] {
 						t.Fatalf("%v B=%d double=%v: value %d is %#04x, Go %#04x", q, b, double, i, got[i], want[i])
@@ -160,7 +163,7 @@ func BenchmarkAMXDecode(b *testing.B) {
 		for b.Loop() {
 			for n := range w.Rows {
 				first := n * (K / B)
-				decodeBF16AVX512(&row[0], &w.Codes[first*B/2], &w.Scales.Absmax[first], K/B, B, values)
+				decodeBF16AVX512(&row[0], 0, &w.Codes[first*B/2], 0, &w.Scales.Absmax[first], 0, 1, K/B, B, values)
 			}
 		}
 		b.SetBytes(int64(len(w.Codes)))
@@ -175,4 +178,37 @@ func BenchmarkAMXDecode(b *testing.B) {
 		}
 		b.SetBytes(int64(len(w.Codes)))
 	})
+}
+
+// BenchmarkAMXPathWithoutTiles times linearAMX at M = 64 on 4096² with a
+// tile kernel that does nothing: all the path costs besides the tiles (x
+// to bf16, W decoded panel by panel, the output written), on every thread,
+// beside the bf16 path this CPU runs at M = 64 without tiles.
+func BenchmarkAMXPathWithoutTiles(b *testing.B) {
+	if !hasAVX512() || !cpu.X86.HasAVX512BF16 {
+		b.Skip("no AVX512_BF16 here")
+	}
+	w, _, _ := benchSetup(b)
+	const m = 64
+	r := rand.New(rand.NewPCG(7, 7))
+	x := make([]float32, m*benchK)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	out := make([]float32, m*benchN)
+	noTiles := &amxKernels{tile: func(*uint16, int, *uint32, *float32, int, int, int) {}, decode: decodeBF16AVX512}
+	b.Run("amx-path-no-tiles", withCPUTime(func(b *testing.B) {
+		for b.Loop() {
+			linearAMX(noTiles, out, x, m, w)
+		}
+	}))
+	b.Run("avx512-bf16", withCPUTime(func(b *testing.B) {
+		withKernels(avx512, func() {
+			for b.Loop() {
+				if err := LinearBF16(out, x, m, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}))
 }

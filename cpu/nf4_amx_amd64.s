@@ -24,26 +24,71 @@ DATA amxConfig<>+55(SB)/1, $0x10
 DATA amxConfig<>+56(SB)/8, $0x0000000000000000
 GLOBL amxConfig<>(SB), RODATA|NOPTR, $64
 
-// func amxBF16x32x32(a *uint16, lda int, b *uint16, c *float32, ldc int, ksteps int)
-TEXT ·amxBF16x32x32(SB), NOSPLIT, $0-48
+// func amxBF16x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
+TEXT ·amxBF16x32x32(SB), NOSPLIT, $0-56
 	LEAQ amxConfig<>+0(SB), R11
 
 	// LDTILECFG (R11)
-	BYTE $0xc4
-	BYTE $0xc2
-	BYTE $0x78
-	BYTE $0x49
-	BYTE $0x03
-	MOVQ a+0(FP), AX
-	MOVQ lda+8(FP), CX
-	MOVQ CX, BX
-	SHLQ $0x04, BX
-	ADDQ AX, BX
-	MOVQ b+16(FP), SI
-	LEAQ 64(SI), R8
-	MOVQ $0x00000080, DI
-	MOVQ ksteps+40(FP), R11
+	BYTE  $0xc4
+	BYTE  $0xc2
+	BYTE  $0x78
+	BYTE  $0x49
+	BYTE  $0x03
+	MOVQ  a+0(FP), AX
+	MOVQ  lda+8(FP), CX
+	MOVQ  CX, BX
+	SHLQ  $0x04, BX
+	ADDQ  AX, BX
+	MOVQ  b+16(FP), SI
+	LEAQ  64(SI), R8
+	MOVQ  $0x00000080, DI
+	MOVQ  c+24(FP), DX
+	MOVQ  ldc+32(FP), R9
+	MOVQ  R9, R10
+	SHLQ  $0x04, R10
+	ADDQ  DX, R10
+	MOVQ  acc+48(FP), R11
+	TESTQ R11, R11
+	JZ    amxBF16x32x32_zero
 
+	// TILELOADD (DX)(R9*1), TMM0
+	BYTE $0xc4
+	BYTE $0xa2
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x04
+	BYTE $0x0a
+
+	// TILELOADD (R10)(R9*1), TMM2
+	BYTE $0xc4
+	BYTE $0x82
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x14
+	BYTE $0x0a
+	ADDQ $0x40, DX
+	ADDQ $0x40, R10
+
+	// TILELOADD (DX)(R9*1), TMM1
+	BYTE $0xc4
+	BYTE $0xa2
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x0c
+	BYTE $0x0a
+
+	// TILELOADD (R10)(R9*1), TMM3
+	BYTE $0xc4
+	BYTE $0x82
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x1c
+	BYTE $0x0a
+	SUBQ $0x40, DX
+	SUBQ $0x40, R10
+	JMP  amxBF16x32x32_start
+
+amxBF16x32x32_zero:
 	// TILEZERO TMM0
 	BYTE $0xc4
 	BYTE $0xe2
@@ -71,6 +116,9 @@ TEXT ·amxBF16x32x32(SB), NOSPLIT, $0-48
 	BYTE $0x7b
 	BYTE $0x49
 	BYTE $0xd8
+
+amxBF16x32x32_start:
+	MOVQ ksteps+40(FP), R11
 
 amxBF16x32x32_k:
 	// TILELOADD (AX)(CX*1), TMM4
@@ -138,11 +186,6 @@ amxBF16x32x32_k:
 	ADDQ $0x00000800, R8
 	DECQ R11
 	JNZ  amxBF16x32x32_k
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R9
-	MOVQ R9, R10
-	SHLQ $0x04, R10
-	ADDQ DX, R10
 
 	// TILESTORED TMM0, (DX)(R9*1)
 	BYTE $0xc4
@@ -177,6 +220,8 @@ amxBF16x32x32_k:
 	BYTE $0x4b
 	BYTE $0x1c
 	BYTE $0x0a
+	SUBQ $0x40, DX
+	SUBQ $0x40, R10
 
 	// TILERELEASE
 	BYTE $0xc4
@@ -186,24 +231,30 @@ amxBF16x32x32_k:
 	BYTE $0xc0
 	RET
 
-// func decodeBF16AVX512(dst *uint16, codes *byte, scales *float32, blocks int, blockSize int, tab *[16]float32)
+// func decodeBF16AVX512(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows int, blocks int, blockSize int, tab *[16]float32)
 // Requires: AVX, AVX512BW, AVX512F
-TEXT ·decodeBF16AVX512(SB), NOSPLIT, $0-48
+TEXT ·decodeBF16AVX512(SB), NOSPLIT, $0-80
 	MOVQ       dst+0(FP), AX
-	MOVQ       codes+8(FP), CX
-	MOVQ       scales+16(FP), DX
-	MOVQ       blocks+24(FP), BX
-	LEAQ       (DX)(BX*4), BX
-	MOVQ       blockSize+32(FP), SI
+	MOVQ       codes+16(FP), CX
+	MOVQ       scales+32(FP), DX
+	MOVQ       rows+48(FP), BX
+	MOVQ       blockSize+64(FP), SI
 	SHRQ       $0x01, SI
-	MOVQ       tab+40(FP), DI
+	MOVQ       tab+72(FP), DI
 	VMOVUPS    (DI), Z0
 	VPTERNLOGD $0xff, Z2, Z2, Z2
 	VPSRLD     $0x1c, Z2, Z2
 	VPSLLD     $0x10, Z2, Z3
 
+decodeBF16AVX512_row:
+	MOVQ AX, DI
+	MOVQ CX, R8
+	MOVQ DX, R9
+	MOVQ blocks+56(FP), R10
+	LEAQ (R9)(R10*4), R10
+
 decodeBF16AVX512_block:
-	VMULPS.BCST (DX), Z0, Z4
+	VMULPS.BCST (R9), Z0, Z4
 
 	// VCVTNE2PS2BF16 Z4, Z4, Z1
 	BYTE $0x62
@@ -212,23 +263,28 @@ decodeBF16AVX512_block:
 	BYTE $0x48
 	BYTE $0x72
 	BYTE $0xcc
-	MOVQ CX, DI
-	ADDQ SI, DI
+	MOVQ R8, R11
+	ADDQ SI, R11
 
 decodeBF16AVX512_group:
-	VPMOVZXBD (CX), Z5
+	VPMOVZXBD (R8), Z5
 	VPSLLD    $0x0c, Z5, Z4
 	VPANDD    Z2, Z5, Z5
 	VPANDD    Z3, Z4, Z4
 	VPORD     Z4, Z5, Z5
 	VPERMW    Z1, Z5, Z5
-	VMOVDQU32 Z5, (AX)
-	ADDQ      $0x10, CX
-	ADDQ      $0x40, AX
-	CMPQ      CX, DI
+	VMOVDQU32 Z5, (DI)
+	ADDQ      $0x10, R8
+	ADDQ      $0x40, DI
+	CMPQ      R8, R11
 	JB        decodeBF16AVX512_group
-	ADDQ      $0x04, DX
-	CMPQ      DX, BX
+	ADDQ      $0x04, R9
+	CMPQ      R9, R10
 	JB        decodeBF16AVX512_block
+	ADDQ      ldd+8(FP), AX
+	ADDQ      ldc+24(FP), CX
+	ADDQ      lds+40(FP), DX
+	DECQ      BX
+	JNZ       decodeBF16AVX512_row
 	VZEROUPPER
 	RET

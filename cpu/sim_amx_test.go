@@ -8,25 +8,26 @@ import (
 
 // simAMX is the simulated AMX tile kernel: a is 32 rows of 64·ksteps
 // bytes, lda apart; b the panel's 16·ksteps rows of 128 bytes; c 32 rows
-// of 128 bytes, ldc apart. No native run: the CPU's order of the sums may
+// of 128 bytes, ldc apart (read too when acc is not 0). No native run: the CPU's order of the sums may
 // differ from the simulator's (see TestAMXNative).
 func (s *simSet) simAMX(fn string) amxKernel {
-	return func(a *uint16, lda int, b *uint16, c *float32, ldc int, ksteps int) {
+	return func(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int) {
 		s.call(fn, nil, simRows(a, 32, 64*ksteps, lda), simInt(lda), simPtr(b, 16*ksteps*128),
-			simRows(c, 32, 128, ldc), simInt(ldc), simInt(ksteps))
+			simRows(c, 32, 128, ldc), simInt(ldc), simInt(ksteps), simInt(acc))
 	}
 }
 
 // simDecodeBF16 is the simulated decode of weight rows to bf16; native,
 // if not nil, runs too, and must agree bit for bit.
 func (s *simSet) simDecodeBF16(fn string, native amxDecodeFunc) amxDecodeFunc {
-	return func(dst *uint16, codes *byte, scales *float32, blocks, blockSize int, tab *[16]float32) {
+	return func(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows, blocks, blockSize int, tab *[16]float32) {
 		var run func() int
 		if native != nil {
-			run = func() int { native(dst, codes, scales, blocks, blockSize, tab); return 0 }
+			run = func() int { native(dst, ldd, codes, ldc, scales, lds, rows, blocks, blockSize, tab); return 0 }
 		}
 		n := blocks * blockSize
-		s.call(fn, run, simPtr(dst, 2*n), simPtr(codes, n/2), simPtr(scales, 4*blocks), simInt(blocks), simInt(blockSize), simPtr(tab, 64))
+		s.call(fn, run, simRows(dst, rows, 2*n, ldd), simInt(ldd), simRows(codes, rows, n/2, ldc), simInt(ldc),
+			simRows(scales, rows, 4*blocks, lds), simInt(lds), simInt(rows), simInt(blocks), simInt(blockSize), simPtr(tab, 64))
 	}
 }
 
@@ -48,8 +49,8 @@ func simulatedAMX(t testing.TB) (*vecKernels, *simSet) {
 // simulated, against its pure-Go twin (the simulator sums in the SDM's
 // order, as the twin does, so they agree exactly) and the float64
 // product, on batches of 16 rows or more that fill the 32-row blocks
-// unevenly, weight counts that are no multiple of 16 or 32, and K of one
-// block of 64 and more.
+// unevenly, weight counts that are no multiple of 16 or 32, and K from
+// one block of 64 to several chunks.
 func TestSimulatedAMX(t *testing.T) {
 	t.Logf("AMX tile kernel: run in the simulator; natively only where TestAMXNative says so")
 	k, s := simulatedAMX(t)
@@ -61,6 +62,9 @@ func TestSimulatedAMX(t *testing.T) {
 	}{
 		{37, 64, 64, []int{16, 17, 33}}, {5, 192, 64, []int{16, 70}}, {70, 96, 32, []int{17}},
 		{33, 256, 128, []int{33}}, {16, 128, 64, []int{70}},
+		// K past one chunk (256 values, or a block of 512): the tiles add
+		// to the sums so far, and a last chunk is shorter.
+		{37, 640, 64, []int{17}}, {5, 1024, 512, []int{33}},
 	}
 	for _, sh := range shapes {
 		for _, q := range QuantTypes() {

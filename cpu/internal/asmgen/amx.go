@@ -10,10 +10,11 @@ import (
 )
 
 // amxTile writes the AMX-BF16 micro-kernel: a 32×32 block of
-// c (float32, rows ldc bytes apart) = a[32, 32·ksteps] · b, where a holds
-// bf16 rows lda bytes apart and b is a panel of 32 columns in the pair
-// layout TDPBF16PS reads: 16·ksteps rows of 128 bytes, row p holding, for
-// each of the 32 columns, the bf16 values of k = 2p and 2p+1.
+// c (float32, rows ldc bytes apart) = a[32, 32·ksteps] · b, plus c's
+// values if acc is not 0, where a holds bf16 rows lda bytes apart and b
+// is a panel of 32 columns in the pair layout TDPBF16PS reads: 16·ksteps
+// rows of 128 bytes, row p holding, for each of the 32 columns, the bf16
+// values of k = 2p and 2p+1.
 //
 // Tiles 0..3 hold the 2×2 blocks of c (16 rows × 16 float32 each), 4 and
 // 5 the two 16-row halves of a's next 32 k values, 6 and 7 the two 16-
@@ -28,8 +29,8 @@ import (
 // encoded instructions use unseen.
 func amxTile(config Mem) {
 	const name = "amxBF16x32x32"
-	TEXT(name, NOSPLIT, "func(a *uint16, lda int, b *uint16, c *float32, ldc int, ksteps int)")
-	Doc(name + " is the AMX-BF16 32×32 tile kernel: c = a·b over 32·ksteps values of k.")
+	TEXT(name, NOSPLIT, "func(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)")
+	Doc(name + " is the AMX-BF16 32×32 tile kernel: c = a·b (+ c if acc ≠ 0) over 32·ksteps values of k.")
 	aLo, aHi, lda := reg.RAX, reg.RBX, reg.RCX
 	b0, b1, ldb := reg.RSI, reg.R8, reg.RDI
 	cLo, cHi, ldc := reg.RDX, reg.R10, reg.R9
@@ -44,10 +45,33 @@ func amxTile(config Mem) {
 	Load(Param("b"), b0)
 	LEAQ(Mem{Base: b0, Disp: 64}, b1)
 	MOVQ(U32(128), ldb)
-	Load(Param("ksteps"), left)
+	Load(Param("c"), cLo)
+	Load(Param("ldc"), ldc)
+	MOVQ(ldc, cHi)
+	SHLQ(U8(4), cHi)
+	ADDQ(cLo, cHi)
+	// c's tiles: 0 and 2 at cLo and cHi, 1 and 3 64 bytes on.
+	cTiles := func(op func(t int, base, index reg.Register)) {
+		op(0, cLo, ldc)
+		op(2, cHi, ldc)
+		ADDQ(U8(64), cLo)
+		ADDQ(U8(64), cHi)
+		op(1, cLo, ldc)
+		op(3, cHi, ldc)
+		SUBQ(U8(64), cLo)
+		SUBQ(U8(64), cHi)
+	}
+	Load(Param("acc"), left)
+	TESTQ(left, left)
+	JZ(LabelRef(name + "_zero"))
+	cTiles(tileloadd)
+	JMP(LabelRef(name + "_start"))
+	Label(name + "_zero")
 	for t := range 4 {
 		tilezero(t)
 	}
+	Label(name + "_start")
+	Load(Param("ksteps"), left)
 	Label(name + "_k")
 	tileloadd(4, aLo, lda)
 	tileloadd(5, aHi, lda)
@@ -63,17 +87,7 @@ func amxTile(config Mem) {
 	ADDQ(U32(16*128), b1)
 	DECQ(left)
 	JNZ(LabelRef(name + "_k"))
-	Load(Param("c"), cLo)
-	Load(Param("ldc"), ldc)
-	MOVQ(ldc, cHi)
-	SHLQ(U8(4), cHi)
-	ADDQ(cLo, cHi)
-	tilestored(0, cLo, ldc)
-	tilestored(2, cHi, ldc)
-	ADDQ(U8(64), cLo)
-	ADDQ(U8(64), cHi)
-	tilestored(1, cLo, ldc)
-	tilestored(3, cHi, ldc)
+	cTiles(tilestored)
 	tilerelease()
 	RET()
 }

@@ -6,25 +6,25 @@ import (
 )
 
 // amxDecode writes the AVX-512 decode of weight rows to bf16 in element
-// order, the rows of W the AMX kernel multiplies: blocks·blockSize values
-// to dst, each code's value times its block's scale rounded to bf16 (to
-// nearest even, as toBF16). Per block the 16 table values are scaled and
-// rounded (VCVTNE2PS2BF16) into a word table; per 16 code bytes each byte
-// widens to a dword whose low word indexes its low nibble and high word
-// its high nibble, so one VPERMW gives the 32 values in order.
+// order, the rows of W the AMX kernel multiplies: for each of rows rows,
+// blocks·blockSize values to dst, each code's value times its block's
+// scale rounded to bf16 (to nearest even, as toBF16); one row's dst, codes
+// and scales are ldd, ldc and lds bytes on from the last's. Per block the
+// 16 table values are scaled and rounded (VCVTNE2PS2BF16) into a word
+// table; per 16 code bytes each byte widens to a dword whose low word
+// indexes its low nibble and high word its high nibble, so one VPERMW
+// gives the 32 values in order.
 //
 // As in the bf16 decode-dot kernels, every vector register is physical,
 // since VCVTNE2PS2BF16 is written as bytes.
 func amxDecode() {
 	const name = "decodeBF16AVX512"
-	TEXT(name, NOSPLIT, "func(dst *uint16, codes *byte, scales *float32, blocks int, blockSize int, tab *[16]float32)")
-	Doc(name + " writes blocks·blockSize scaled values, rounded to bf16, to dst.")
-	d := Load(Param("dst"), GP64())
-	c := Load(Param("codes"), GP64())
-	s := Load(Param("scales"), GP64())
-	nb := Load(Param("blocks"), GP64())
-	sEnd := GP64()
-	LEAQ(Mem{Base: s, Index: nb, Scale: 4}, sEnd)
+	TEXT(name, NOSPLIT, "func(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows int, blocks int, blockSize int, tab *[16]float32)")
+	Doc(name + " writes rows rows of blocks·blockSize scaled values, rounded to bf16, to dst.")
+	dRow := Load(Param("dst"), GP64())
+	cRow := Load(Param("codes"), GP64())
+	sRow := Load(Param("scales"), GP64())
+	left := Load(Param("rows"), GP64())
 	half := Load(Param("blockSize"), GP64())
 	SHRQ(U8(1), half)
 	const table, words, low4, high4, hi, idx = 0, 1, 2, 3, 4, 5
@@ -33,7 +33,13 @@ func amxDecode() {
 	VPTERNLOGD(U8(0xff), zmm(low4), zmm(low4), zmm(low4))
 	VPSRLD(U8(28), zmm(low4), zmm(low4))
 	VPSLLD(U8(16), zmm(low4), zmm(high4))
-	gEnd := GP64()
+	d, c, s, sEnd, gEnd := GP64(), GP64(), GP64(), GP64(), GP64()
+	Label(name + "_row")
+	MOVQ(dRow, d)
+	MOVQ(cRow, c)
+	MOVQ(sRow, s)
+	MOVQ(param("blocks"), sEnd)
+	LEAQ(Mem{Base: s, Index: sEnd, Scale: 4}, sEnd)
 	Label(name + "_block")
 	VMULPS_BCST(Mem{Base: s}, zmm(table), zmm(hi))
 	vcvtne2ps2bf16(words, hi, hi)
@@ -54,6 +60,11 @@ func amxDecode() {
 	ADDQ(U8(4), s)
 	CMPQ(s, sEnd)
 	JB(LabelRef(name + "_block"))
+	ADDQ(param("ldd"), dRow)
+	ADDQ(param("ldc"), cRow)
+	ADDQ(param("lds"), sRow)
+	DECQ(left)
+	JNZ(LabelRef(name + "_row"))
 	VZEROUPPER()
 	RET()
 }
