@@ -36,10 +36,14 @@ const amxBlock = 32
 func AMXKernels() bool { return active != nil && active.amx != nil && active.amx.ready() }
 
 // amxChunk is the run of k the AMX path decodes a panel for before it
-// multiplies: 32 weight rows of 256 bf16 values, 16 KiB, so that the
-// decoded values are still in L1 when the tiles load them (decoding whole
-// rows, to L2, took most of the path's time without tiles).
-const amxChunk = 256
+// multiplies, so that the decoded values are still in cache when the tiles
+// load them: 32 weight rows of 1024 bf16 values, 64 KiB. Shorter runs
+// (256, 16 KiB, which L1 holds) made the decode 1.3 to 1.5 times slower on
+// Zen 5 (BenchmarkAMXPathWithoutTiles with the run changed), as each row's
+// codes then come in short pieces; whole rows were a little faster still,
+// but leave a 256 KiB panel (at K = 4096) for the tiles to read from L2.
+// Which is best with the tiles can only be timed on an AMX machine.
+const amxChunk = 1024
 
 // linearAMX is LinearBF16 on tiles, which compute out's transpose: the
 // a operand is 32 rows of W, decoded (scaled and rounded to bf16) a panel

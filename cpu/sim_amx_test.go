@@ -62,9 +62,10 @@ func TestSimulatedAMX(t *testing.T) {
 	}{
 		{37, 64, 64, []int{16, 17, 33}}, {5, 192, 64, []int{16, 70}}, {70, 96, 32, []int{17}},
 		{33, 256, 128, []int{33}}, {16, 128, 64, []int{70}},
-		// K past one chunk (256 values, or a block of 512): the tiles add
-		// to the sums so far, and a last chunk is shorter.
+		// K past one chunk (1024 values, or a block of 2048): the tiles
+		// add to the sums so far, and a last chunk may be shorter.
 		{37, 640, 64, []int{17}}, {5, 1024, 512, []int{33}},
+		{37, 1280, 64, []int{17}}, {5, 4096, 2048, []int{16}},
 	}
 	for _, sh := range shapes {
 		for _, q := range QuantTypes() {
