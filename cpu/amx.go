@@ -111,7 +111,8 @@ func linearAMX(k *amxKernels, out, x []float32, m int, w *Weights) {
 	})
 }
 
-// decodeBF16Go is amxDecodeFunc in plain Go.
+// decodeBF16Go decodes one weight row as amxDecodeFunc does, in plain Go:
+// the reference its kernel is held to.
 func decodeBF16Go(dst []uint16, codes []byte, scales []float32, blockSize int, values *[16]float32) {
 	var tab [16]uint16
 	for b, s := range scales {
