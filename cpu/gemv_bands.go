@@ -9,9 +9,9 @@ package cpu
 // accumulators, 8 per row of the band and of x.
 type gemvChunk func(codes *byte, cskip int, scales *float32, sskip, sbytes, k0, rows int, acc *float32)
 
-// gemvTail returns the dot product of codes, the last block of a row
-// (past the kernels' whole units), with x row i, scaled by scale.
-type gemvTail func(codes []byte, scale float32, i int) float32
+// gemvTail returns the dot product of codes, a block of a row past the
+// kernels' whole units, scaled by scale, with row i of x from column col.
+type gemvTail func(codes []byte, scale float32, i, col int) float32
 
 // gemvBands is the band loop both decode-dot drivers share: bands of
 // gemvBand rows of W split across workers, each swept in K chunks of the
@@ -19,8 +19,8 @@ type gemvTail func(codes []byte, scale float32, i int) float32
 type gemvBands struct {
 	w *Weights
 	m int
-	// ku is the columns the kernels cover, whole 64-code units; a row can
-	// end in one more 32-code block, done by the tail.
+	// ku is the columns the kernels cover, whole units; the blocks of a
+	// row past them are done by the tail.
 	ku int
 	// step is the codes per scale step of the kernels (a block, or a
 	// unit of two 32-code blocks, one per 128-bit lane); sstep the scale
@@ -96,12 +96,11 @@ func (p gemvBands) run(out []float32, chunk gemvChunk, tail gemvTail) {
 				for i := range m {
 					out[i*N+n] = sum8(acc[(r*m+i)*8:])
 				}
-				if ku < K {
-					b := n*perRow + perRow - 1
+				for b := n*perRow + ku/B; b < (n+1)*perRow; b++ {
 					codes := w.Codes[b*B/2 : (b+1)*B/2]
-					s := w.Scales.At(b)
+					s, col := w.Scales.At(b), b*B-n*K
 					for i := range m {
-						out[i*N+n] += tail(codes, s, i)
+						out[i*N+n] += tail(codes, s, i, col)
 					}
 				}
 			}

@@ -22,7 +22,7 @@ func gemvBF16(k *vecKernels, out, x []float32, m int, w *Weights) {
 	fn, values := k.gemvBF16[m], &w.table().values
 	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, k0, rows int, acc *float32) {
 		fn(codes, cskip, scales, sskip, sbytes, p.sstep, &xp[k0*m], p.step/2, rows, p.pf, values, acc, K/2)
-	}, func(codes []byte, s float32, i int) float32 {
-		return decodeDotBF16(codes, x[i*K+p.ku:(i+1)*K], s, values)
+	}, func(codes []byte, s float32, i, col int) float32 {
+		return decodeDotBF16(codes, x[i*K+col:][:len(codes)*2], s, values)
 	})
 }

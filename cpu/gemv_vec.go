@@ -71,8 +71,8 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 	tab, pairs := w.table(), &w.table().pairs
 	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, k0, rows int, acc *float32) {
 		fn(codes, cskip, scales, sskip, sbytes, p.sstep, &xp[k0*m], p.step/2, rows, p.pf, tab, acc)
-	}, func(codes []byte, s float32, i int) float32 {
-		return s * decodeDot(codes, x[i*K+p.ku:(i+1)*K], pairs)
+	}, func(codes []byte, s float32, i, col int) float32 {
+		return s * decodeDot(codes, x[i*K+col:][:len(codes)*2], pairs)
 	})
 }
 
