@@ -30,9 +30,9 @@ func (k *vecKernels) gemvWideFor(B int) gemvFunc {
 // step of the kernel is two 64-code blocks or one larger block; a row's
 // last 64-code block, when K/64 is odd, is done here in Go.
 func gemvWide(fn gemvFunc, out, x []float32, w *Weights) {
-	N, K, B := w.Rows, w.Cols, w.BlockSize
+	K, B := w.Cols, w.BlockSize
 	ku := K / gemvWideUnit * gemvWideUnit
-	perRow, nb := K/B, ku/B
+	p := gemvBands{w: w, m: 1, ku: ku, kc: ku, pf: gemvAhead}
 	sstep, ubytes := 4, B/2
 	if B == 64 {
 		sstep, ubytes = 8, gemvWideUnit/2
@@ -45,37 +45,9 @@ func gemvWide(fn gemvFunc, out, x []float32, w *Weights) {
 		}
 	}
 	t := w.table()
-	bands := (N + gemvBand - 1) / gemvBand
-	parallelFor(bands, 1, func(lo, hi int) {
-		acc := make([]float32, gemvBand*8)
-		var buf []float32
-		if w.Scales.Double() {
-			buf = make([]float32, gemvBand*nb)
-		}
-		for band := lo; band < hi; band++ {
-			n0 := band * gemvBand
-			rows := min(gemvBand, N-n0)
-			clear(acc)
-			first := n0 * perRow
-			var sc []float32
-			sskip := 4 * (perRow - nb)
-			if buf != nil {
-				sc = buf[:rows*nb]
-				for r := range rows {
-					rowScales(&w.Scales, first+r*perRow, nb, sc[r*nb:])
-				}
-				sskip = 0
-			} else {
-				sc = w.Scales.Absmax[first : first+(rows-1)*perRow+nb]
-			}
-			fn(&w.Codes[n0*K/2], (K-ku)/2, &sc[0], sskip, 4*nb, sstep, &xp[0], ubytes, rows, gemvAhead, t, &acc[0])
-			for r := range rows {
-				n := n0 + r
-				out[n] = sum8(acc[r*8:])
-				for b := n*perRow + nb; b < (n+1)*perRow; b++ {
-					out[n] += w.Scales.At(b) * decodeDot(w.Codes[b*B/2:(b+1)*B/2], x[b*B-n*K:(b+1)*B-n*K], &t.pairs)
-				}
-			}
-		}
+	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, _, rows int, acc *float32) {
+		fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows, p.pf, t, acc)
+	}, func(codes []byte, s float32, _, col int) float32 {
+		return s * decodeDot(codes, x[col:][:len(codes)*2], &t.pairs)
 	})
 }

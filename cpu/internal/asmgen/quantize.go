@@ -27,13 +27,8 @@ const (
 func quantize() {
 	TEXT("quantizeAVX2", NOSPLIT, "func(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[22][8]uint32) int")
 	Doc("quantizeAVX2 quantizes blocks·blockSize values of src.")
-	c := Load(Param("codes"), GP64())
-	am := Load(Param("absmax"), GP64())
-	p := Load(Param("src"), GP64())
-	nb := Load(Param("blocks"), GP64())
-	bsz := Load(Param("blockSize"), GP64())
-	SHLQ(U8(2), bsz)
-	k := Load(Param("k"), GP64())
+	qp := loadQuantParams()
+	c, am, p, bsz, k := qp.codes, qp.absmax, qp.src, qp.blockBytes, qp.consts
 	kc := func(off int) Mem { return Mem{Base: k, Disp: off} }
 
 	absMask := YMM()
@@ -117,12 +112,38 @@ func quantize() {
 	CMPQ(p, end)
 	JB(LabelRef("quant_codes"))
 
-	ADDQ(U8(4), am)
+	qp.nextBlock(b, "quant_block", "quant_bad")
+}
+
+// quantParams are the registers both quantizers load their arguments in.
+type quantParams struct {
+	codes, absmax, src, blocks reg.GPVirtual
+	blockBytes                 reg.GPVirtual // blockSize·4: a block's bytes of src
+	consts                     reg.GPVirtual
+}
+
+func loadQuantParams() quantParams {
+	q := quantParams{codes: GP64(), absmax: GP64(), src: GP64(), blocks: GP64(), blockBytes: GP64(), consts: GP64()}
+	Load(Param("codes"), q.codes)
+	Load(Param("absmax"), q.absmax)
+	Load(Param("src"), q.src)
+	Load(Param("blocks"), q.blocks)
+	Load(Param("blockSize"), q.blockBytes)
+	SHLQ(U8(2), q.blockBytes)
+	Load(Param("k"), q.consts)
+	return q
+}
+
+// nextBlock ends a quantizer's block loop, b counting blocks: on to the
+// next absmax and block at loop, and past the last one return -1; a jump
+// to bad returns b, the block that held a NaN or Inf.
+func (q quantParams) nextBlock(b reg.GPVirtual, loop, bad string) {
+	ADDQ(U8(4), q.absmax)
 	INCQ(b)
-	CMPQ(b, nb)
-	JB(LabelRef("quant_block"))
+	CMPQ(b, q.blocks)
+	JB(LabelRef(loop))
 	MOVQ(I64(-1), b)
-	Label("quant_bad")
+	Label(bad)
 	Store(b, ReturnIndex(0))
 	VZEROUPPER()
 	RET()

@@ -29,13 +29,8 @@ const (
 func quantize512() {
 	TEXT("quantizeAVX512", NOSPLIT, "func(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[41]uint32) int")
 	Doc("quantizeAVX512 quantizes blocks·blockSize values of src.")
-	c := Load(Param("codes"), GP64())
-	am := Load(Param("absmax"), GP64())
-	p := Load(Param("src"), GP64())
-	nb := Load(Param("blocks"), GP64())
-	bsz := Load(Param("blockSize"), GP64())
-	SHLQ(U8(2), bsz)
-	k := Load(Param("k"), GP64())
+	qp := loadQuantParams()
+	c, am, p, bsz, k := qp.codes, qp.absmax, qp.src, qp.blockBytes, qp.consts
 	kc := func(off int) Mem { return Mem{Base: k, Disp: off} }
 	bcast := func(off int) reg.VecVirtual {
 		v := ZMM()
@@ -124,13 +119,5 @@ func quantize512() {
 	CMPQ(p, end)
 	JB(LabelRef("quant512_codes"))
 
-	ADDQ(U8(4), am)
-	INCQ(b)
-	CMPQ(b, nb)
-	JB(LabelRef("quant512_block"))
-	MOVQ(I64(-1), b)
-	Label("quant512_bad")
-	Store(b, ReturnIndex(0))
-	VZEROUPPER()
-	RET()
+	qp.nextBlock(b, "quant512_block", "quant512_bad")
 }
