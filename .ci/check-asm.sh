@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 step "cpu: go generate reproduces the committed assembly"
-generated=(cpu/nf4_amd64.s cpu/nf4_amd64_stubs.go cpu/nf4_avx512_amd64.s cpu/nf4_avx512_amd64_stubs.go)
+generated=(cpu/nf4_amd64.s cpu/nf4_amd64_stubs.go cpu/nf4_avx512_amd64.s cpu/nf4_avx512_amd64_stubs.go cpu/nf4_amx_amd64.s cpu/nf4_amx_amd64_stubs.go)
 for f in "${generated[@]}"; do cp "$f" "$tmp/$(basename "$f")"; done
 restore() { for f in "${generated[@]}"; do cp "$tmp/$(basename "$f")" "$f"; done; }
 if ! go generate ./cpu; then
@@ -52,7 +52,9 @@ GOARCH=arm64 go vet ./cpu/... ./cmd/nf4bench/...
 go vet -tags purego ./cpu/...
 
 step "cpu: kernel sets run natively and in the simulator"
-go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels)$' ./cpu | grep -E 'natively|simulator|^(ok|FAIL|---)'
+go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels|TestSimulatedAMX|TestAMXNative|TestAMXRefusedFallsBack)$' ./cpu | grep -E 'natively|NATIVELY|simulator|^(ok|FAIL|---)'
+# The AMX probes run natively only where the CPU has AMX and Linux grants it.
+go test -count=1 -v -run '^TestProbesMatchCPU$' ./cpu/internal/asmsim | grep -E 'needs amx|^(ok|FAIL|---)'
 
 step "nf4bench with OpenBLAS"
 if ! ldconfig -p | grep -q 'libopenblas\.so '; then

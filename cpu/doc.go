@@ -26,4 +26,8 @@
 // simulator that executes the committed assembly text, so a set the CPU
 // lacks (AVX-512 on many machines) is still tested; where the CPU has the
 // set, each simulated call is compared with the native one bit for bit.
+//
+// LinearBF16 runs batches of 16 rows or more on AMX-BF16 tiles where the
+// CPU has them and Linux grants the tile state (AMXKernels); the tile
+// kernel is in its own file, also run in the simulator on every machine.
 package cpu

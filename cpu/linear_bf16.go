@@ -13,8 +13,19 @@ package cpu
 // bf16), larger batches, and every batch on other CPUs or kernel sets run
 // Linear's exact float32 path, which is both more accurate and there no
 // slower.
+//
+// Where AMXKernels reports true, batches of 16 rows or more run on the
+// AMX-BF16 tiles instead (same rounding of each operand; the sums' order
+// is the hardware's).
 func LinearBF16(out, x []float32, m int, w *Weights) error {
 	k := active
+	if k != nil && k.amx != nil && m >= amxMinRows && k.amx.ready() {
+		if err := checkOperands(w, m, len(x), len(out), w.Cols, w.Rows); err != nil {
+			return err
+		}
+		linearAMX(k.amx, out, x, m, w)
+		return nil
+	}
 	if k == nil || k.gemvBF16 == nil {
 		return Linear(out, x, m, w)
 	}

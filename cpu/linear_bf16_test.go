@@ -31,8 +31,8 @@ func TestToBF16(t *testing.T) {
 }
 
 // TestLinearBF16 holds LinearBF16 to the float64 reference (within bf16
-// precision) and, where the bf16 kernels run, to their pure-Go twin
-// (within float32 summation order); where they do not (one row, large
+// precision) and, where the bf16 kernels or the AMX tiles run, to their
+// pure-Go twin (within float32 summation order); where they do not (one row, large
 // batches, other kernel sets), it must be Linear, bit for bit. Every batch of 1..8 is covered, and larger ones (slices,
 // then the exact GEMM), with every scale step, rows whose K ends in a
 // block left to Go, bands that end part way, both scale formats, both
@@ -70,9 +70,14 @@ func TestLinearBF16(t *testing.T) {
 						if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= 1e-2) {
 							t.Errorf("%s N=%d K=%d B=%d M=%d: error %.2e against float64", name(), sh.n, sh.k, sh.b, m, e)
 						}
-						if BF16Kernels() && m >= 2 && m <= active.slicesUpTo {
-							twin := make([]float32, m*sh.n)
-							if err := linearBF16Go(twin, x, m, w); err != nil {
+						// On AMX tiles the sums run in k's order, as in their own twin.
+						amx := AMXKernels() && m >= amxMinRows
+						if amx || BF16Kernels() && m >= 2 && m <= active.slicesUpTo {
+							twin, twinOf := make([]float32, m*sh.n), linearBF16Go
+							if amx {
+								twinOf = linearAMXGo
+							}
+							if err := twinOf(twin, x, m, w); err != nil {
 								t.Fatal(err)
 							}
 							if e := relErr(got, float64s(twin)); !(e <= 1e-5) {
@@ -154,8 +159,11 @@ func FuzzLinearBF16(f *testing.F) {
 			x64[i] = math.Abs(x64[i])
 		}
 		bound := refLinear(absW, x64, m, false)
-		twin := make([]float32, m*n)
+		twin, twinAMX := make([]float32, m*n), make([]float32, m*n)
 		if err := linearBF16Go(twin, x, m, w); err != nil {
+			t.Fatal(err)
+		}
+		if err := linearAMXGo(twinAMX, x, m, w); err != nil {
 			t.Fatal(err)
 		}
 		saved := active
@@ -167,6 +175,10 @@ func FuzzLinearBF16(f *testing.F) {
 				t.Fatal(err)
 			}
 			native := BF16Kernels() && m >= 2 && m <= active.slicesUpTo
+			twin := twin
+			if AMXKernels() && m >= amxMinRows {
+				native, twin = true, twinAMX
+			}
 			for i := range out {
 				// Two roundings to bf16 (8 significant bits) per product.
 				if d := math.Abs(float64(out[i]) - want[i]); d > 8e-3*bound[i]+1e-30 {

@@ -2,7 +2,11 @@
 
 package cpu
 
-import "slices"
+import (
+	"slices"
+
+	"golang.org/x/sys/cpu"
+)
 
 // nativeSet returns kernel set name if this CPU runs it, else nil.
 func nativeSet(name string) *vecKernels {
@@ -10,6 +14,15 @@ func nativeSet(name string) *vecKernels {
 		if k.name == name && slices.Contains(vecVariants(), k) {
 			return k
 		}
+	}
+	return nil
+}
+
+// nativeDecodeBF16 returns the AVX-512 BF16 decode of the AMX path where
+// this CPU runs it (with or without AMX), else nil.
+func nativeDecodeBF16() amxDecodeFunc {
+	if hasAVX512() && cpu.X86.HasAVX512BF16 {
+		return decodeBF16AVX512
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type vecKernels struct {
 	// gemvBF16[m], if not nil, is the bf16 decode-dot for m = 2..8
 	// activation rows (see LinearBF16).
 	gemvBF16 *[GEMVMaxRows + 1]gemvBF16Func
+	// amx, if not nil, is the AMX-BF16 path of LinearBF16 for 16 rows or
+	// more, run where amx.ready() reports true.
+	amx *amxKernels
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.
 	order *[gemvUnit]int

@@ -6,6 +6,7 @@ import "golang.org/x/sys/cpu"
 
 //go:generate go run -C internal/asmgen . -set avx2 -out ../../nf4_amd64.s -stubs ../../nf4_amd64_stubs.go -pkg cpu
 //go:generate go run -C internal/asmgen . -set avx512 -out ../../nf4_avx512_amd64.s -stubs ../../nf4_avx512_amd64_stubs.go -pkg cpu
+//go:generate go run -C internal/asmgen . -set amx -out ../../nf4_amx_amd64.s -stubs ../../nf4_amx_amd64_stubs.go -pkg cpu
 
 var avx2 = &vecKernels{
 	name: "avx2",
@@ -47,6 +48,7 @@ var avx512 = &vecKernels{
 		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
 	}},
 	gemvBF16:     bf16Kernels(),
+	amx:          &amxKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
 	decode:       decodeAVX512,
 	decodeStream: decodeAVX512Stream,
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {

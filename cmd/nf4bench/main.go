@@ -100,6 +100,20 @@ func (c kernelChoice) at(m int) []string {
 	return s
 }
 
+// bf16Mode says which kernels cpu.LinearBF16 runs with the default set.
+func bf16Mode() string {
+	var k []string
+	if cpu.BF16Kernels() {
+		k = append(k, "AVX-512 BF16 decode-dot")
+	}
+	if cpu.AMXKernels() {
+		k = append(k, "AMX-BF16 tiles from 16 rows")
+	} else {
+		k = append(k, "no AMX-BF16 tiles")
+	}
+	return strings.Join(k, ", ")
+}
+
 // withKernels returns op run under the named kernel set, the set in use
 // put back afterwards.
 func withKernels(name string, op func(i int)) func(i int) {
@@ -134,8 +148,8 @@ func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) erro
 		printRow(w, r)
 	}
 	if !asJSON {
-		fmt.Fprintf(w, "nf4bench: %s, %s/%s, %d threads, kernels %s by default (available %s; timed %s), float32 baselines: %s\n",
-			machine(), runtime.GOOS, runtime.GOARCH, cpu.Threads(), cpu.Kernels(), strings.Join(cpu.KernelSets(), ", "), strings.Join(sets.names, ", "), baselineNames())
+		fmt.Fprintf(w, "nf4bench: %s, %s/%s, %d threads, kernels %s by default (available %s; timed %s; bf16 mode: %s), float32 baselines: %s\n",
+			machine(), runtime.GOOS, runtime.GOARCH, cpu.Threads(), cpu.Kernels(), strings.Join(cpu.KernelSets(), ", "), strings.Join(sets.names, ", "), bf16Mode(), baselineNames())
 		if note := blasNote(); note != "" {
 			fmt.Fprintln(w, note)
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	set := flag.String("set", "avx2", "instruction set to write: avx2 or avx512")
+	set := flag.String("set", "avx2", "instruction set to write: avx2, avx512 or amx")
 	flag.Parse()
 	ConstraintExpr("amd64,!purego")
 	switch *set {
@@ -45,6 +45,9 @@ func main() {
 		for m := 2; m <= 8; m++ {
 			gemv512BF16(m)
 		}
+	case "amx":
+		amxTile(amxConfig())
+		amxDecode()
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)

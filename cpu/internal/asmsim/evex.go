@@ -24,17 +24,26 @@ func (r *byteRun) add(line int, arg string) error {
 }
 
 // decode splits the run into the instructions it encodes (comments
-// between consecutive ones do not end a run).
+// between consecutive ones do not end a run): EVEX ones (0x62) of six
+// bytes, and VEX ones (0xc4, the AMX instructions) of five or six.
 func (r *byteRun) decode(file string) ([]Inst, error) {
 	var out []Inst
-	for i := 0; i < len(r.bytes); i += evexLen {
-		end := min(i+evexLen, len(r.bytes))
-		in, err := decodeEVEX(r.bytes[i:end])
+	for i := 0; i < len(r.bytes); {
+		var in Inst
+		var n int
+		var err error
+		if r.bytes[i] == 0xc4 {
+			in, n, err = decodeVEXAMX(r.bytes[i:min(i+6, len(r.bytes))])
+		} else {
+			n = min(evexLen, len(r.bytes)-i)
+			in, err = decodeEVEX(r.bytes[i : i+n])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", file, r.lines[i], err)
 		}
 		in.Line = r.lines[i]
 		out = append(out, in)
+		i += n
 	}
 	r.lines, r.bytes = nil, nil
 	return out, nil

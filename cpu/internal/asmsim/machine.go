@@ -11,6 +11,8 @@ type Machine struct {
 	gpr  [16]uint64
 	vec  [32][64]byte
 	k    [8]uint64
+	// tiles is the AMX state.
+	tiles tileState
 	// Flags, as the instructions the kernels use set them.
 	zf, cf, sf, of bool
 	regions        []*region

@@ -21,6 +21,7 @@ var known = func() map[string]bool {
 		"KMOVW", "KORTESTW",
 		"VPTERNLOGD", "VPERMW", "VPMOVZXBW", "VPSLLW", "VINSERTI64X4",
 		"VDPBF16PS", "VCVTNE2PS2BF16", // decoded from BYTE runs
+		"LDTILECFG", "TILERELEASE", "TILEZERO", "TILELOADD", "TILESTORED", "TDPBF16PS", // AMX, from BYTE runs
 	} {
 		m[op] = true
 	}

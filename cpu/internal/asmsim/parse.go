@@ -47,6 +47,7 @@ const (
 	KindMem
 	KindImm
 	KindLabel
+	KindTile // an AMX tile register (from BYTE runs only)
 )
 
 // Operand is one instruction operand.

@@ -33,6 +33,9 @@ func hasFeature(need string) bool {
 		return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 	case "avx512bf16":
 		return hasFeature("avx512") && cpu.X86.HasAVX512BF16
+	case "amx":
+		// AMX-BF16, and the OS's grant of the tile state to this process.
+		return hasFeature("avx512") && cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && amxGranted()
 	}
 	return false
 }

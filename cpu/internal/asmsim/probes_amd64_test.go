@@ -104,6 +104,8 @@ var vectorProbes = []vectorProbe{
 	{"VINSERTI64X4ZH", probe.VINSERTI64X4ZH, "avx512", false},
 	{"VDPBF16PSZ", probe.VDPBF16PSZ, "avx512bf16", true},
 	{"VCVTNE2PS2BF16Z", probe.VCVTNE2PS2BF16Z, "avx512bf16", true},
+	{"TDPBF16PS", probe.TDPBF16PS, "amx", true},
+	{"TILEZERO", probe.TILEZERO, "amx", false},
 }
 
 var scalarProbes = []scalarProbe{

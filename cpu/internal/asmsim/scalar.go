@@ -14,6 +14,11 @@ func (m *Machine) step(f *Func, in *Inst, pc int, fp uint64) (next int, done boo
 	a := in.Args
 	switch in.Op {
 	case "RET":
+		if m.tiles.configured {
+			// Tile state must not outlive the call: Go preempts and
+			// moves goroutines between calls.
+			return 0, false, m.fault(in, 0, "returns with a tile configuration loaded (no TILERELEASE)")
+		}
 		return 0, true, nil
 	case "JMP", "JB", "JAE", "JZ", "JNZ":
 		if len(a) != 1 || a[0].Kind != KindLabel {
@@ -42,6 +47,8 @@ func (m *Machine) step(f *Func, in *Inst, pc int, fp uint64) (next int, done boo
 		return next, false, nil
 	case "MOVQ", "MOVL", "ADDQ", "SUBQ", "CMPQ", "XORQ", "TESTQ", "SHLQ", "SHRQ", "LEAQ", "INCQ", "DECQ":
 		return next, false, m.scalar(in, fp)
+	case "LDTILECFG", "TILERELEASE", "TILEZERO", "TILELOADD", "TILESTORED", "TDPBF16PS":
+		return next, false, m.amx(in, fp)
 	}
 	return next, false, m.vector(in, fp)
 }

@@ -179,12 +179,18 @@ func daz(x uint32) uint32 {
 // the bf16 pairs of a and b, high pair first, each sum rounded to nearest
 // even, with denormal inputs and results flushed to zero.
 func dotBF16(d, a, b uint32) uint32 {
-	acc := daz(d)
+	acc := d
 	for _, sh := range []uint{16, 0} {
-		x := daz(a >> sh << 16)
-		y := daz(b >> sh << 16)
-		r := bits(fma32(flt(x), flt(y), flt(acc)))
-		acc = daz(nan3(x, y, acc, r))
+		acc = dotBF16Step(acc, a>>sh<<16, b>>sh<<16)
 	}
 	return acc
+}
+
+// dotBF16Step adds the product of x and y (bf16 values widened to
+// float32) to acc as VDPBF16PS and TDPBF16PS do: rounded to nearest even,
+// denormal inputs and results flushed to zero.
+func dotBF16Step(acc, x, y uint32) uint32 {
+	acc, x, y = daz(acc), daz(x), daz(y)
+	r := bits(fma32(flt(x), flt(y), flt(acc)))
+	return daz(nan3(x, y, acc, r))
 }

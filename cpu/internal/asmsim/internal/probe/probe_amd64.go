@@ -106,6 +106,8 @@ func VINSERTI64X4Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 func VINSERTI64X4ZH(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 func VDPBF16PSZ(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 func VCVTNE2PS2BF16Z(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func TDPBF16PS(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+func TILEZERO(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 
 // The scalar probes run one instruction on CX = a (b in BX) and return
 // its result and the flags as the jumps see them: 1 CF, 2 no CF, 4 ZF, 8 no ZF.

@@ -8,6 +8,16 @@
 
 #include "textflag.h"
 
+DATA amxProbeConfig<>+0(SB)/1, $0x01
+DATA amxProbeConfig<>+16(SB)/2, $0x0040
+DATA amxProbeConfig<>+18(SB)/2, $0x0040
+DATA amxProbeConfig<>+20(SB)/2, $0x0040
+DATA amxProbeConfig<>+48(SB)/1, $0x01
+DATA amxProbeConfig<>+49(SB)/1, $0x01
+DATA amxProbeConfig<>+50(SB)/1, $0x10
+DATA amxProbeConfig<>+56(SB)/8, $0x0000000000000000
+GLOBL amxProbeConfig<>(SB), RODATA|NOPTR, $64
+
 // func VADDPSY(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
 TEXT ·VADDPSY(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), AX
@@ -1646,6 +1656,126 @@ TEXT ·VCVTNE2PS2BF16Z(SB), NOSPLIT, $0-48
 	BYTE $0x48
 	BYTE $0x72
 	BYTE $0xc1
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func TDPBF16PS(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·TDPBF16PS(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	LEAQ amxProbeConfig<>(SB), R8
+// LDTILECFG (R8)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x78
+	BYTE $0x49
+	BYTE $0x00
+	MOVQ $0x00000040, R9
+	XORQ R11, R11
+	LEAQ 64(DX), R10
+// TILELOADD (CX)(R9*1), TMM0
+	BYTE $0xc4
+	BYTE $0xa2
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x04
+	BYTE $0x09
+// TILELOADD (AX)(R9*1), TMM1
+	BYTE $0xc4
+	BYTE $0xa2
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x0c
+	BYTE $0x08
+// TILELOADD (BX)(R11*1), TMM2
+	BYTE $0xc4
+	BYTE $0xa2
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x14
+	BYTE $0x1b
+// TDPBF16PS TMM2, TMM1, TMM0
+	BYTE $0xc4
+	BYTE $0xe2
+	BYTE $0x6a
+	BYTE $0x5c
+	BYTE $0xc1
+// TILESTORED TMM0, (R10)(R9*1)
+	BYTE $0xc4
+	BYTE $0x82
+	BYTE $0x7a
+	BYTE $0x4b
+	BYTE $0x04
+	BYTE $0x0a
+// TILERELEASE
+	BYTE $0xc4
+	BYTE $0xe2
+	BYTE $0x78
+	BYTE $0x49
+	BYTE $0xc0
+	VMOVUPS Z0, (DX)
+	KMOVW K1, SI
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func TILEZERO(x, y, z *[64]byte, out *[128]byte, k uint64) uint64
+TEXT ·TILEZERO(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ y+8(FP), BX
+	MOVQ z+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ k+32(FP), SI
+	KMOVW SI, K1
+	VMOVUPS (AX), Z1
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	LEAQ amxProbeConfig<>(SB), R8
+// LDTILECFG (R8)
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x78
+	BYTE $0x49
+	BYTE $0x00
+	MOVQ $0x00000040, R9
+	XORQ R11, R11
+	LEAQ 64(DX), R10
+// TILELOADD (CX)(R9*1), TMM0
+	BYTE $0xc4
+	BYTE $0xa2
+	BYTE $0x7b
+	BYTE $0x4b
+	BYTE $0x04
+	BYTE $0x09
+// TILEZERO TMM0
+	BYTE $0xc4
+	BYTE $0xe2
+	BYTE $0x7b
+	BYTE $0x49
+	BYTE $0xc0
+// TILESTORED TMM0, (R10)(R9*1)
+	BYTE $0xc4
+	BYTE $0x82
+	BYTE $0x7a
+	BYTE $0x4b
+	BYTE $0x04
+	BYTE $0x0a
+// TILERELEASE
+	BYTE $0xc4
+	BYTE $0xe2
+	BYTE $0x78
+	BYTE $0x49
+	BYTE $0xc0
 	VMOVUPS Z0, (DX)
 	KMOVW K1, SI
 	MOVQ SI, ret+40(FP)
