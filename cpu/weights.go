@@ -27,7 +27,7 @@ func CheckLayout(rows, cols, b int) error {
 		return fmt.Errorf("block size %d not accepted: want a power of two from %d to %d", b, MinBlockSize, MaxBlockSize)
 	case rows <= 0 || cols <= 0:
 		return fmt.Errorf("shape [%d %d]: both dimensions must be positive", rows, cols)
-	case rows > math.MaxInt32 || cols > math.MaxInt32 || rows*cols/cols != rows || rows*cols > math.MaxInt64/8:
+	case rows > math.MaxInt32 || cols > math.MaxInt32 || uint64(rows)*uint64(cols) > math.MaxInt/8:
 		return fmt.Errorf("shape [%d %d] is too large", rows, cols)
 	}
 	return nil
