@@ -46,7 +46,8 @@ type GemvTC struct {
 const (
 	gemvTCWarps   = 4
 	gemvTCThreads = 32 * gemvTCWarps
-	gemvTCUnit    = 128 // weights per row a warp takes per trip
+	gemvTCUnit    = 128 // weights per row of one round of mmas
+	gemvTCTrip    = 2   // units per trip of a warp
 	// gemvTCTiles is the default tiles per block.
 	gemvTCTiles = 2
 	// MaxGemvTCTiles is the most tiles a block may own.
@@ -256,68 +257,78 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		acc[i] = ptx.Vec{k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0))}
 	}
 
-	k.ForWarp(warp, units, ptx.Imm(gemvTCWarps), func(u ptx.Reg) {
-		c := k.Op("mad.lo", ptx.U32, u, ptx.Imm(4), tig)
-		active := k.Setp("lt", ptx.U32, c, chunks)
-		c = k.Op("min", ptx.U32, c, lastChunk)
-		words := make([]ptx.Vec, nRows)
-		for r := range nRows {
-			words[r] = k.LdV("global.nc.L1::no_allocate", ptx.U32, 4, ptx.Addr{Base: index(k, codes, k.Op("add", ptx.U32, rowChunk[r], c), 16)})
-		}
-		// The unit's first block; part v's scale is block first+v.
-		first := k.Shift("shr", ptx.U32, k.Shift("shl", ptx.B32, u, ptx.Imm(7)), ptx.Imm(log2(g.BlockSize)))
+	// A trip takes gemvTCTrip consecutive units, so one vector load per
+	// row brings all their scales; all the trip's loads go out first.
+	trips := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, units, ptx.Imm(gemvTCTrip-1)), ptx.Imm(log2(gemvTCTrip)))
+	k.ForWarp(warp, trips, ptx.Imm(gemvTCWarps), func(trip ptx.Reg) {
+		first := k.Shift("shr", ptx.U32, k.Shift("shl", ptx.B32, trip, ptx.Imm(log2(gemvTCTrip*gemvTCUnit))), ptx.Imm(log2(g.BlockSize)))
 		scale := make([][]ptx.Reg, nRows)
 		for r := range nRows {
-			scale[r] = make([]ptx.Reg, parts)
+			scale[r] = g.tripScales(k, sc, rowBlock[r], first, blocksPerRow, lastBlock)
+		}
+		var words [gemvTCTrip][]ptx.Vec
+		var active [gemvTCTrip]ptx.Reg
+		var xv [gemvTCTrip][8]ptx.Vec
+		for p := range gemvTCTrip {
+			u := k.Op("mad.lo", ptx.U32, trip, ptx.Imm(gemvTCTrip), ptx.Imm(p))
+			c := k.Op("mad.lo", ptx.U32, u, ptx.Imm(4), tig)
+			active[p] = k.Setp("lt", ptx.U32, c, chunks)
+			c = k.Op("min", ptx.U32, c, lastChunk)
+			words[p] = make([]ptx.Vec, nRows)
+			for r := range nRows {
+				words[p][r] = k.LdV("global.nc.L1::no_allocate", ptx.U32, 4, ptx.Addr{Base: index(k, codes, k.Op("add", ptx.U32, rowChunk[r], c), 16)})
+			}
+			xBase := k.Op("add", ptx.U32, xRow, k.Shift("shl", ptx.B32, c, ptx.Imm(5)))
+			for i := range xv[p] {
+				xv[p][i] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xBase, xOff[i]), 4)})
+			}
+		}
+		for p := range gemvTCTrip {
+			// x as bf16 pairs, [mma][b0 b1], masked per part (and to zero
+			// past K).
+			var xb [8][2]ptx.Reg
+			for i, v := range xv[p] {
+				xb[i][0] = k.CvtPack(ptx.BF16x2, v[0], v[1])
+				xb[i][1] = k.CvtPack(ptx.BF16x2, v[2], v[3])
+			}
+			masked := make([][8]ptx.Vec, parts)
 			for v := range parts {
-				b := k.Op("min", ptx.U32, k.Op("add", ptx.U32, first, ptx.Imm(v)), lastBlock)
-				scale[r][v] = sc.at(k, k.Op("add", ptx.U32, rowBlock[r], b))
-			}
-		}
-		// x as bf16 pairs, [mma][b0 b1], then masked per part (and to
-		// zero past K).
-		xBase := k.Op("add", ptx.U32, xRow, k.Shift("shl", ptx.B32, c, ptx.Imm(5)))
-		var xb [8][2]ptx.Reg
-		for i := range xb {
-			v := k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xBase, xOff[i]), 4)})
-			xb[i][0] = k.CvtPack(ptx.BF16x2, v[0], v[1])
-			xb[i][1] = k.CvtPack(ptx.BF16x2, v[2], v[3])
-		}
-		masked := make([][8]ptx.Vec, parts)
-		for v := range parts {
-			use := k.Op("and", ptx.Pred, inPart[v], active)
-			for i := range xb {
-				masked[v][i] = ptx.Vec{k.Selp(ptx.B32, xb[i][0], zeroB, use), k.Selp(ptx.B32, xb[i][1], zeroB, use)}
-			}
-		}
-		for t := range tiles {
-			var pairs [2][16]ptx.Reg // [row g, g+8][byte of the rotated words]
-			for h := range 2 {
-				w := words[2*t+h]
-				var r1, r2 [4]ptx.Reg
-				for i := range r1 {
-					r1[i] = k.Selp(ptx.B32, w[(i+2)%4], w[i], byTwo)
-				}
-				for i := range r2 {
-					r2[i] = k.Selp(ptx.B32, r1[(i+1)%4], r1[i], byOne)
-				}
-				for b := range 16 {
-					idx := k.Prmt(r2[b/4], zeroB, ptx.Imm(0x4440+b%4))
-					pairs[h][b] = k.Ld("shared", ptx.B32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, idx, ptx.Imm(128), laneTable)})
+				use := k.Op("and", ptx.Pred, inPart[v], active[p])
+				for i := range xb {
+					masked[v][i] = ptx.Vec{k.Selp(ptx.B32, xb[i][0], zeroB, use), k.Selp(ptx.B32, xb[i][1], zeroB, use)}
 				}
 			}
-			for v := range parts {
-				tmp := ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
-				for i := range 8 {
-					a := ptx.Vec{pairs[0][2*i], pairs[1][2*i], pairs[0][2*i+1], pairs[1][2*i+1]}
-					cin := tmp
-					if i == 0 {
-						cin = zeroVec
+			for t := range tiles {
+				var pairs [2][16]ptx.Reg // [row g, g+8][byte of the rotated words]
+				for h := range 2 {
+					w := words[p][2*t+h]
+					var r1, r2 [4]ptx.Reg
+					for i := range r1 {
+						r1[i] = k.Selp(ptx.B32, w[(i+2)%4], w[i], byTwo)
 					}
-					k.Mma(ptx.MmaBF16, tmp, a, masked[v][i], cin)
+					for i := range r2 {
+						r2[i] = k.Selp(ptx.B32, r1[(i+1)%4], r1[i], byOne)
+					}
+					for b := range 16 {
+						idx := k.Prmt(r2[b/4], zeroB, ptx.Imm(0x4440+b%4))
+						pairs[h][b] = k.Ld("shared", ptx.B32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, idx, ptx.Imm(128), laneTable)})
+					}
 				}
-				for e := range 4 {
-					k.OpTo(acc[t][e], "fma.rn", ptx.F32, tmp[e], scale[2*t+e/2][v], acc[t][e])
+				for v := range parts {
+					tmp := ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
+					for i := range 8 {
+						a := ptx.Vec{pairs[0][2*i], pairs[1][2*i], pairs[0][2*i+1], pairs[1][2*i+1]}
+						cin := tmp
+						if i == 0 {
+							cin = zeroVec
+						}
+						k.Mma(ptx.MmaBF16, tmp, a, masked[v][i], cin)
+					}
+					// Block (128p + v·min(B, 128)) ÷ B of the trip.
+					blk := (gemvTCUnit*p + v*min(g.BlockSize, gemvTCUnit)) >> log2(g.BlockSize)
+					for e := range 4 {
+						k.OpTo(acc[t][e], "fma.rn", ptx.F32, tmp[e], scale[2*t+e/2][blk], acc[t][e])
+					}
 				}
 			}
 		}
@@ -351,4 +362,42 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		})
 	}
 	return k
+}
+
+// tripScales returns the scales of a trip's blocks first … first+n−1 of
+// the row whose first block is rowBlock (n = 2·128 ÷ B, at least 1):
+// plain scales with one or two vector loads where the trip's blocks lie in
+// the row and the rows' blocks are aligned to the vector (K a multiple of
+// B·min(4, n)), else each block clamped to the row's last (a trip past K,
+// whose x is masked to zero).
+func (g *GemvTC) tripScales(k *ptx.Kernel, sc scales, rowBlock, first, blocksPerRow, lastBlock ptx.Reg) []ptx.Reg {
+	nb := max(1, gemvTCTrip*gemvTCUnit/g.BlockSize)
+	out := make([]ptx.Reg, nb)
+	clamped := func(i int) ptx.Reg {
+		return k.Op("add", ptx.U32, rowBlock, k.Op("min", ptx.U32, k.Op("add", ptx.U32, first, ptx.Imm(i)), lastBlock))
+	}
+	if sc.dq || nb == 1 {
+		for i := range out {
+			out[i] = sc.at(k, clamped(i))
+		}
+		return out
+	}
+	for i := range out {
+		out[i] = k.NewReg(ptx.F32)
+	}
+	// Vector loads need every row's first block aligned to their width.
+	aligned := k.Setp("eq", ptx.U32, k.Op("and", ptx.B32, blocksPerRow, ptx.Imm(min(4, nb)-1)), ptx.Imm(0))
+	whole := k.SetpAnd("le", ptx.U32, k.Op("add", ptx.U32, first, ptx.Imm(nb)), blocksPerRow, aligned)
+	k.IfElse(whole, func() {
+		base := index(k, sc.absmax, k.Op("add", ptx.U32, rowBlock, first), 4)
+		for i := 0; i < nb; i += 4 {
+			w := min(4, nb-i)
+			k.LdVTo(ptx.Vec(out[i:i+w]), "global.nc", ptx.F32, ptx.Addr{Base: base, Offset: int64(4 * i)})
+		}
+	}, func() {
+		for i := range out {
+			k.LdTo(out[i], "global.nc", ptx.F32, ptx.Addr{Base: index(k, sc.absmax, clamped(i), 4)})
+		}
+	})
+	return out
 }

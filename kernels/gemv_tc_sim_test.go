@@ -12,8 +12,12 @@ import (
 // gemvTCShapes are awkward for the tensor-core gemv: N not a multiple of
 // 16 or of a block's tiles, K = one block, K not a multiple of the
 // 128-weight unit, K giving the first warp one trip more than the others,
-// and block sizes from 32 (four scales per unit) to 4096.
+// block sizes from 32 (four scales per unit) to 4096, and K whose rows'
+// scales do (1280, 768, 1152) and do not align to the trips' vector loads.
 var gemvTCShapes = []struct{ N, K, B int }{
+	{11, 1280, 64},
+	{27, 768, 128},
+	{13, 1152, 32}, // the last trip's scales run past the row
 	{2, 64, 64}, // row 0 is the all-zero block newProblem makes
 	{21, 1344, 64},
 	{37, 640, 128},
