@@ -18,7 +18,7 @@ var gemvTCShapes = []struct{ N, K, B int }{
 	{11, 1280, 64},
 	{27, 768, 128},
 	{13, 1152, 32}, // the last trip's scales run past the row
-	{2, 64, 64}, // row 0 is the all-zero block newProblem makes
+	{2, 64, 64},    // row 0 is the all-zero block newProblem makes
 	{21, 1344, 64},
 	{37, 640, 128},
 	{5, 32, 32},
