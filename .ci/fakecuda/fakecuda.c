@@ -239,7 +239,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		if (p[2] >= '0' && p[2] <= '9') bp = p;
 	int mgemv = 0;
 	if (!bp || sscanf(bp, "_b%lu", &w.b) != 1 || gz != 1 || by != 1 || bz != 1) return CUDA_ERROR_INVALID_VALUE;
-	int gemv = sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
+	int gemvTC = sscanf(name, "nf4_gemv_tc_m%d", &mgemv) == 1;
+	int gemv = gemvTC || sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
 	int deq = strncmp(name, "nf4_dequantize_f32", 18) == 0;
 	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0;
 	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
@@ -269,7 +270,13 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		int named = 0;
 		uint64_t r = 0;
 		if (mgemv >= 1 && mgemv <= 8) r = rows[mgemv];
-		if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {
+		if (gemvTC) {
+			// 16-row tiles per block: 2 (GemvTC's default) unless named
+			// (nf4_gemv_tc_m<M>_t<tiles>_…), for M = 2…8.
+			int tiles = 2;
+			if (sscanf(name, "nf4_gemv_tc_m%d_t%d", &mgemv, &named) == 2) tiles = named;
+			r = mgemv >= 2 && mgemv <= 8 && tiles >= 1 && tiles <= 4 ? 16 * (uint64_t)tiles : 0;
+		} else if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {
 			if (named < 1 || (uint64_t)named > r) return CUDA_ERROR_INVALID_VALUE;
 			r = named;
 		}

@@ -37,7 +37,8 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", int(o))
 }
 
-// Mode is how a forward GEMM (M > MaxGemvM) multiplies.
+// Mode is how a forward product multiplies (M = 1 always on the float32
+// gemv).
 type Mode int
 
 // Compute modes.
@@ -100,10 +101,13 @@ type Plan struct {
 // ErrShape reports a problem no kernel can run.
 var ErrShape = errors.New("shape not supported by the device kernels")
 
-// Choose picks the kernel for p: gemv for a forward pass with M ≤
-// kernels.MaxGemvM (memory-bound: each block streams a few weight rows, whatever
-// the mode; its rows per block chosen for p.N on p.SMs multiprocessors), the GEMM of the chosen mode above that, the transposed float32
-// GEMM for every backward pass, and the float32 dequantize kernel.
+// Choose picks the kernel for p: for a forward pass with M ≤
+// kernels.MaxGemvM a gemv (each block streams a few weight rows): in the
+// bf16 mode for M ≥ 2 the tensor-core gemv, its tiles per block chosen
+// for p.N on p.SMs multiprocessors, else (one row is memory-bound on it
+// already, and float32 is exact) the float32 gemv, its rows per block
+// chosen so; the GEMM of the chosen mode above that, the transposed
+// float32 GEMM for every backward pass, and the float32 dequantize kernel.
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
 		return Plan{}, fmt.Errorf("%w: %v", ErrShape, p)
@@ -116,6 +120,8 @@ func Choose(p Problem) (Plan, error) {
 	switch p.Op {
 	case Forward:
 		switch {
+		case p.M <= kernels.MaxGemvM && p.M >= kernels.MinGemvTCM && p.Mode == BF16:
+			k, err = kernels.NewGemvTCFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:

@@ -25,7 +25,12 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_r14_b64", [3]int{787, 1, 1}},
 		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{688, 1, 1}},
 		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
-		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
+		{Problem{Op: Forward, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
+		// bf16: M = 2…8 on tensor cores, 16-row tiles, M = 1 on the float32 gemv.
+		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_tc_m8_b64_dq", [3]int{1, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 2, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m2_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 5, N: 8192, K: 8192, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m5_t4_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
 		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
 		{Problem{Op: Backward, M: 1, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
@@ -205,13 +210,17 @@ func TestLaunchMatchesCPU(t *testing.T) {
 		{1, 9, 1344, 64},
 		{2, 5, 4160, 64},
 		{7, 3, 2112, 32},
+		// gemv on tensor cores: N over one block's tiles and not a
+		// multiple of 16, K not a multiple of the 128-weight unit.
+		{2, 37, 640, 64},
+		{8, 19, 1152, 32},
 	}
 	for _, s := range shapes {
 		for _, dq := range []bool{false, true} {
 			w := quantized(t, r, s.N, s.K, s.B, dq)
 			for _, op := range []Op{Forward, Backward, Dequantize} {
 				modes := []Mode{Float32}
-				if op == Forward && s.M > kernels.MaxGemvM {
+				if op == Forward && s.M >= kernels.MinGemvTCM {
 					modes = append(modes, BF16)
 				}
 				for _, mode := range modes {
@@ -287,7 +296,7 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 		t.Fatal(err)
 	}
 	tol := 1e-5
-	if p.Op == Forward && p.Mode == BF16 && p.M > kernels.MaxGemvM {
+	if p.Op == Forward && p.Mode == BF16 && p.M >= kernels.MinGemvTCM {
 		tol = 1e-2
 	}
 	var num, den float64
