@@ -10,7 +10,8 @@ import (
 // m < M (M = 2…8) on tensor cores: mma.sync m16n8k16 with bf16 inputs and
 // float32 accumulators, y^T = W·x^T with 16 rows of W as the A operand and
 // the batch as the 8 columns of B (batch columns past M read row M−1 and
-// are never stored).
+// are never stored). x comes as bf16 (rounded once by the caller, GemvTC
+// reads it M·K/2 times over: half the bytes of float32 through L2 and L1).
 //
 // A block owns Tiles tiles of 16 consecutive output rows and its warps
 // split K in units of 128 weights. In a unit, lane (g, t) (g = lane ÷ 4,
@@ -18,20 +19,21 @@ import (
 // 32t … 32t+31 of the unit, of rows g and g+8 of each tile: the k order
 // inside an mma is free as long as A and B agree, so mma i takes from lane
 // t the quad (i + 2t) mod 8 of its 32 weights, and B takes the same quad of
-// x. The rotation by 2t spreads the lanes' x loads over the banks; the
-// lane's code words turn by t to match (two selp rounds).
+// x. The rotation by 2t spreads the lanes' 16-byte x loads (two quads each)
+// over the banks; the lane's code words turn by t to match (two selp
+// rounds).
 //
 // A code byte (two adjacent weights) decodes with one shared-memory load
 // from a 256-entry table of bf16 pairs, held once per lane (bank = lane,
 // so no lookup conflicts): the pair is an A register as it stands. Block
 // scales stay out of the mma: a unit spans 128 ÷ min(B, 128) blocks, and
 // for each the mma runs with x masked to the lanes of that block, into a
-// temporary that is scaled into the row's sums in float32. x is read as
-// float32 once per unit for all the tiles and rounded to bf16 pairs.
+// temporary that is scaled into the row's sums in float32. x is read once
+// per unit for all the tiles.
 //
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
-// Params: x, codes, scales (absmax, or absmax_q, nested_map,
+// Params: x_bf16, codes, scales (absmax, or absmax_q, nested_map,
 // nested_absmax, nested_offset), y, n, k.
 type GemvTC struct {
 	M           int
@@ -131,7 +133,7 @@ func (g *GemvTC) Name() string {
 
 // Params lists the launch arguments in order.
 func (g *GemvTC) Params() []string {
-	p := append([]string{"x", "codes"}, scaleParamNames(g.DoubleQuant)...)
+	p := append([]string{"x_bf16", "codes"}, scaleParamNames(g.DoubleQuant)...)
 	return append(p, "y", "n", "k")
 }
 
@@ -175,7 +177,7 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	parts := gemvTCUnit / min(g.BlockSize, gemvTCUnit)
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(gemvTCThreads)
-	pX := k.Param("x")
+	pX := k.Param("x_bf16")
 	pCodes := k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
 	pY := k.Param("y")
@@ -234,11 +236,12 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	}
 	// The lane's batch row of x (B column g), clamped to M−1.
 	xRow := k.Op("mul.lo", ptx.U32, k.Op("min", ptx.U32, grp, ptx.Imm(g.M-1)), kk)
-	// x quad offsets (floats) of mma i: quad (i + 2t) mod 8.
-	var xOff [8]ptx.Reg
-	for i := range xOff {
-		q := k.Op("and", ptx.B32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, tig, ptx.Imm(1)), ptx.Imm(i)), ptx.Imm(7))
-		xOff[i] = k.Shift("shl", ptx.B32, q, ptx.Imm(2))
+	// x load j reads the lane's 16-byte piece (j + t) mod 4 (its element
+	// offset here), which holds the quads mma 2j and 2j+1 take.
+	var xOff [4]ptx.Reg
+	for j := range xOff {
+		q := k.Op("and", ptx.B32, k.Op("add", ptx.U32, tig, ptx.Imm(j)), ptx.Imm(3))
+		xOff[j] = k.Shift("shl", ptx.B32, q, ptx.Imm(3))
 	}
 	byTwo := k.Setp("ne", ptx.U32, k.Op("and", ptx.B32, tig, ptx.Imm(2)), ptx.Imm(0))
 	byOne := k.Setp("ne", ptx.U32, k.Op("and", ptx.B32, tig, ptx.Imm(1)), ptx.Imm(0))
@@ -268,7 +271,7 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 		var words [gemvTCTrip][]ptx.Vec
 		var active [gemvTCTrip]ptx.Reg
-		var xv [gemvTCTrip][8]ptx.Vec
+		var xv [gemvTCTrip][4]ptx.Vec
 		for p := range gemvTCTrip {
 			u := k.Op("mad.lo", ptx.U32, trip, ptx.Imm(gemvTCTrip), ptx.Imm(p))
 			c := k.Op("mad.lo", ptx.U32, u, ptx.Imm(4), tig)
@@ -279,17 +282,17 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 				words[p][r] = k.LdV("global.nc.L1::no_allocate", ptx.U32, 4, ptx.Addr{Base: index(k, codes, k.Op("add", ptx.U32, rowChunk[r], c), 16)})
 			}
 			xBase := k.Op("add", ptx.U32, xRow, k.Shift("shl", ptx.B32, c, ptx.Imm(5)))
-			for i := range xv[p] {
-				xv[p][i] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xBase, xOff[i]), 4)})
+			for j := range xv[p] {
+				xv[p][j] = k.LdV("global.nc", ptx.B32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xBase, xOff[j]), 2)})
 			}
 		}
 		for p := range gemvTCTrip {
-			// x as bf16 pairs, [mma][b0 b1], masked per part (and to zero
+			// x's bf16 pairs, [mma][b0 b1], masked per part (and to zero
 			// past K).
 			var xb [8][2]ptx.Reg
-			for i, v := range xv[p] {
-				xb[i][0] = k.CvtPack(ptx.BF16x2, v[0], v[1])
-				xb[i][1] = k.CvtPack(ptx.BF16x2, v[2], v[3])
+			for i := range xb {
+				v := xv[p][i/2]
+				xb[i][0], xb[i][1] = v[2*(i%2)], v[2*(i%2)+1]
 			}
 			masked := make([][8]ptx.Vec, parts)
 			for v := range parts {

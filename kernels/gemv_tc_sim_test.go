@@ -2,6 +2,7 @@ package kernels_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"testing"
 
@@ -48,7 +49,8 @@ func TestSimGemvTC(t *testing.T) {
 					}
 					g := &kernels.GemvTC{M: m, BlockSize: c.B, DoubleQuant: dq, Quant: q, Tiles: tiles}
 					y := p.poisoned(t, m*c.N)
-					launch(t, g, p, p.args([]ptxsim.Ptr{p.px, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
+					xh := p.put(t, bf16bytes(p.x))
+					launch(t, g, p, p.args([]ptxsim.Ptr{xh, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
 					if e := relErr(p.read(t, y, m*c.N), forwardRef(p)); !(e <= 1e-2) {
 						t.Errorf("normwise relative error %g", e)
 					}
@@ -56,6 +58,17 @@ func TestSimGemvTC(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bf16bytes rounds v to bf16 (to nearest, ties to even), little-endian.
+func bf16bytes(v []float32) []byte {
+	b := make([]byte, 2*len(v))
+	for i, f := range v {
+		u := math.Float32bits(f)
+		h := uint16((u + 0x7fff + (u >> 16 & 1)) >> 16)
+		b[2*i], b[2*i+1] = byte(h), byte(h>>8)
+	}
+	return b
 }
 
 func b2i(b bool) int {

@@ -226,6 +226,13 @@ static int take(struct weights *w, const uint64_t *a) {
 	return 4;
 }
 
+static double bf16(uint16_t h) {
+	uint32_t b = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &b, 4);
+	return f;
+}
+
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
 			unsigned shared, CUstream s, void **params, void **extra) {
 	NEED_CTX();
@@ -258,6 +265,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		return CUDA_SUCCESS;
 	}
 	const float *x = (const float *)a[0];
+	// The tensor-core gemv reads x as bf16 (the host rounds it).
+	const uint16_t *xh = (const uint16_t *)a[0];
 	w.codes = (const uint8_t *)a[1];
 	int j = 2 + take(&w, a + 2);
 	float *y = (float *)a[j];
@@ -299,7 +308,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		} else {
 			for (uint64_t r = 0; r < n; r++) {
 				double s = 0;
-				for (uint64_t l = 0; l < k; l++) s += (double)x[i * k + l] * at(&w, r, l);
+				for (uint64_t l = 0; l < k; l++) s += (gemvTC ? bf16(xh[i * k + l]) : (double)x[i * k + l]) * at(&w, r, l);
 				y[i * n + r] = (float)s;
 			}
 		}

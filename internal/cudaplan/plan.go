@@ -152,6 +152,31 @@ func Choose(p Problem) (Plan, error) {
 	return Plan{Problem: p, Kernel: k, Launch: l}, nil
 }
 
+// InBF16 reports whether the kernel reads the activation as bf16 (see
+// ToBF16), not float32: the tensor-core gemv, which reads it many times
+// over, takes it rounded once on the host, at half the bytes.
+func (pl Plan) InBF16() bool {
+	for _, name := range pl.Kernel.Params() {
+		if name == "x_bf16" {
+			return true
+		}
+	}
+	return false
+}
+
+// ToBF16 rounds src to bf16 into dst (len(src) values) as cvt.rn.bf16.f32
+// does: to nearest, ties to even, NaNs kept (quiet).
+func ToBF16(dst []uint16, src []float32) {
+	for i, f := range src {
+		b := math.Float32bits(f)
+		if b&0x7fffffff > 0x7f800000 {
+			dst[i] = uint16(b>>16) | 0x40
+			continue
+		}
+		dst[i] = uint16((b + 0x7fff + (b >> 16 & 1)) >> 16)
+	}
+}
+
 // InLen and OutLen are the float32 lengths of the activation read and the
 // result written.
 func (p Problem) InLen() int {
@@ -208,7 +233,7 @@ func (pl Plan) Args(b Buffers) ([]uint64, error) {
 	for i, name := range names {
 		var v uint64
 		switch name {
-		case "x", "dy":
+		case "x", "dy", "x_bf16":
 			v = b.In
 		case "y", "dx", "out":
 			v = b.Out

@@ -246,7 +246,18 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	dev := ptxsim.NewDevice()
 	b := upload(t, dev, w)
 	in := randn(r, p.InLen())
-	if len(in) > 0 {
+	if len(in) > 0 && pl.InBF16() {
+		h := make([]uint16, len(in))
+		ToBF16(h, in)
+		raw := make([]byte, 2*len(h))
+		for i, v := range h {
+			raw[2*i], raw[2*i+1] = byte(v), byte(v>>8)
+		}
+		b.In = uint64(dev.Alloc(len(raw)))
+		if err := dev.Write(ptxsim.Ptr(b.In), raw); err != nil {
+			t.Fatal(err)
+		}
+	} else if len(in) > 0 {
 		b.In = uint64(dev.Alloc(4 * len(in)))
 		if err := dev.WriteFloat32s(ptxsim.Ptr(b.In), in); err != nil {
 			t.Fatal(err)
@@ -310,5 +321,28 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	}
 	if e := math.Sqrt(num / den); e > tol {
 		t.Errorf("%v (%s): relative error %.3g > %g", p, pl.Kernel.Name(), e, tol)
+	}
+}
+
+func TestToBF16(t *testing.T) {
+	nan := math.Float32frombits(0x7fa00001) // a signalling NaN
+	src := []float32{1, 1 + 1.0/256, 1 + 3.0/256, -2.5, 1e-40, float32(math.Inf(-1)), nan, 3.4e38}
+	// 1+1/256 is a tie (rounds to even, down), 1+3/256 a tie rounding up;
+	// 1e-40 stays a denormal; 3.4e38 rounds to +Inf.
+	want := []uint16{0x3f80, 0x3f80, 0x3f82, 0xc020, 0x0001, 0xff80, 0x7fe0, 0x7f80}
+	got := make([]uint16, len(src))
+	ToBF16(got, src)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("ToBF16(%g) = %#04x, want %#04x", src[i], got[i], want[i])
+		}
+	}
+	k, _ := kernels.NewGemvTC(2, 64, false)
+	if pl := (Plan{Kernel: k}); !pl.InBF16() {
+		t.Error("the tensor-core gemv does not read bf16 x")
+	}
+	g, _ := kernels.NewGemv(2, 64, false)
+	if pl := (Plan{Kernel: g}); pl.InBF16() {
+		t.Error("the float32 gemv reads bf16 x")
 	}
 }
