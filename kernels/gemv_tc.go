@@ -41,7 +41,7 @@ type GemvTC struct {
 	DoubleQuant bool
 	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
 	// Tiles is the 16-row tiles a block computes: 0 for the default
-	// (gemvTCTiles), or 1…MaxGemvTCTiles (see GemvTCTilesFor).
+	// (gemvTCTiles), or 1…GemvTCMaxTiles(BlockSize) (see GemvTCTilesFor).
 	Tiles int
 }
 
@@ -52,7 +52,8 @@ const (
 	gemvTCTrip    = 2   // units per trip of a warp
 	// gemvTCTiles is the default tiles per block.
 	gemvTCTiles = 2
-	// MaxGemvTCTiles is the most tiles a block may own.
+	// MaxGemvTCTiles is the most tiles a block may own (see
+	// GemvTCMaxTiles).
 	MaxGemvTCTiles = 4
 	// MinGemvTCM is the smallest batch the tensor-core gemv takes: one
 	// row is memory-bound on the float32 gemv already.
@@ -72,17 +73,27 @@ func NewGemvTC(m, blockSize int, doubleQuant bool) (*GemvTC, error) {
 	return &GemvTC{M: m, BlockSize: blockSize, DoubleQuant: doubleQuant}, nil
 }
 
+// GemvTCMaxTiles is the most tiles a block of block size b may own: at
+// b = 32 a unit has four scales per row, which with 4 tiles would not fit
+// the registers.
+func GemvTCMaxTiles(b int) int {
+	if b < 64 {
+		return 2
+	}
+	return MaxGemvTCTiles
+}
+
 // GemvTCTilesFor picks the tiles per block for n output rows on sms
-// multiprocessors (0: unknown, the default): the most tiles (each unit's
-// x loads serve them all) that still give every SM a block, counting the
-// busiest SM's ⌈blocks ÷ sms⌉ blocks of tiles + 1 each (x and the final
-// sums cost a block about a tile more).
-func GemvTCTilesFor(n, sms int) int {
+// multiprocessors (0: unknown, the default) at block size b: the most
+// tiles (each unit's x loads serve them all) that still give every SM a
+// block, counting the busiest SM's ⌈blocks ÷ sms⌉ blocks of tiles + 1
+// each (x and the final sums cost a block about a tile more).
+func GemvTCTilesFor(n, sms, b int) int {
 	if sms <= 0 || n <= 0 {
 		return gemvTCTiles
 	}
 	best, bestCost := 1, -1
-	for t := 1; t <= MaxGemvTCTiles; t++ {
+	for t := 1; t <= GemvTCMaxTiles(b); t++ {
 		busiest := ceilDiv(ceilDiv(n, 16*t), sms)
 		if cost := busiest * (t + 1); bestCost < 0 || cost <= bestCost {
 			best, bestCost = t, cost
@@ -98,7 +109,7 @@ func NewGemvTCFor(m, n, sms, blockSize int, doubleQuant bool) (*GemvTC, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t := GemvTCTilesFor(n, sms); t != gemvTCTiles {
+	if t := GemvTCTilesFor(n, sms, blockSize); t != gemvTCTiles {
 		g.Tiles = t
 	}
 	return g, nil
@@ -115,8 +126,8 @@ func (g *GemvTC) check() error {
 	if _, err := NewGemvTC(g.M, g.BlockSize, g.DoubleQuant); err != nil {
 		return err
 	}
-	if g.Tiles < 0 || g.Tiles > MaxGemvTCTiles {
-		return fmt.Errorf("kernels: gemv_tc: %d tiles per block outside 1..%d", g.Tiles, MaxGemvTCTiles)
+	if most := GemvTCMaxTiles(g.BlockSize); g.Tiles < 0 || g.Tiles > most {
+		return fmt.Errorf("kernels: gemv_tc: %d tiles per block outside 1..%d at block size %d", g.Tiles, most, g.BlockSize)
 	}
 	return nil
 }
@@ -140,8 +151,14 @@ func (g *GemvTC) Params() []string {
 // MinSM is 80: bf16 mma.sync is an Ampere feature.
 func (g *GemvTC) MinSM() int { return 80 }
 
-// RegBudget bounds registers per thread.
-func (g *GemvTC) RegBudget() int { return 168 }
+// RegBudget bounds registers per thread: at block size 32 the four
+// scales and masked copies of x a unit takes need more.
+func (g *GemvTC) RegBudget() int {
+	if g.BlockSize < 64 {
+		return 200
+	}
+	return 168
+}
 
 // Launch runs 4 warps per block over the kernel's tiles; Shape.M must
 // equal g.M.

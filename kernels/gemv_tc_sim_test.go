@@ -40,7 +40,7 @@ func TestSimGemvTC(t *testing.T) {
 				if (i+m)%2 == 1 {
 					q = kernels.FP4
 				}
-				tiles := 1 + (i+m+b2i(dq))%kernels.MaxGemvTCTiles
+				tiles := 1 + (i+m+b2i(dq))%kernels.GemvTCMaxTiles(c.B)
 				name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v_%v_t%d", m, c.N, c.K, c.B, dq, q, tiles)
 				t.Run(name, func(t *testing.T) {
 					p := newProblem(t, r, m, c.N, c.K, c.B, dq)
