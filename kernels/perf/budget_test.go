@@ -72,6 +72,7 @@ func gemv(m int) func(kernels.Shape, Device) (kernels.Kernel, error) {
 		return kernels.NewGemvFor(m, s.N, int(d.SMs.V), 64, false)
 	}
 }
+
 // gemvTC is the bf16 gemv the CUDA backend launches for M = 2…8.
 func gemvTC(m int) func(kernels.Shape, Device) (kernels.Kernel, error) {
 	return func(s kernels.Shape, d Device) (kernels.Kernel, error) {
