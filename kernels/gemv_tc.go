@@ -10,8 +10,8 @@ import (
 // m < M (M = 2…8) on tensor cores: mma.sync m16n8k16 with bf16 inputs and
 // float32 accumulators, y^T = W·x^T with 16 rows of W as the A operand and
 // the batch as the 8 columns of B (batch columns past M read row M−1 and
-// are never stored). x comes as bf16 (rounded once by the caller, GemvTC
-// reads it M·K/2 times over: half the bytes of float32 through L2 and L1).
+// are never stored). x comes as bf16, rounded once by the caller: every
+// block reads all of it, and bf16 halves those bytes through L2 and L1.
 //
 // A block owns Tiles tiles of 16 consecutive output rows and its warps
 // split K in units of 128 weights. In a unit, lane (g, t) (g = lane ÷ 4,
