@@ -572,13 +572,20 @@ func (d *cudaDevice) linear(op cudaplan.Op, out, in []float32, m int, w *Tensor)
 			return err
 		}
 		inBytes, outBytes := 4*int64(len(in)), 4*int64(len(out))
+		src := unsafe.Pointer(unsafe.SliceData(in))
+		if pl.InBF16() {
+			// Rounded once here, the kernel reading it many times over.
+			h := make([]uint16, len(in))
+			cudaplan.ToBF16(h, in)
+			inBytes, src = 2*int64(len(h)), unsafe.Pointer(unsafe.SliceData(h))
+		}
 		if err := d.scratch(&d.in, inBytes, "activations"); err != nil {
 			return err
 		}
 		if err := d.scratch(&d.out, outBytes, "results"); err != nil {
 			return err
 		}
-		if err := cu.MemcpyHtoD(d.in.ptr, unsafe.Pointer(unsafe.SliceData(in)), inBytes); err != nil {
+		if err := cu.MemcpyHtoD(d.in.ptr, src, inBytes); err != nil {
 			return fmt.Errorf("%v: copying activations to %s: %w", p, d.label, err)
 		}
 		b := r.buffers()

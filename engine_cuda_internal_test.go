@@ -239,8 +239,11 @@ func BenchmarkDevice(b *testing.B) {
 		}
 		for _, m := range []int{1, 8, 64, maxM} {
 			cases := []cudaplan.Problem{{Op: cudaplan.Forward, Mode: cudaplan.Float32}}
+			if m > 1 { // M = 8: the tensor-core gemv
+				cases = append(cases, cudaplan.Problem{Op: cudaplan.Forward, Mode: cudaplan.BF16})
+			}
 			if m > 8 {
-				cases = append(cases, cudaplan.Problem{Op: cudaplan.Forward, Mode: cudaplan.BF16}, cudaplan.Problem{Op: cudaplan.Backward})
+				cases = append(cases, cudaplan.Problem{Op: cudaplan.Backward})
 			}
 			for _, p := range cases {
 				p.M, p.N, p.K, p.BlockSize = m, nk, nk, w.w.BlockSize
@@ -286,7 +289,11 @@ func benchProblem(b *testing.B, d *cudaDevice, p cudaplan.Problem, rot *rotation
 		if err != nil {
 			b.Fatal(d.kernelErr(pl, "benchmark", err))
 		}
-		bytes := int64(p.N)*int64(p.K)/2 + 4*int64(p.N)*int64(p.K/p.BlockSize) + 4*int64(p.InLen()+p.OutLen())
+		inSize := int64(4)
+		if pl.InBF16() {
+			inSize = 2
+		}
+		bytes := int64(p.N)*int64(p.K)/2 + 4*int64(p.N)*int64(p.K/p.BlockSize) + inSize*int64(p.InLen()) + 4*int64(p.OutLen())
 		rec := benchRecord{
 			Name: name, Device: d.label, Op: p.Op.String(), Mode: p.Mode.String(), Kernel: pl.Kernel.Name(),
 			M: p.M, N: p.N, K: p.K, Seconds: sec, Bytes: bytes,

@@ -144,7 +144,7 @@ func TestDeviceLinear(t *testing.T) {
 				yv := y.Data().([]float32)
 				noNaN(t, name+" forward", yv)
 				tol := 1e-5
-				if mode == nf4.ComputeBF16 && s.M > 8 {
+				if mode == nf4.ComputeBF16 && s.M >= 2 { // tensor cores from M = 2
 					tol = 1e-2
 				}
 				if err := normwise(t, yv, matmul64(x.Data().([]float32), wt, s.M, s.K, s.N)); err > tol {

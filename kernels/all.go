@@ -45,6 +45,20 @@ func All() []Kernel {
 		add(NewGemm(64, true, t))
 		add(NewGemm(32, false, t))
 	}
+	for m := MinGemvTCM; m <= MaxGemvM; m++ {
+		add(NewGemvTC(m, 64, false))
+	}
+	// The tiles per block GemvTCTilesFor may choose besides the default,
+	// with the most registers (M = 8), and the scale kinds and extreme
+	// block sizes (four scales a unit at 32, one per several units at 4096).
+	for t := 1; t <= MaxGemvTCTiles; t++ {
+		if t != gemvTCTiles {
+			add(&GemvTC{M: 8, BlockSize: 64, Tiles: t}, nil)
+		}
+	}
+	add(&GemvTC{M: 8, BlockSize: 64, DoubleQuant: true, Tiles: MaxGemvTCTiles}, nil)
+	add(&GemvTC{M: 2, BlockSize: 32, Tiles: GemvTCMaxTiles(32)}, nil)
+	add(NewGemvTC(5, 4096, true))
 	add(NewGemmTC(64, false))
 	add(NewGemmTC(64, true))
 	add(NewGemmTC(32, false))
@@ -60,5 +74,6 @@ func All() []Kernel {
 	fp4(NewGemm(64, true, false))
 	fp4(NewGemm(64, false, true))
 	fp4(NewGemmTC(64, false))
+	fp4(NewGemvTC(8, 64, true))
 	return ks
 }

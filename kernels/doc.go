@@ -32,7 +32,9 @@
 //	Quantize    nf4_quantize_b<B>
 //	            x, codes, absmax, n              grid ⌈N·K/B/8⌉, block 256
 //	Gemv        nf4_gemv_m<M>[_r<rows>]_b<B>[_dq], M = 1…8
-//	            x, codes, scales, y, n, k        grid ⌈N/4⌉, block 128
+//	            x, codes, scales, y, n, k        grid ⌈N/rows⌉, block 128
+//	GemvTC      nf4_gemv_tc_m<M>[_t<tiles>]_b<B>[_dq], M = 2…8, bf16 x
+//	            x_bf16, codes, scales, y, n, k   grid ⌈N/(16·tiles)⌉, block 128, 34–40 KiB shared
 //	Gemm        nf4_gemm_f32_b<B>[_dq]
 //	            x, codes, scales, y, m, n, k     grid (⌈N/64⌉, ⌈M/64⌉), block 256, 16 KiB shared
 //	Gemm (T)    nf4_gemm_t_f32_b<B>[_dq]

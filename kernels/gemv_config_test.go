@@ -32,3 +32,28 @@ func TestFakeCUDAKnowsGemvRows(t *testing.T) {
 		t.Errorf(".ci/fakecuda/fakecuda.c has no %q", parse)
 	}
 }
+
+// The stand-in driver sizes a tensor-core gemv's grid by 16-row tiles: its
+// default must be gemvTCTiles, and it must read the tiles a name gives.
+func TestFakeCUDAKnowsGemvTCTiles(t *testing.T) {
+	src, err := os.ReadFile("../.ci/fakecuda/fakecuda.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("int tiles = %d;", gemvTCTiles),
+		fmt.Sprintf("tiles <= %d", MaxGemvTCTiles),
+		fmt.Sprintf("mgemv >= %d", MinGemvTCM),
+		`sscanf(name, "nf4_gemv_tc_m%d_t%d"`,
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf(".ci/fakecuda/fakecuda.c has no %q", want)
+		}
+	}
+	if g := (&GemvTC{M: 3, BlockSize: 64, Tiles: 3}); !strings.HasPrefix(g.Name(), "nf4_gemv_tc_m3_t3_") {
+		t.Errorf("gemv_tc with 3 tiles is named %s", g.Name())
+	}
+	if g := (&GemvTC{M: 3, BlockSize: 64, Tiles: gemvTCTiles}); g.Name() != "nf4_gemv_tc_m3_b64" {
+		t.Errorf("gemv_tc with the default tiles is named %s", g.Name())
+	}
+}

@@ -91,6 +91,22 @@ func TestConstructorErrors(t *testing.T) {
 			t.Errorf("gemv accepted M=%d", m)
 		}
 	}
+	for _, m := range []int{0, 1, 9} {
+		if _, err := NewGemvTC(m, 64, false); err == nil {
+			t.Errorf("gemv_tc accepted M=%d", m)
+		}
+	}
+	if _, err := NewGemvTC(4, 48, false); err == nil {
+		t.Error("gemv_tc accepted block size 48")
+	}
+	for _, tiles := range []int{-1, MaxGemvTCTiles + 1} {
+		if _, err := (&GemvTC{M: 4, BlockSize: 64, Tiles: tiles}).PTX(ptx.SM80); err == nil {
+			t.Errorf("gemv_tc printed with %d tiles", tiles)
+		}
+	}
+	if _, err := (&GemvTC{M: 4, BlockSize: 32, Tiles: 3}).PTX(ptx.SM80); err == nil {
+		t.Error("gemv_tc printed with 3 tiles at block size 32")
+	}
 	if _, err := NewDequantize(OutType(7), 64, false); err == nil {
 		t.Error("dequantize accepted an unknown output type")
 	}
@@ -121,6 +137,23 @@ func TestLaunch(t *testing.T) {
 	}
 	if _, err := gv.Launch(Shape{M: 2, N: 1, K: 64, BlockSize: 64}); !errors.Is(err, errShape) {
 		t.Errorf("gemv accepted M=2 for an M=3 kernel: %v", err)
+	}
+	// gemv_tc: 16-row tiles, 2 a block unless chosen, the decode table and
+	// the warps' tile sums in shared memory.
+	tc, _ := NewGemvTC(8, 64, false)
+	if l, err := tc.Launch(Shape{M: 8, N: 33, K: 4096, BlockSize: 64}); err != nil || l.Grid != [3]int{2, 1, 1} || l.Block != [3]int{128, 1, 1} || l.SharedBytes != gemvTCTable+4*2*512 {
+		t.Errorf("gemv_tc launch %+v %v", l, err)
+	}
+	if _, err := tc.Launch(Shape{M: 7, N: 33, K: 4096, BlockSize: 64}); !errors.Is(err, errShape) {
+		t.Errorf("gemv_tc accepted M=7 for an M=8 kernel: %v", err)
+	}
+	for _, c := range []struct{ n, sms, tiles int }{{4096, 132, 2}, {8192, 132, 4}, {11008, 132, 3}, {14336, 132, 4}, {4096, 0, gemvTCTiles}, {5, 132, 1}} {
+		if got := GemvTCTilesFor(c.n, c.sms, 64); got != c.tiles {
+			t.Errorf("GemvTCTilesFor(%d, %d, 64) = %d, want %d", c.n, c.sms, got, c.tiles)
+		}
+	}
+	if got := GemvTCTilesFor(8192, 132, 32); got != 2 {
+		t.Errorf("GemvTCTilesFor(8192, 132, 32) = %d, want 2", got)
 	}
 	gm, _ := NewGemm(64, false, false)
 	if l, err := gm.Launch(Shape{M: 17, N: 130, K: 64, BlockSize: 64}); err != nil || l.Grid != [3]int{3, 1, 1} || l.SharedBytes != 16384 {

@@ -112,6 +112,8 @@ func sassWants(k Kernel) []string {
 		return []string{"LDG.E.128", "SHFL.BFLY"}
 	case *GemmTC:
 		return []string{"HMMA.16816.F32.BF16", "LDGSTS", "LDS.128"}
+	case *GemvTC:
+		return []string{"HMMA.16816.F32.BF16", "LDG.E.128", "LDS"}
 	case *Gemm:
 		return []string{"LDS.128", "FFMA"}
 	}

@@ -106,7 +106,7 @@ def main():
             if r["op"] != "linear":
                 continue
             if m <= 8:
-                checks.append((f"gemv N=K={n} M={m}: bandwidth ≥ 80% of copy", r["copy_frac"] >= 0.8, f"{100 * r['copy_frac']:.0f}%"))
+                checks.append((f"gemv N=K={n} M={m} {r['mode'].split()[0]}: bandwidth ≥ 80% of copy", r["copy_frac"] >= 0.8, f"{100 * r['copy_frac']:.0f}%"))
             if m == 1:
                 checks.append((f"M=1 N=K={n}: ≥ 3x faster than cuBLAS fp16", t["fp16"] / s >= 3, f"{t['fp16'] / s:.2f}x"))
             if m == 512 and r["mode"].startswith("bf16"):

@@ -226,6 +226,13 @@ static int take(struct weights *w, const uint64_t *a) {
 	return 4;
 }
 
+static double bf16(uint16_t h) {
+	uint32_t b = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &b, 4);
+	return f;
+}
+
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
 			unsigned shared, CUstream s, void **params, void **extra) {
 	NEED_CTX();
@@ -239,7 +246,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		if (p[2] >= '0' && p[2] <= '9') bp = p;
 	int mgemv = 0;
 	if (!bp || sscanf(bp, "_b%lu", &w.b) != 1 || gz != 1 || by != 1 || bz != 1) return CUDA_ERROR_INVALID_VALUE;
-	int gemv = sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
+	int gemvTC = sscanf(name, "nf4_gemv_tc_m%d", &mgemv) == 1;
+	int gemv = gemvTC || sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
 	int deq = strncmp(name, "nf4_dequantize_f32", 18) == 0;
 	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0;
 	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
@@ -257,6 +265,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		return CUDA_SUCCESS;
 	}
 	const float *x = (const float *)a[0];
+	// The tensor-core gemv reads x as bf16 (the host rounds it).
+	const uint16_t *xh = (const uint16_t *)a[0];
 	w.codes = (const uint8_t *)a[1];
 	int j = 2 + take(&w, a + 2);
 	float *y = (float *)a[j];
@@ -269,7 +279,13 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		int named = 0;
 		uint64_t r = 0;
 		if (mgemv >= 1 && mgemv <= 8) r = rows[mgemv];
-		if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {
+		if (gemvTC) {
+			// 16-row tiles per block: 2 (GemvTC's default) unless named
+			// (nf4_gemv_tc_m<M>_t<tiles>_…), for M = 2…8.
+			int tiles = 2;
+			if (sscanf(name, "nf4_gemv_tc_m%d_t%d", &mgemv, &named) == 2) tiles = named;
+			r = mgemv >= 2 && mgemv <= 8 && tiles >= 1 && tiles <= 4 ? 16 * (uint64_t)tiles : 0;
+		} else if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {
 			if (named < 1 || (uint64_t)named > r) return CUDA_ERROR_INVALID_VALUE;
 			r = named;
 		}
@@ -292,7 +308,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		} else {
 			for (uint64_t r = 0; r < n; r++) {
 				double s = 0;
-				for (uint64_t l = 0; l < k; l++) s += (double)x[i * k + l] * at(&w, r, l);
+				for (uint64_t l = 0; l < k; l++) s += (gemvTC ? bf16(xh[i * k + l]) : (double)x[i * k + l]) * at(&w, r, l);
 				y[i * n + r] = (float)s;
 			}
 		}

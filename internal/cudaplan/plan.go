@@ -37,7 +37,8 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", int(o))
 }
 
-// Mode is how a forward GEMM (M > MaxGemvM) multiplies.
+// Mode is how a forward product multiplies (M = 1 always on the float32
+// gemv).
 type Mode int
 
 // Compute modes.
@@ -100,10 +101,13 @@ type Plan struct {
 // ErrShape reports a problem no kernel can run.
 var ErrShape = errors.New("shape not supported by the device kernels")
 
-// Choose picks the kernel for p: gemv for a forward pass with M ≤
-// kernels.MaxGemvM (memory-bound: each block streams a few weight rows, whatever
-// the mode; its rows per block chosen for p.N on p.SMs multiprocessors), the GEMM of the chosen mode above that, the transposed float32
-// GEMM for every backward pass, and the float32 dequantize kernel.
+// Choose picks the kernel for p: for a forward pass with M ≤
+// kernels.MaxGemvM a gemv (each block streams a few weight rows): in the
+// bf16 mode for M ≥ 2 the tensor-core gemv, its tiles per block chosen
+// for p.N on p.SMs multiprocessors, else (one row is memory-bound on it
+// already, and float32 is exact) the float32 gemv, its rows per block
+// chosen so; the GEMM of the chosen mode above that, the transposed
+// float32 GEMM for every backward pass, and the float32 dequantize kernel.
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
 		return Plan{}, fmt.Errorf("%w: %v", ErrShape, p)
@@ -116,6 +120,8 @@ func Choose(p Problem) (Plan, error) {
 	switch p.Op {
 	case Forward:
 		switch {
+		case p.M <= kernels.MaxGemvM && p.M >= kernels.MinGemvTCM && p.Mode == BF16:
+			k, err = kernels.NewGemvTCFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:
@@ -144,6 +150,31 @@ func Choose(p Problem) (Plan, error) {
 		return Plan{}, fmt.Errorf("%w: %v: %v", ErrShape, p, err)
 	}
 	return Plan{Problem: p, Kernel: k, Launch: l}, nil
+}
+
+// InBF16 reports whether the kernel reads the activation as bf16 (see
+// ToBF16), not float32: the tensor-core gemv, which reads it many times
+// over, takes it rounded once on the host, at half the bytes.
+func (pl Plan) InBF16() bool {
+	for _, name := range pl.Kernel.Params() {
+		if name == "x_bf16" {
+			return true
+		}
+	}
+	return false
+}
+
+// ToBF16 rounds src to bf16 into dst (len(src) values) as cvt.rn.bf16.f32
+// does: to nearest, ties to even, NaNs kept (quiet).
+func ToBF16(dst []uint16, src []float32) {
+	for i, f := range src {
+		b := math.Float32bits(f)
+		if b&0x7fffffff > 0x7f800000 {
+			dst[i] = uint16(b>>16) | 0x40
+			continue
+		}
+		dst[i] = uint16((b + 0x7fff + (b >> 16 & 1)) >> 16)
+	}
 }
 
 // InLen and OutLen are the float32 lengths of the activation read and the
@@ -202,7 +233,7 @@ func (pl Plan) Args(b Buffers) ([]uint64, error) {
 	for i, name := range names {
 		var v uint64
 		switch name {
-		case "x", "dy":
+		case "x", "dy", "x_bf16":
 			v = b.In
 		case "y", "dx", "out":
 			v = b.Out

@@ -25,7 +25,12 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_r14_b64", [3]int{787, 1, 1}},
 		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{688, 1, 1}},
 		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
-		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
+		{Problem{Op: Forward, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
+		// bf16: M = 2…8 on tensor cores, 16-row tiles, M = 1 on the float32 gemv.
+		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_tc_m8_b64_dq", [3]int{1, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 2, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m2_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 5, N: 8192, K: 8192, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m5_t4_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
 		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
 		{Problem{Op: Backward, M: 1, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
@@ -205,13 +210,17 @@ func TestLaunchMatchesCPU(t *testing.T) {
 		{1, 9, 1344, 64},
 		{2, 5, 4160, 64},
 		{7, 3, 2112, 32},
+		// gemv on tensor cores: N over one block's tiles and not a
+		// multiple of 16, K not a multiple of the 128-weight unit.
+		{2, 37, 640, 64},
+		{8, 19, 1152, 32},
 	}
 	for _, s := range shapes {
 		for _, dq := range []bool{false, true} {
 			w := quantized(t, r, s.N, s.K, s.B, dq)
 			for _, op := range []Op{Forward, Backward, Dequantize} {
 				modes := []Mode{Float32}
-				if op == Forward && s.M > kernels.MaxGemvM {
+				if op == Forward && s.M >= kernels.MinGemvTCM {
 					modes = append(modes, BF16)
 				}
 				for _, mode := range modes {
@@ -237,7 +246,18 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	dev := ptxsim.NewDevice()
 	b := upload(t, dev, w)
 	in := randn(r, p.InLen())
-	if len(in) > 0 {
+	if len(in) > 0 && pl.InBF16() {
+		h := make([]uint16, len(in))
+		ToBF16(h, in)
+		raw := make([]byte, 2*len(h))
+		for i, v := range h {
+			raw[2*i], raw[2*i+1] = byte(v), byte(v>>8)
+		}
+		b.In = uint64(dev.Alloc(len(raw)))
+		if err := dev.Write(ptxsim.Ptr(b.In), raw); err != nil {
+			t.Fatal(err)
+		}
+	} else if len(in) > 0 {
 		b.In = uint64(dev.Alloc(4 * len(in)))
 		if err := dev.WriteFloat32s(ptxsim.Ptr(b.In), in); err != nil {
 			t.Fatal(err)
@@ -287,7 +307,7 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 		t.Fatal(err)
 	}
 	tol := 1e-5
-	if p.Op == Forward && p.Mode == BF16 && p.M > kernels.MaxGemvM {
+	if p.Op == Forward && p.Mode == BF16 && p.M >= kernels.MinGemvTCM {
 		tol = 1e-2
 	}
 	var num, den float64
@@ -301,5 +321,28 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	}
 	if e := math.Sqrt(num / den); e > tol {
 		t.Errorf("%v (%s): relative error %.3g > %g", p, pl.Kernel.Name(), e, tol)
+	}
+}
+
+func TestToBF16(t *testing.T) {
+	nan := math.Float32frombits(0x7fa00001) // a signalling NaN
+	src := []float32{1, 1 + 1.0/256, 1 + 3.0/256, -2.5, 1e-40, float32(math.Inf(-1)), nan, 3.4e38}
+	// 1+1/256 is a tie (rounds to even, down), 1+3/256 a tie rounding up;
+	// 1e-40 stays a denormal; 3.4e38 rounds to +Inf.
+	want := []uint16{0x3f80, 0x3f80, 0x3f82, 0xc020, 0x0001, 0xff80, 0x7fe0, 0x7f80}
+	got := make([]uint16, len(src))
+	ToBF16(got, src)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("ToBF16(%g) = %#04x, want %#04x", src[i], got[i], want[i])
+		}
+	}
+	k, _ := kernels.NewGemvTC(2, 64, false)
+	if pl := (Plan{Kernel: k}); !pl.InBF16() {
+		t.Error("the tensor-core gemv does not read bf16 x")
+	}
+	g, _ := kernels.NewGemv(2, 64, false)
+	if pl := (Plan{Kernel: g}); pl.InBF16() {
+		t.Error("the float32 gemv reads bf16 x")
 	}
 }

@@ -484,7 +484,7 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 	}
 	w.Roof = roofOf(k)
 	switch k.(type) {
-	case *kernels.Gemv, *kernels.Gemm, *kernels.GemmTC:
+	case *kernels.Gemv, *kernels.GemvTC, *kernels.Gemm, *kernels.GemmTC:
 		w.FLOPs = 2 * float64(r.Shape.M) * float64(r.Shape.N) * float64(r.Shape.K)
 	}
 	r.Workload = w

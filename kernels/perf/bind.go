@@ -48,6 +48,8 @@ func arguments(dev *ptxsim.Device, k kernels.Kernel, s kernels.Shape) ([]uint64,
 			} else {
 				add(name, 4*mk, false, genFloats(-1, 1))
 			}
+		case "x_bf16": // the timing does not depend on the values
+			add(name, 2*mk, false, genFloats(-1, 1))
 		case "dy":
 			add(name, 4*mn, false, genFloats(-1, 1))
 		case "codes":

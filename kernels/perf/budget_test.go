@@ -42,6 +42,19 @@ var budgets = []struct {
 	{gemv(1), kernels.Shape{M: 1, N: 14336, K: 4096, BlockSize: 64}, 0.995, "h100"},
 	{gemv(4), kernels.Shape{M: 4, N: 4096, K: 4096, BlockSize: 64}, 0.763, "h100"},
 	{gemv(8), kernels.Shape{M: 8, N: 4096, K: 4096, BlockSize: 64}, 0.357, "h100"},
+	// The bf16 tensor-core gemv (M = 2…8), tiles per block chosen for
+	// the shape: floors half a point under today's fractions.
+	{gemvTC(2), kernels.Shape{M: 2, N: 4096, K: 4096, BlockSize: 64}, 0.890, ""},
+	{gemvTC(4), kernels.Shape{M: 4, N: 4096, K: 4096, BlockSize: 64}, 0.928, ""},
+	{gemvTC(8), kernels.Shape{M: 8, N: 4096, K: 4096, BlockSize: 64}, 0.850, ""},
+	{gemvTC(8), kernels.Shape{M: 8, N: 8192, K: 8192, BlockSize: 64}, 0.995, ""},
+	{gemvTC(8), kernels.Shape{M: 8, N: 11008, K: 4096, BlockSize: 64}, 0.846, ""},
+	{gemvTC(8), kernels.Shape{M: 8, N: 4096, K: 11008, BlockSize: 64}, 0.858, ""},
+	{gemvTC(8), kernels.Shape{M: 8, N: 14336, K: 4096, BlockSize: 64}, 0.870, ""},
+	{gemvTC(5), kernels.Shape{M: 5, N: 11008, K: 4096, BlockSize: 64}, 0.896, ""},
+	{gemvTC(8), kernels.Shape{M: 8, N: 4096, K: 4096, BlockSize: 64}, 0.995, "h100"},
+	{gemvTC(8), kernels.Shape{M: 8, N: 11008, K: 4096, BlockSize: 64}, 0.995, "h100"},
+	{gemvTC(8), kernels.Shape{M: 8, N: 4096, K: 11008, BlockSize: 64}, 0.995, "h100"},
 	{gemmF32(false), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.387, ""},
 	{gemmF32(true), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.254, ""},
 	{gemmTC, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.192, ""},
@@ -57,6 +70,13 @@ func gemmTC(kernels.Shape, Device) (kernels.Kernel, error) { return kernels.NewG
 func gemv(m int) func(kernels.Shape, Device) (kernels.Kernel, error) {
 	return func(s kernels.Shape, d Device) (kernels.Kernel, error) {
 		return kernels.NewGemvFor(m, s.N, int(d.SMs.V), 64, false)
+	}
+}
+
+// gemvTC is the bf16 gemv the CUDA backend launches for M = 2…8.
+func gemvTC(m int) func(kernels.Shape, Device) (kernels.Kernel, error) {
+	return func(s kernels.Shape, d Device) (kernels.Kernel, error) {
+		return kernels.NewGemvTCFor(m, s.N, int(d.SMs.V), 64, false)
 	}
 }
 func gemmF32(t bool) func(kernels.Shape, Device) (kernels.Kernel, error) {

@@ -29,7 +29,8 @@ var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 // Cases lists, for every shape, the kernels the CUDA backend launches on a
 // device of sms multiprocessors (block size 64, plain scales): the float32
 // dequantize once (M = 0: it has no batch), the GEMV for each M ≤ 8 with
-// the rows per block chosen for the shape, and for larger M the float32
+// the rows per block chosen for the shape (and for M ≥ 2 the bf16
+// tensor-core GEMV, with its tiles per block chosen so), and for larger M the float32
 // GEMM, the bf16 tensor-core GEMM and the backward (transposed) GEMM.
 func Cases(shapes [][2]int, ms []int, sms int) []Case {
 	var cs []Case
@@ -46,6 +47,9 @@ func Cases(shapes [][2]int, ms []int, sms int) []Case {
 				g, err := kernels.NewGemvFor(m, s.N, sms, 64, false)
 				if err == nil {
 					cs = append(cs, Case{g, s})
+				}
+				if t, err := kernels.NewGemvTCFor(m, s.N, sms, 64, false); err == nil {
+					cs = append(cs, Case{t, s})
 				}
 				continue
 			}

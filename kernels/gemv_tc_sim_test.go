@@ -1,0 +1,79 @@
+package kernels_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/nf4go/nf4/kernels"
+	"github.com/nf4go/nf4/kernels/ptxsim"
+)
+
+// gemvTCShapes are awkward for the tensor-core gemv: N not a multiple of
+// 16 or of a block's tiles, K = one block, K not a multiple of the
+// 128-weight unit, K giving the first warp one trip more than the others,
+// block sizes from 32 (four scales per unit) to 4096, and K whose rows'
+// scales do (1280, 768, 1152) and do not align to the trips' vector loads.
+var gemvTCShapes = []struct{ N, K, B int }{
+	{11, 1280, 64},
+	{27, 768, 128},
+	{13, 1152, 32}, // the last trip's scales run past the row
+	{2, 64, 64},    // row 0 is the all-zero block newProblem makes
+	{21, 1344, 64},
+	{37, 640, 128},
+	{5, 32, 32},
+	{19, 2112, 32},
+	{9, 4096, 4096},
+}
+
+// TestSimGemvTC runs M = 2…8 on the shapes above, with plain and
+// double-quantized scales, both code tables and tiles per block, on random
+// data and NaN-poisoned outputs, against a float64 reference at bf16's
+// precision.
+func TestSimGemvTC(t *testing.T) {
+	r := rand.New(rand.NewSource(21))
+	for m := kernels.MinGemvTCM; m <= kernels.MaxGemvM; m++ {
+		for i, c := range gemvTCShapes {
+			for _, dq := range []bool{false, true} {
+				q := kernels.NF4
+				if (i+m)%2 == 1 {
+					q = kernels.FP4
+				}
+				tiles := 1 + (i+m+b2i(dq))%kernels.GemvTCMaxTiles(c.B)
+				name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v_%v_t%d", m, c.N, c.K, c.B, dq, q, tiles)
+				t.Run(name, func(t *testing.T) {
+					p := newProblem(t, r, m, c.N, c.K, c.B, dq)
+					if q != kernels.NF4 {
+						p.wq = deqTable(q.Values(), p.codes, p.absmax, c.N*c.K, c.B)
+					}
+					g := &kernels.GemvTC{M: m, BlockSize: c.B, DoubleQuant: dq, Quant: q, Tiles: tiles}
+					y := p.poisoned(t, m*c.N)
+					xh := p.put(t, bf16bytes(p.x))
+					launch(t, g, p, p.args([]ptxsim.Ptr{xh, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
+					if e := relErr(p.read(t, y, m*c.N), forwardRef(p)); !(e <= 1e-2) {
+						t.Errorf("normwise relative error %g", e)
+					}
+				})
+			}
+		}
+	}
+}
+
+// bf16bytes rounds v to bf16 (to nearest, ties to even), little-endian.
+func bf16bytes(v []float32) []byte {
+	b := make([]byte, 2*len(v))
+	for i, f := range v {
+		u := math.Float32bits(f)
+		h := uint16((u + 0x7fff + (u >> 16 & 1)) >> 16)
+		b[2*i], b[2*i+1] = byte(h), byte(h>>8)
+	}
+	return b
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
