@@ -276,9 +276,11 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		if (!r || bx != 128 || gy != 1 || (uint64_t)gx * r < n) return CUDA_ERROR_INVALID_VALUE;
 	} else {
 		m = a[j + 1], n = a[j + 2], k = a[j + 3];
-		uint64_t tm = strstr(name, "bf16tc") ? 128 : 64;
+		// Tiles: 64×64 for the float32 GEMMs, 128×128 (256 threads) for bf16tc.
+		int tc = strstr(name, "bf16tc") != NULL;
+		uint64_t tile = tc ? 128 : 64;
 		uint64_t cols = gemmT ? k : n;
-		if (!(gemm || gemmT) || (uint64_t)gx * 64 < cols || (uint64_t)gy * tm < m) return CUDA_ERROR_INVALID_VALUE;
+		if (!(gemm || gemmT) || (tc && bx != 256) || (uint64_t)gx * tile < cols || (uint64_t)gy * tile < m) return CUDA_ERROR_INVALID_VALUE;
 	}
 	w.n = n, w.k = k;
 	if (!m || !n || !k || k % w.b) return CUDA_ERROR_INVALID_VALUE;
