@@ -37,7 +37,8 @@ const (
 	tcTile       = tcBM * tcRow    // one bf16 tile (x or W), 16 KB
 	tcCodeStage  = tcBN * tcBK / 2 // one step's raw codes, 4 KB
 	tcCodeStages = 3               // cp.async depth of the code stream
-	tcShared     = 2*tcTile + tcCodeStages*tcCodeStage
+	tcScaleStage = tcThreads * 4   // one absmax per thread and step
+	tcShared     = 2*tcTile + tcCodeStages*(tcCodeStage+tcScaleStage)
 )
 
 // NewGemmTC checks the configuration.
@@ -63,7 +64,7 @@ func (g *GemmTC) Params() []string {
 func (g *GemmTC) MinSM() int { return 80 }
 
 // RegBudget bounds registers per thread.
-func (g *GemmTC) RegBudget() int { return 184 }
+func (g *GemmTC) RegBudget() int { return 200 }
 
 // Launch tiles y in 128×128 blocks: grid.x over N, grid.y over M.
 func (g *GemmTC) Launch(s Shape) (Launch, error) {
@@ -97,6 +98,7 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	sX := k.Shared("tile_x", 16, tcTile)
 	sW := k.Shared("tile_w", 16, tcTile)
 	sC := k.Shared("tile_codes", 16, tcCodeStages*tcCodeStage)
+	sS := k.Shared("tile_scales", 16, tcCodeStages*tcScaleStage)
 
 	x, codes := k.LoadParam(pX), k.LoadParam(pCodes)
 	sc := sp.load(k)
@@ -105,7 +107,7 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	n := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pN))
 	kk := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pK))
 	lut := laneLUT(k, cb)
-	xBase, wBase, cBase := k.SharedAddr(sX), k.SharedAddr(sW), k.SharedAddr(sC)
+	xBase, wBase, cBase, sBase := k.SharedAddr(sX), k.SharedAddr(sW), k.SharedAddr(sC), k.SharedAddr(sS)
 
 	tid := k.Special(ptx.TidX)
 	lane := k.Special(ptx.LaneID)
@@ -181,13 +183,28 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		return k.Op("min", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), wHalf), k.Op("sub", ptx.U32, kk, ptx.Imm(32)))
 	}
 	stageOf := func(t ptx.Reg) ptx.Reg { return k.Op("rem", ptx.U32, t, ptx.Imm(tcCodeStages)) }
-	copyCodes := func(t ptx.Reg) {
-		src := k.Op("add", ptx.U64, codeRow, k.Cvt("", ptx.U64, ptx.U32, k.Shift("shr", ptx.U32, wk(t), ptx.Imm(1))))
-		dst := k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn)
-		k.CpAsync(ptx.Addr{Base: dst}, ptx.Addr{Base: src}, 16)
+	scaleOwn := k.Op("add", ptx.U32, sBase, k.Shift("shl", ptx.B32, tid, ptx.Imm(2)))
+	blockOf := func(t ptx.Reg) ptx.Reg {
+		return k.Op("add", ptx.U32, rowBlock, k.Shift("shr", ptx.U32, wk(t), ptx.Imm(log2(g.BlockSize))))
 	}
+	// copyCodes starts the copy of step t's codes and, for plain scales,
+	// of the thread's absmax: straight into shared memory, where it costs
+	// one wavefront per warp instead of a load per row, all rows in one bank.
+	copyCodes := func(t ptx.Reg) {
+		stage := stageOf(t)
+		src := k.Op("add", ptx.U64, codeRow, k.Cvt("", ptx.U64, ptx.U32, k.Shift("shr", ptx.U32, wk(t), ptx.Imm(1))))
+		k.CpAsync(ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcCodeStage), codeOwn)}, ptx.Addr{Base: src}, 16)
+		if !sc.dq {
+			k.CpAsync(ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcScaleStage), scaleOwn)}, ptx.Addr{Base: index(k, sc.absmax, blockOf(t), 4)}, 4)
+		}
+	}
+	// scaleOf is step t's absmax for the thread's half-row: a global load
+	// for double-quantized scales (issued a step ahead), else the copy.
 	scaleOf := func(t ptx.Reg) ptx.Reg {
-		return sc.at(k, k.Op("add", ptx.U32, rowBlock, k.Shift("shr", ptx.U32, wk(t), ptx.Imm(log2(g.BlockSize)))))
+		if !sc.dq {
+			return k.Ld("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcScaleStage), scaleOwn)})
+		}
+		return sc.at(k, blockOf(t))
 	}
 	wChunk := k.Op("xor", ptx.B32, k.Shift("shr", ptx.U32, wHalf, ptx.Imm(3)), k.Op("and", ptx.B32, wRow, ptx.Imm(7)))
 	wDstRow := k.Op("mad.lo", ptx.U32, wRow, ptx.Imm(tcRow), wBase)
@@ -252,8 +269,14 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	k.If(k.Setp("lt", ptx.U32, t1, tiles), func() { copyCodes(t1) })
 	k.CpAsyncCommit()
 	loadX(t0)
-	s0 := scaleOf(t0)
+	var s0 ptx.Reg
+	if sc.dq {
+		s0 = scaleOf(t0)
+	}
 	k.CpAsyncWait(1)
+	if !sc.dq {
+		s0 = scaleOf(t0)
+	}
 	decodeW(t0, s0)
 	storeX(t0)
 	k.BarSync()
@@ -269,7 +292,9 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		// so that their latency hides behind it.
 		k.If(hasNext, func() {
 			loadX(next)
-			k.MovTo(sNext, ptx.F32, scaleOf(next))
+			if sc.dq {
+				k.MovTo(sNext, ptx.F32, scaleOf(next))
+			}
 		})
 		for st := 0; st < tcBK/16; st++ {
 			var bf [4]ptx.Vec
@@ -288,6 +313,9 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		k.BarSync()
 		k.If(hasNext, func() {
 			k.CpAsyncWait(1)
+			if !sc.dq {
+				k.MovTo(sNext, ptx.F32, scaleOf(next))
+			}
 			decodeW(next, sNext)
 			storeX(next)
 		})
