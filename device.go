@@ -22,7 +22,8 @@ const (
 	ComputeFloat32 ComputeMode = iota
 	// ComputeBF16 rounds activations and decoded weights to bf16 and
 	// multiplies them with float32 accumulation: on a device on tensor
-	// cores, much faster at large batches; on the CPU with AVX-512 BF16
+	// cores, much faster at large batches (the backward product too, above 8
+	// rows; on the CPU it stays float32); on the CPU with AVX-512 BF16
 	// instructions (VDPBF16PS) where the CPU has them, for batches of 2 to
 	// 48 rows. About three significant digits (relative error ≤ 1e-2).
 	ComputeBF16

@@ -48,6 +48,9 @@ func All() []Kernel {
 	add(NewGemmTC(64, false))
 	add(NewGemmTC(64, true))
 	add(NewGemmTC(32, false))
+	add(NewGemmTCTransposed(64, false))
+	add(NewGemmTCTransposed(64, true))
+	add(NewGemmTCTransposed(32, false))
 	fp4 := func(k Kernel, err error) {
 		if err == nil {
 			add(ForQuant(k, FP4))
@@ -60,5 +63,6 @@ func All() []Kernel {
 	fp4(NewGemm(64, true, false))
 	fp4(NewGemm(64, false, true))
 	fp4(NewGemmTC(64, false))
+	fp4(NewGemmTCTransposed(64, true))
 	return ks
 }

@@ -25,7 +25,10 @@ import (
 type GemmTC struct {
 	BlockSize   int
 	DoubleQuant bool
-	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
+	// Transposed computes the backward product dx[m,k] = Σ_n dy[m,n]·W[n,k]
+	// instead (params dy, codes, scales, dx, m, n, k); see gemm_tc_t.go.
+	Transposed bool
+	Quant      QuantType // the code table (NF4 unless set; see ForQuant)
 }
 
 const (
@@ -49,15 +52,34 @@ func NewGemmTC(blockSize int, doubleQuant bool) (*GemmTC, error) {
 	return &GemmTC{BlockSize: blockSize, DoubleQuant: doubleQuant}, nil
 }
 
-// Name is nf4_gemm_bf16tc_b<B>[_dq].
+// NewGemmTCTransposed checks the configuration of the backward product.
+func NewGemmTCTransposed(blockSize int, doubleQuant bool) (*GemmTC, error) {
+	g, err := NewGemmTC(blockSize, doubleQuant)
+	if err != nil {
+		return nil, err
+	}
+	g.Transposed = true
+	return g, nil
+}
+
+// Name is nf4_gemm_bf16tc_b<B>[_dq], or nf4_gemm_t_bf16tc_b<B>[_dq]
+// transposed.
 func (g *GemmTC) Name() string {
-	return fmt.Sprintf("nf4_gemm_bf16tc_b%d%s%s", g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
+	t := ""
+	if g.Transposed {
+		t = "_t"
+	}
+	return fmt.Sprintf("nf4_gemm%s_bf16tc_b%d%s%s", t, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
 func (g *GemmTC) Params() []string {
-	p := append([]string{"x", "codes"}, scaleParamNames(g.DoubleQuant)...)
-	return append(p, "y", "m", "n", "k")
+	in, out := "x", "y"
+	if g.Transposed {
+		in, out = "dy", "dx"
+	}
+	p := append([]string{in, "codes"}, scaleParamNames(g.DoubleQuant)...)
+	return append(p, out, "m", "n", "k")
 }
 
 // MinSM is 80: bf16 mma.sync and cp.async are Ampere features.
@@ -71,11 +93,15 @@ func (g *GemmTC) Launch(s Shape) (Launch, error) {
 	if err := checkShape(s, g.BlockSize, true); err != nil {
 		return Launch{}, err
 	}
+	cols := s.N
+	if g.Transposed {
+		cols = s.K
+	}
 	if ceilDiv(s.M, tcBM) > 65535 {
 		return Launch{}, fmt.Errorf("%w: M=%d needs more than 65535 row tiles", errShape, s.M)
 	}
 	return Launch{
-		Grid:        [3]int{ceilDiv(s.N, tcBN), ceilDiv(s.M, tcBM), 1},
+		Grid:        [3]int{ceilDiv(cols, tcBN), ceilDiv(s.M, tcBM), 1},
 		Block:       [3]int{tcThreads, 1, 1},
 		SharedBytes: tcShared,
 	}, nil
@@ -85,6 +111,9 @@ func (g *GemmTC) Launch(s Shape) (Launch, error) {
 func (g *GemmTC) PTX(t ptx.Target) (string, error) {
 	if _, err := NewGemmTC(g.BlockSize, g.DoubleQuant); err != nil {
 		return "", err
+	}
+	if g.Transposed {
+		return build(t, g.Quant, g.buildTransposed)
 	}
 	return build(t, g.Quant, g.build)
 }
@@ -114,8 +143,6 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	warp := k.Shift("shr", ptx.U32, tid, ptx.Imm(5))
 	wm := k.Shift("shr", ptx.U32, warp, ptx.Imm(2)) // warp row 0..1 (64 rows each)
 	wn := k.Op("and", ptx.B32, warp, ptx.Imm(3))    // warp column 0..3 (32 columns each)
-	grp := k.Shift("shr", ptx.U32, lane, ptx.Imm(2))
-	tig := k.Op("and", ptx.B32, lane, ptx.Imm(3))
 	bn := k.Shift("shl", ptx.B32, k.Special(ptx.CtaidX), ptx.Imm(7))
 	bm := k.Shift("shl", ptx.B32, k.Special(ptx.CtaidY), ptx.Imm(7))
 	mLast := k.Op("sub", ptx.U32, m, ptx.Imm(1))
@@ -322,7 +349,17 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		k.BarSync()
 	})
 
-	// Epilogue: c0,c1 at (row grp, cols 2·tig, 2·tig+1); c2,c3 eight rows down.
+	tcStore(k, &acc, y, bm, bn, wm, wn, m, n)
+	return k
+}
+
+// tcStore writes a warp's 64×32 accumulators into the row-major [m, cols]
+// result at block origin (bm, bn): c0,c1 at (row grp, cols 2·tig,
+// 2·tig+1), c2,c3 eight rows down; elements outside the result are skipped.
+func tcStore(k *ptx.Kernel, acc *[4][4]ptx.Vec, y, bm, bn, wm, wn, m, n ptx.Reg) {
+	lane := k.Special(ptx.LaneID)
+	grp := k.Shift("shr", ptx.U32, lane, ptx.Imm(2))
+	tig := k.Op("and", ptx.B32, lane, ptx.Imm(3))
 	rowBase := k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), grp))
 	colBase := k.Op("add", ptx.U32, bn, k.Op("mad.lo", ptx.U32, wn, ptx.Imm(32), k.Shift("shl", ptx.B32, tig, ptx.Imm(1))))
 	for i := range acc {
@@ -340,5 +377,4 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 			}
 		}
 	}
-	return k
 }

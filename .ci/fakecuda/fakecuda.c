@@ -241,7 +241,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	if (!bp || sscanf(bp, "_b%lu", &w.b) != 1 || gz != 1 || by != 1 || bz != 1) return CUDA_ERROR_INVALID_VALUE;
 	int gemv = sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
 	int deq = strncmp(name, "nf4_dequantize_f32", 18) == 0;
-	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0;
+	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0 || strncmp(name, "nf4_gemm_t_bf16tc", 17) == 0;
 	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
 	np = (w.dq ? 4 : 1) + (deq ? 3 : gemv ? 5 : 6);
 	for (int i = 0; i < np; i++) a[i] = *(uint64_t *)params[i];

@@ -315,7 +315,10 @@ func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
 		}
 	case *kernels.Gemv, *kernels.Gemm, *kernels.GemmTC:
 		transposed := false
-		if g, ok := kk.(*kernels.Gemm); ok {
+		switch g := kk.(type) {
+		case *kernels.Gemm:
+			transposed = g.Transposed
+		case *kernels.GemmTC:
 			transposed = g.Transposed
 		}
 		inCols, outCols := s.K, s.N
