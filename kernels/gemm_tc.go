@@ -356,24 +356,33 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 // tcStore writes a warp's 64×32 accumulators into the row-major [m, cols]
 // result at block origin (bm, bn): c0,c1 at (row grp, cols 2·tig,
 // 2·tig+1), c2,c3 eight rows down; elements outside the result are skipped.
+// A pair inside the result goes out as one 8-byte store when cols is even
+// (so the pair is aligned), halving the store requests.
 func tcStore(k *ptx.Kernel, acc *[4][4]ptx.Vec, y, bm, bn, wm, wn, m, n ptx.Reg) {
 	lane := k.Special(ptx.LaneID)
 	grp := k.Shift("shr", ptx.U32, lane, ptx.Imm(2))
 	tig := k.Op("and", ptx.B32, lane, ptx.Imm(3))
 	rowBase := k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), grp))
 	colBase := k.Op("add", ptx.U32, bn, k.Op("mad.lo", ptx.U32, wn, ptx.Imm(32), k.Shift("shl", ptx.B32, tig, ptx.Imm(1))))
+	even := k.Setp("eq", ptx.U32, k.Op("and", ptx.B32, n, ptx.Imm(1)), ptx.Imm(0))
 	for i := range acc {
 		for half := 0; half < 2; half++ {
 			r := k.Op("add", ptx.U32, rowBase, ptx.Imm(16*i+8*half))
 			rowOK := k.Setp("lt", ptx.U32, r, m)
 			for j := range acc[i] {
-				for e := 0; e < 2; e++ {
-					c := k.Op("add", ptx.U32, colBase, ptx.Imm(8*j+e))
-					v := acc[i][j][2*half+e]
-					k.If(k.SetpAnd("lt", ptx.U32, c, n, rowOK), func() {
-						k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, r, n, c), 4)}, v)
-					})
-				}
+				c := k.Op("add", ptx.U32, colBase, ptx.Imm(8*j))
+				v := acc[i][j][2*half : 2*half+2]
+				pair := k.SetpAnd("lt", ptx.U32, k.Op("add", ptx.U32, c, ptx.Imm(1)), n, k.Op("and", ptx.Pred, rowOK, even))
+				k.IfElse(pair, func() {
+					k.StV("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, r, n, c), 4)}, v)
+				}, func() {
+					for e := range v {
+						ce := k.Op("add", ptx.U32, c, ptx.Imm(e))
+						k.If(k.SetpAnd("lt", ptx.U32, ce, n, rowOK), func() {
+							k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, r, n, ce), 4)}, v[e])
+						})
+					}
+				})
 			}
 		}
 	}
