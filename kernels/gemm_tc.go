@@ -13,9 +13,9 @@ import (
 // bf16, in a swizzled layout that ldmatrix reads without bank conflicts:
 // each thread converts its share of the float32 x rows (loaded into
 // registers one step ahead) and decodes its share of W (16 code bytes,
-// streamed three steps deep with cp.async, through the per-lane codebook
-// and the block's absmax), so no value is converted or decoded twice in a
-// block. Rows past M or N read a clamped row and are never stored; a last
+// streamed three steps deep with cp.async with their absmax, through byte
+// tables of the code values picked with prmt, see gemm_tc_decode.go), so
+// no value is converted or decoded twice in a block. Rows past M or N read a clamped row and are never stored; a last
 // step of 32 (K an odd multiple of 32) is padded with zeros.
 //
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
@@ -118,7 +118,7 @@ func (g *GemmTC) PTX(t ptx.Target) (string, error) {
 	return build(t, g.Quant, g.build)
 }
 
-func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
+func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(tcThreads)
 	pX, pCodes := k.Param("x"), k.Param("codes")
@@ -135,7 +135,7 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	m := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pM))
 	n := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pN))
 	kk := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pK))
-	lut := laneLUT(k, cb)
+	tab := newCodeTable(k, g.Quant)
 	xBase, wBase, cBase, sBase := k.SharedAddr(sX), k.SharedAddr(sW), k.SharedAddr(sC), k.SharedAddr(sS)
 
 	tid := k.Special(ptx.TidX)
@@ -246,17 +246,10 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn)})
 		zero := k.Mov(ptx.B32, ptx.Imm(0))
 		for w, word := range words {
-			var v [8]ptx.Reg
-			for i := range v {
-				idx := word
-				if i > 0 {
-					idx = k.Shift("shr", ptx.B32, word, ptx.Imm(4*i))
-				}
-				v[i] = k.Op("mul.rn", ptx.F32, k.Shfl("idx", lut, idx, 31), s)
-			}
+			v := tab.decode8(k, word, s)
 			out := make(ptx.Vec, 4)
 			for i := range out {
-				out[i] = k.Selp(ptx.B32, k.CvtPack(ptx.BF16x2, v[2*i], v[2*i+1]), zero, inK)
+				out[i] = k.Selp(ptx.B32, v[i], zero, inK)
 			}
 			k.StV("shared", ptx.B32, ptx.Addr{Base: wDst[w]}, out)
 		}

@@ -13,7 +13,7 @@ import "github.com/nf4go/nf4/kernels/ptx"
 // conflicts. N need not be a multiple of anything: dy columns and W rows
 // past N are zeros. Columns past K read a clamped column and are never
 // stored.
-func (g *GemmTC) buildTransposed(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
+func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	const wRow = 2 * tcBN // bytes of one bf16 W row: sixteen chunks
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(tcThreads)
@@ -31,7 +31,7 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	m := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pM))
 	n := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pN))
 	kk := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pK))
-	lut := laneLUT(k, cb)
+	tab := newCodeTable(k, g.Quant)
 	xBase, wBase, cBase, sBase := k.SharedAddr(sX), k.SharedAddr(sW), k.SharedAddr(sC), k.SharedAddr(sS)
 
 	tid := k.Special(ptx.TidX)
@@ -128,17 +128,10 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn)})
 		zero := k.Mov(ptx.B32, ptx.Imm(0))
 		for w, word := range words {
-			var v [8]ptx.Reg
-			for i := range v {
-				idx := word
-				if i > 0 {
-					idx = k.Shift("shr", ptx.B32, word, ptx.Imm(4*i))
-				}
-				v[i] = k.Op("mul.rn", ptx.F32, k.Shfl("idx", lut, idx, 31), s)
-			}
+			v := tab.decode8(k, word, s)
 			out := make(ptx.Vec, 4)
 			for i := range out {
-				out[i] = k.Selp(ptx.B32, k.CvtPack(ptx.BF16x2, v[2*i], v[2*i+1]), zero, inN)
+				out[i] = k.Selp(ptx.B32, v[i], zero, inN)
 			}
 			k.StV("shared", ptx.B32, ptx.Addr{Base: wDst[w]}, out)
 		}

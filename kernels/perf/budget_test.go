@@ -44,10 +44,10 @@ var budgets = []struct {
 	{gemv(8), kernels.Shape{M: 8, N: 4096, K: 4096, BlockSize: 64}, 0.357, "h100"},
 	{gemmF32(false), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.387, ""},
 	{gemmF32(true), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.254, ""},
-	{gemmTCTransposed, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.277, ""},
-	{gemmTC, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.321, ""},
-	{gemmTC, kernels.Shape{M: 4096, N: 8192, K: 8192, BlockSize: 64}, 0.324, ""},
-	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.280, ""},
+	{gemmTCTransposed, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.321, ""},
+	{gemmTC, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.381, ""},
+	{gemmTC, kernels.Shape{M: 4096, N: 8192, K: 8192, BlockSize: 64}, 0.385, ""},
+	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.333, ""},
 }
 
 func dequantizeF32(kernels.Shape, Device) (kernels.Kernel, error) {
