@@ -15,8 +15,9 @@ import (
 // registers one step ahead) and decodes its share of W (16 code bytes,
 // streamed three steps deep with cp.async with their absmax, through byte
 // tables of the code values picked with prmt, see gemm_tc_decode.go), so
-// no value is converted or decoded twice in a block. Rows past M or N read a clamped row and are never stored; a last
-// step of 32 (K an odd multiple of 32) is padded with zeros.
+// no value is converted or decoded twice in a block. Rows past M or N read
+// a clamped row and are never stored; a last step of 32 (K an odd multiple
+// of 32) is padded with zeros.
 //
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
@@ -88,7 +89,8 @@ func (g *GemmTC) MinSM() int { return 80 }
 // RegBudget bounds registers per thread.
 func (g *GemmTC) RegBudget() int { return 200 }
 
-// Launch tiles y in 128×128 blocks: grid.x over N, grid.y over M.
+// Launch tiles the result in 128×128 blocks: grid.x over N (over K when
+// transposed), grid.y over M.
 func (g *GemmTC) Launch(s Shape) (Launch, error) {
 	if err := checkShape(s, g.BlockSize, true); err != nil {
 		return Launch{}, err
