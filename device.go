@@ -23,7 +23,9 @@ const (
 	// ComputeBF16 rounds activations and decoded weights to bf16 and
 	// multiplies them with float32 accumulation: on a device on tensor
 	// cores for batches of 2 rows and more (much faster from 4 rows up),
-	// one row staying on the exact float32 kernel; on the CPU with AVX-512 BF16
+	// one row staying on the exact float32 kernel, and for the backward
+	// product above 8 rows; on the CPU (forward only; the backward stays
+	// float32) with AVX-512 BF16
 	// instructions (VDPBF16PS) where the CPU has them, for batches of 2 to
 	// 48 rows, and on AMX-BF16 tiles for 16 rows or more where the CPU has
 	// those and the OS grants them (cpu.AMXKernels). About three

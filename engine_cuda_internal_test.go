@@ -243,7 +243,7 @@ func BenchmarkDevice(b *testing.B) {
 				cases = append(cases, cudaplan.Problem{Op: cudaplan.Forward, Mode: cudaplan.BF16})
 			}
 			if m > 8 {
-				cases = append(cases, cudaplan.Problem{Op: cudaplan.Backward})
+				cases = append(cases, cudaplan.Problem{Op: cudaplan.Backward}, cudaplan.Problem{Op: cudaplan.Backward, Mode: cudaplan.BF16})
 			}
 			for _, p := range cases {
 				p.M, p.N, p.K, p.BlockSize = m, nk, nk, w.w.BlockSize

@@ -158,8 +158,8 @@ func TestDeviceLinear(t *testing.T) {
 				}
 				dxv := dx.Data().([]float32)
 				noNaN(t, name+" backward", dxv)
-				if err := normwise(t, dxv, matmul64(dy.Data().([]float32), wv, s.M, s.N, s.K)); err > 1e-5 {
-					t.Errorf("%s backward: relative error %.3g > 1e-5", name, err)
+				if err := normwise(t, dxv, matmul64(dy.Data().([]float32), wv, s.M, s.N, s.K)); err > tol {
+					t.Errorf("%s backward: relative error %.3g > %g", name, err, tol)
 				}
 			}
 		}

@@ -62,6 +62,9 @@ func All() []Kernel {
 	add(NewGemmTC(64, false))
 	add(NewGemmTC(64, true))
 	add(NewGemmTC(32, false))
+	add(NewGemmTCTransposed(64, false))
+	add(NewGemmTCTransposed(64, true))
+	add(NewGemmTCTransposed(32, false))
 	fp4 := func(k Kernel, err error) {
 		if err == nil {
 			add(ForQuant(k, FP4))
@@ -75,5 +78,6 @@ func All() []Kernel {
 	fp4(NewGemm(64, false, true))
 	fp4(NewGemmTC(64, false))
 	fp4(NewGemvTC(8, 64, true))
+	fp4(NewGemmTCTransposed(64, true))
 	return ks
 }

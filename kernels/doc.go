@@ -40,7 +40,9 @@
 //	Gemm (T)    nf4_gemm_t_f32_b<B>[_dq]
 //	            dy, codes, scales, dx, m, n, k   grid (⌈K/64⌉, ⌈M/64⌉), block 256, 16 KiB shared
 //	GemmTC      nf4_gemm_bf16tc_b<B>[_dq]
-//	            x, codes, scales, y, m, n, k     grid (⌈N/64⌉, ⌈M/128⌉), block 128, 42 KiB shared
+//	            x, codes, scales, y, m, n, k     grid (⌈N/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
+//	GemmTC (T)  nf4_gemm_t_bf16tc_b<B>[_dq]
+//	            dy, codes, scales, dx, m, n, k   grid (⌈K/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
 //
 // Kernels never read or write out of bounds for any M, N ≥ 1 and K a multiple
 // of the block size; a shape they cannot run is an error from Launch.

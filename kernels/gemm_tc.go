@@ -7,15 +7,17 @@ import (
 )
 
 // GemmTC computes y[m,n] = Σ_k x[m,k]·W[n,k] on tensor cores:
-// mma.sync m16n8k16 with bf16 inputs and float32 accumulators. A 128-thread
-// block owns a 128×64 output tile (2×2 warps of 64×32). Each 32-deep step
-// streams the float32 rows of x and the raw 4-bit codes of W into shared
-// memory with cp.async, double-buffered so the next step's copy overlaps
-// this step's math. Every lane then builds its mma fragments directly: x
-// pairs are rounded to bf16x2, and the code byte that holds a B-fragment
-// pair (two adjacent k of one row, low nibble first) is decoded through the
-// per-lane codebook and scaled by the block's absmax. Rows past M or N read
-// a clamped row and are never stored.
+// mma.sync m16n8k16 with bf16 inputs and float32 accumulators. A 256-thread
+// block owns a 128×128 output tile (2×4 warps of 64×32) and walks K in
+// steps of 64. Both operands are staged in shared memory once per step as
+// bf16, in a swizzled layout that ldmatrix reads without bank conflicts:
+// each thread converts its share of the float32 x rows (loaded into
+// registers one step ahead) and decodes its share of W (16 code bytes,
+// streamed three steps deep with cp.async with their absmax, through byte
+// tables of the code values picked with prmt, see gemm_tc_decode.go), so
+// no value is converted or decoded twice in a block. Rows past M or N read
+// a clamped row and are never stored; a last step of 32 (K an odd multiple
+// of 32) is padded with zeros.
 //
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
@@ -24,17 +26,23 @@ import (
 type GemmTC struct {
 	BlockSize   int
 	DoubleQuant bool
-	Quant       QuantType // the code table (NF4 unless set; see ForQuant)
+	// Transposed computes the backward product dx[m,k] = Σ_n dy[m,n]·W[n,k]
+	// instead (params dy, codes, scales, dx, m, n, k); see gemm_tc_t.go.
+	Transposed bool
+	Quant      QuantType // the code table (NF4 unless set; see ForQuant)
 }
 
 const (
-	tcThreads = 128
-	tcBM      = 128 // block rows (M)
-	tcBN      = 64  // block columns (N)
-	tcBK      = 32  // reduction depth per step
-	tcARow    = 160 // bytes per x row in shared: 32 floats plus padding against bank conflicts
-	tcAStage  = tcBM * tcARow
-	tcWStage  = tcBN * tcBK / 2
+	tcThreads    = 256
+	tcBM         = 128             // block rows (M)
+	tcBN         = 128             // block columns (N)
+	tcBK         = 64              // reduction depth per step
+	tcRow        = 2 * tcBK        // bytes of one bf16 tile row: eight 16-byte chunks
+	tcTile       = tcBM * tcRow    // one bf16 tile (x or W), 16 KB
+	tcCodeStage  = tcBN * tcBK / 2 // one step's raw codes, 4 KB
+	tcCodeStages = 3               // cp.async depth of the code stream
+	tcScaleStage = tcThreads * 4   // one absmax per thread and step
+	tcShared     = 2*tcTile + tcCodeStages*(tcCodeStage+tcScaleStage)
 )
 
 // NewGemmTC checks the configuration.
@@ -45,35 +53,59 @@ func NewGemmTC(blockSize int, doubleQuant bool) (*GemmTC, error) {
 	return &GemmTC{BlockSize: blockSize, DoubleQuant: doubleQuant}, nil
 }
 
-// Name is nf4_gemm_bf16tc_b<B>[_dq].
+// NewGemmTCTransposed checks the configuration of the backward product.
+func NewGemmTCTransposed(blockSize int, doubleQuant bool) (*GemmTC, error) {
+	g, err := NewGemmTC(blockSize, doubleQuant)
+	if err != nil {
+		return nil, err
+	}
+	g.Transposed = true
+	return g, nil
+}
+
+// Name is nf4_gemm_bf16tc_b<B>[_dq], or nf4_gemm_t_bf16tc_b<B>[_dq]
+// transposed.
 func (g *GemmTC) Name() string {
-	return fmt.Sprintf("nf4_gemm_bf16tc_b%d%s%s", g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
+	t := ""
+	if g.Transposed {
+		t = "_t"
+	}
+	return fmt.Sprintf("nf4_gemm%s_bf16tc_b%d%s%s", t, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
 func (g *GemmTC) Params() []string {
-	p := append([]string{"x", "codes"}, scaleParamNames(g.DoubleQuant)...)
-	return append(p, "y", "m", "n", "k")
+	in, out := "x", "y"
+	if g.Transposed {
+		in, out = "dy", "dx"
+	}
+	p := append([]string{in, "codes"}, scaleParamNames(g.DoubleQuant)...)
+	return append(p, out, "m", "n", "k")
 }
 
 // MinSM is 80: bf16 mma.sync and cp.async are Ampere features.
 func (g *GemmTC) MinSM() int { return 80 }
 
 // RegBudget bounds registers per thread.
-func (g *GemmTC) RegBudget() int { return 168 }
+func (g *GemmTC) RegBudget() int { return 200 }
 
-// Launch tiles y in 128×64 blocks: grid.x over N, grid.y over M.
+// Launch tiles the result in 128×128 blocks: grid.x over N (over K when
+// transposed), grid.y over M.
 func (g *GemmTC) Launch(s Shape) (Launch, error) {
 	if err := checkShape(s, g.BlockSize, true); err != nil {
 		return Launch{}, err
+	}
+	cols := s.N
+	if g.Transposed {
+		cols = s.K
 	}
 	if ceilDiv(s.M, tcBM) > 65535 {
 		return Launch{}, fmt.Errorf("%w: M=%d needs more than 65535 row tiles", errShape, s.M)
 	}
 	return Launch{
-		Grid:        [3]int{ceilDiv(s.N, tcBN), ceilDiv(s.M, tcBM), 1},
+		Grid:        [3]int{ceilDiv(cols, tcBN), ceilDiv(s.M, tcBM), 1},
 		Block:       [3]int{tcThreads, 1, 1},
-		SharedBytes: 2 * (tcAStage + tcWStage),
+		SharedBytes: tcShared,
 	}, nil
 }
 
@@ -82,17 +114,22 @@ func (g *GemmTC) PTX(t ptx.Target) (string, error) {
 	if _, err := NewGemmTC(g.BlockSize, g.DoubleQuant); err != nil {
 		return "", err
 	}
+	if g.Transposed {
+		return build(t, g.Quant, g.buildTransposed)
+	}
 	return build(t, g.Quant, g.build)
 }
 
-func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
+func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(tcThreads)
 	pX, pCodes := k.Param("x"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
 	pY, pM, pN, pK := k.Param("y"), k.Param("m"), k.Param("n"), k.Param("k")
-	sA := k.Shared("tile_x", 16, 2*tcAStage)
-	sW := k.Shared("tile_codes", 16, 2*tcWStage)
+	sX := k.Shared("tile_x", 16, tcTile)
+	sW := k.Shared("tile_w", 16, tcTile)
+	sC := k.Shared("tile_codes", 16, tcCodeStages*tcCodeStage)
+	sS := k.Shared("tile_scales", 16, tcCodeStages*tcScaleStage)
 
 	x, codes := k.LoadParam(pX), k.LoadParam(pCodes)
 	sc := sp.load(k)
@@ -100,64 +137,143 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	m := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pM))
 	n := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pN))
 	kk := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pK))
-	lut := laneLUT(k, cb)
-	aBase, wBase := k.SharedAddr(sA), k.SharedAddr(sW)
+	tab := newCodeTable(k, g.Quant)
+	xBase, wBase, cBase, sBase := k.SharedAddr(sX), k.SharedAddr(sW), k.SharedAddr(sC), k.SharedAddr(sS)
 
 	tid := k.Special(ptx.TidX)
 	lane := k.Special(ptx.LaneID)
 	warp := k.Shift("shr", ptx.U32, tid, ptx.Imm(5))
-	wm := k.Shift("shr", ptx.U32, warp, ptx.Imm(1)) // warp row 0..1 (64 rows each)
-	wn := k.Op("and", ptx.B32, warp, ptx.Imm(1))    // warp column 0..1 (32 columns each)
-	grp := k.Shift("shr", ptx.U32, lane, ptx.Imm(2))
-	tig := k.Op("and", ptx.B32, lane, ptx.Imm(3))
-	bn := k.Shift("shl", ptx.B32, k.Special(ptx.CtaidX), ptx.Imm(6))
+	wm := k.Shift("shr", ptx.U32, warp, ptx.Imm(2)) // warp row 0..1 (64 rows each)
+	wn := k.Op("and", ptx.B32, warp, ptx.Imm(3))    // warp column 0..3 (32 columns each)
+	bn := k.Shift("shl", ptx.B32, k.Special(ptx.CtaidX), ptx.Imm(7))
 	bm := k.Shift("shl", ptx.B32, k.Special(ptx.CtaidY), ptx.Imm(7))
 	mLast := k.Op("sub", ptx.U32, m, ptx.Imm(1))
 	nLast := k.Op("sub", ptx.U32, n, ptx.Imm(1))
 	halfK := k.Shift("shr", ptx.U32, kk, ptx.Imm(1))
-	tiles := k.Shift("shr", ptx.U32, kk, ptx.Imm(5))
+	tiles := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, kk, ptx.Imm(tcBK-1)), ptx.Imm(6))
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
-	// Copy layout: thread tid moves 16-byte chunk tid&7 of x rows
-	// tid>>3 + 16·rep (rep < 8), and threads < 64 move one 16-byte row of
-	// codes. Rows are clamped so every address is valid.
-	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(3))
-	xCol := k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, tid, ptx.Imm(7)), ptx.Imm(2)) // float index
-	xDst := k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcARow), k.Op("add", ptx.U32, aBase, k.Shift("shl", ptx.B32, xCol, ptx.Imm(2))))
-	codeLoader := k.Setp("lt", ptx.U32, tid, ptx.Imm(tcBN))
-	gnCopy := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bn, tid), nLast)
-	codeSrc := index(k, codes, k.Op("mul.lo", ptx.U32, gnCopy, halfK), 1)
-	codeDst := k.Op("add", ptx.U32, wBase, k.Shift("shl", ptx.B32, tid, ptx.Imm(4)))
-
-	// prefetch starts the copies for step t into stage t&1.
-	prefetch := func(t ptx.Reg) {
-		stage := k.Op("and", ptx.B32, t, ptx.Imm(1))
-		kOff := k.Op("mad.lo", ptx.U32, t, ptx.Imm(tcBK), xCol)
-		dst := k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcAStage), xDst)
-		for rep := 0; rep < tcBM*tcBK/4/tcThreads; rep++ {
-			gm := k.Op("min", ptx.U32, k.Op("add", ptx.U32, xRow, k.Op("add", ptx.U32, bm, ptx.Imm(16*rep))), mLast)
-			src := index(k, x, k.Op("mad.lo", ptx.U32, gm, kk, kOff), 4)
-			k.CpAsync(ptx.Addr{Base: dst, Offset: int64(16 * rep * tcARow)}, ptx.Addr{Base: src}, 16)
+	// x: thread tid loads floats 4·(tid&15)… of rows tid>>4 + 16·r (r < 8)
+	// and stores them as bf16 into the swizzled tile: row ρ, 16-byte chunk
+	// c at ρ·128 + (c ^ ρ&7)·16, so the 8 rows an ldmatrix phase reads hit
+	// 8 different chunks. ρ&7 is the same for all r.
+	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(4))
+	col4 := k.Op("and", ptx.B32, tid, ptx.Imm(15))
+	xK := k.Shift("shl", ptx.B32, col4, ptx.Imm(2))
+	var xOff [tcBM * tcBK / 4 / tcThreads]ptx.Reg // element offsets of the lane's rows, at k = 4·col4
+	for r := range xOff {
+		gm := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("add", ptx.U32, xRow, ptx.Imm(16*r))), mLast)
+		xOff[r] = k.Op("mad.lo", ptx.U32, gm, kk, xK)
+	}
+	xChunk := k.Op("xor", ptx.B32, k.Shift("shr", ptx.U32, col4, ptx.Imm(1)), k.Op("and", ptx.B32, xRow, ptx.Imm(7)))
+	xDst := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcRow), xBase),
+		k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, xChunk, ptx.Imm(4)), k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, col4, ptx.Imm(1)), ptx.Imm(3))))
+	var xv [len(xOff)]ptx.Vec
+	for r := range xv {
+		xv[r] = ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
+	}
+	loadX := func(t ptx.Reg) {
+		kt := k.Shift("shl", ptx.B32, t, ptx.Imm(6))
+		kLast := k.Op("sub", ptx.U32, kk, ptx.Imm(4))
+		kx := k.Op("min", ptx.U32, k.Op("add", ptx.U32, kt, xK), kLast)
+		d := k.Op("sub", ptx.U32, kx, xK) // the step's offset, clamped into the row
+		for r := range xv {
+			k.LdVTo(xv[r], "global.nc", ptx.F32, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xOff[r], d), 4)})
 		}
-		k.If(codeLoader, func() {
-			cOff := k.MulWide(ptx.U32, t, ptx.Imm(tcBK/2))
-			dst := k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcWStage), codeDst)
-			k.CpAsync(ptx.Addr{Base: dst}, ptx.Addr{Base: k.Op("add", ptx.U64, codeSrc, cOff)}, 16)
-		})
+	}
+	// storeX writes the staged floats as bf16; columns past K (a last step
+	// of 32) are zeros.
+	storeX := func(t ptx.Reg) {
+		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), xK), kk)
+		zero := k.Mov(ptx.B32, ptx.Imm(0))
+		for r := range xv {
+			v := ptx.Vec{k.CvtPack(ptx.BF16x2, xv[r][0], xv[r][1]), k.CvtPack(ptx.BF16x2, xv[r][2], xv[r][3])}
+			for i := range v {
+				v[i] = k.Selp(ptx.B32, v[i], zero, inK)
+			}
+			k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(16 * r * tcRow)}, v)
+		}
 	}
 
-	// Per-lane fragment addresses inside a stage.
-	aLane := k.Op("mad.lo", ptx.U32, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), grp), ptx.Imm(tcARow),
-		k.Op("add", ptx.U32, aBase, k.Shift("shl", ptx.B32, tig, ptx.Imm(3))))
-	nLocal := k.Op("mad.lo", ptx.U32, wn, ptx.Imm(32), grp) // + 8j
-	wLane := k.Op("add", ptx.U32, wBase, k.Shift("shl", ptx.B32, nLocal, ptx.Imm(4)))
-	loPos := k.Shift("shl", ptx.B32, tig, ptx.Imm(3))
-	hiPos := k.Op("add", ptx.U32, loPos, ptx.Imm(4))
-	var rowBlock [4]ptx.Reg // first scale index of each of the lane's 4 W rows
-	for j := range rowBlock {
-		gn := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bn, k.Op("add", ptx.U32, nLocal, ptx.Imm(8*j))), nLast)
-		rowBlock[j] = k.Op("mul.lo", ptx.U32, gn, perRow)
+	// Codes: thread tid copies (and later decodes) the 16 code bytes of
+	// W row tid>>1, k = 32·(tid&1)… of a step, so it reads back only what
+	// it copied itself and the code stages need no barrier. The bf16 W tile
+	// has x's swizzled layout.
+	wRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(1))
+	wHalf := k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, tid, ptx.Imm(1)), ptx.Imm(5)) // 0 or 32
+	gnCopy := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bn, wRow), nLast)
+	codeRow := index(k, codes, k.Op("mul.lo", ptx.U32, gnCopy, halfK), 1)
+	rowBlock := k.Op("mul.lo", ptx.U32, gnCopy, perRow)
+	codeOwn := k.Op("add", ptx.U32, cBase, k.Shift("shl", ptx.B32, tid, ptx.Imm(4)))
+	// wk is the first k of the thread's half-row in step t, clamped so the
+	// address stays in the row when a last step of 32 has no second half.
+	wk := func(t ptx.Reg) ptx.Reg {
+		return k.Op("min", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), wHalf), k.Op("sub", ptx.U32, kk, ptx.Imm(32)))
+	}
+	stageOf := func(t ptx.Reg) ptx.Reg { return k.Op("rem", ptx.U32, t, ptx.Imm(tcCodeStages)) }
+	scaleOwn := k.Op("add", ptx.U32, sBase, k.Shift("shl", ptx.B32, tid, ptx.Imm(2)))
+	blockOf := func(t ptx.Reg) ptx.Reg {
+		return k.Op("add", ptx.U32, rowBlock, k.Shift("shr", ptx.U32, wk(t), ptx.Imm(log2(g.BlockSize))))
+	}
+	// copyCodes starts the copy of step t's codes and, for plain scales,
+	// of the thread's absmax: straight into shared memory, where it costs
+	// one wavefront per warp instead of a load per row, all rows in one bank.
+	copyCodes := func(t ptx.Reg) {
+		stage := stageOf(t)
+		src := k.Op("add", ptx.U64, codeRow, k.Cvt("", ptx.U64, ptx.U32, k.Shift("shr", ptx.U32, wk(t), ptx.Imm(1))))
+		k.CpAsync(ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcCodeStage), codeOwn)}, ptx.Addr{Base: src}, 16)
+		if !sc.dq {
+			k.CpAsync(ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcScaleStage), scaleOwn)}, ptx.Addr{Base: index(k, sc.absmax, blockOf(t), 4)}, 4)
+		}
+	}
+	// scaleOf is step t's absmax for the thread's half-row: a global load
+	// for double-quantized scales (issued a step ahead), else the copy.
+	scaleOf := func(t ptx.Reg) ptx.Reg {
+		if !sc.dq {
+			return k.Ld("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcScaleStage), scaleOwn)})
+		}
+		return sc.at(k, blockOf(t))
+	}
+	wChunk := k.Op("xor", ptx.B32, k.Shift("shr", ptx.U32, wHalf, ptx.Imm(3)), k.Op("and", ptx.B32, wRow, ptx.Imm(7)))
+	wDstRow := k.Op("mad.lo", ptx.U32, wRow, ptx.Imm(tcRow), wBase)
+	var wDst [4]ptx.Reg // chunk 4·half + w, swizzled
+	for w := range wDst {
+		wDst[w] = k.Op("add", ptx.U32, wDstRow, k.Shift("shl", ptx.B32, k.Op("xor", ptx.B32, wChunk, ptx.Imm(w)), ptx.Imm(4)))
+	}
+	// decodeW turns the thread's 32 codes of step t into scaled bf16
+	// pairs; a half-row past K (a last step of 32) is zeros.
+	decodeW := func(t, s ptx.Reg) {
+		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), wHalf), kk)
+		words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn)})
+		zero := k.Mov(ptx.B32, ptx.Imm(0))
+		for w, word := range words {
+			v := tab.decode8(k, word, s)
+			out := make(ptx.Vec, 4)
+			for i := range out {
+				out[i] = k.Selp(ptx.B32, v[i], zero, inK)
+			}
+			k.StV("shared", ptx.B32, ptx.Addr{Base: wDst[w]}, out)
+		}
+	}
+
+	// ldmatrix lane addresses per 16-deep step st. A (x4 per m16 tile):
+	// matrix q = lane>>3 is rows 8·(q&1)…, k 8·(q>>1)…. B (x4 per pair of
+	// n8 tiles): matrix q is n8 tile q>>1, k 8·(q&1)….
+	quad := k.Shift("shr", ptx.U32, lane, ptx.Imm(3))
+	r8 := k.Op("and", ptx.B32, lane, ptx.Imm(7))
+	aRow := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), r8), k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, quad, ptx.Imm(1)), ptx.Imm(3)))
+	aRowAddr := k.Op("mad.lo", ptx.U32, aRow, ptx.Imm(tcRow), xBase)
+	aHalf := k.Shift("shr", ptx.U32, quad, ptx.Imm(1))
+	bRow := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, wn, ptx.Imm(32), r8), k.Shift("shl", ptx.B32, k.Shift("shr", ptx.U32, quad, ptx.Imm(1)), ptx.Imm(3)))
+	bRowAddr := k.Op("mad.lo", ptx.U32, bRow, ptx.Imm(tcRow), wBase)
+	bHalf := k.Op("and", ptx.B32, quad, ptx.Imm(1))
+	var aAddr, bAddr [tcBK / 16]ptx.Reg
+	for st := range aAddr {
+		ca := k.Op("xor", ptx.B32, k.Op("add", ptx.U32, aHalf, ptx.Imm(2*st)), r8)
+		aAddr[st] = k.Op("add", ptx.U32, aRowAddr, k.Shift("shl", ptx.B32, ca, ptx.Imm(4)))
+		cb := k.Op("xor", ptx.B32, k.Op("add", ptx.U32, bHalf, ptx.Imm(2*st)), r8)
+		bAddr[st] = k.Op("add", ptx.U32, bRowAddr, k.Shift("shl", ptx.B32, cb, ptx.Imm(4)))
 	}
 
 	var acc [4][4]ptx.Vec // [m16 tile][n8 tile]
@@ -167,65 +283,102 @@ func (g *GemmTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 	}
 
-	prefetch(k.Mov(ptx.U32, ptx.Imm(0)))
+	// Prologue: codes of steps 0 and 1 in flight, step 0 staged.
+	t0 := k.Mov(ptx.U32, ptx.Imm(0))
+	t1 := k.Mov(ptx.U32, ptx.Imm(1))
+	copyCodes(t0)
 	k.CpAsyncCommit()
-	k.For(ptx.Imm(0), tiles, ptx.Imm(1), func(t ptx.Reg) {
-		nextT := k.Op("add", ptx.U32, t, ptx.Imm(1))
-		k.If(k.Setp("lt", ptx.U32, nextT, tiles), func() { prefetch(nextT) })
-		k.CpAsyncCommit()
-		k.CpAsyncWait(1)
-		k.BarSync()
-		stage := k.Op("and", ptx.B32, t, ptx.Imm(1))
-		aS := k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcAStage), aLane)
-		wS := k.Op("mad.lo", ptx.U32, stage, ptx.Imm(tcWStage), wLane)
-		kBlock := k.Shift("shr", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(5)), ptx.Imm(log2(g.BlockSize)))
+	k.If(k.Setp("lt", ptx.U32, t1, tiles), func() { copyCodes(t1) })
+	k.CpAsyncCommit()
+	loadX(t0)
+	var s0 ptx.Reg
+	if sc.dq {
+		s0 = scaleOf(t0)
+	}
+	k.CpAsyncWait(1)
+	if !sc.dq {
+		s0 = scaleOf(t0)
+	}
+	decodeW(t0, s0)
+	storeX(t0)
+	k.BarSync()
 
-		// B fragments: [n8 tile][k16 step] -> 2 regs.
-		var bf [4][2]ptx.Vec
-		for j := 0; j < 4; j++ {
-			s := sc.at(k, k.Op("add", ptx.U32, rowBlock[j], kBlock))
-			words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: wS, Offset: int64(8 * j * 16)})
-			var regs [4]ptx.Reg
-			for w, word := range words {
-				lo := k.Shfl("idx", lut, k.Bfe(ptx.U32, word, loPos, ptx.Imm(4)), 31)
-				hi := k.Shfl("idx", lut, k.Bfe(ptx.U32, word, hiPos, ptx.Imm(4)), 31)
-				regs[w] = k.CvtPack(ptx.BF16x2, k.Op("mul.rn", ptx.F32, lo, s), k.Op("mul.rn", ptx.F32, hi, s))
+	sNext := k.NewReg(ptx.F32)
+	k.For(ptx.Imm(0), tiles, ptx.Imm(1), func(t ptx.Reg) {
+		t2 := k.Op("add", ptx.U32, t, ptx.Imm(2))
+		k.If(k.Setp("lt", ptx.U32, t2, tiles), func() { copyCodes(t2) })
+		k.CpAsyncCommit()
+		next := k.Op("add", ptx.U32, t, ptx.Imm(1))
+		hasNext := k.Setp("lt", ptx.U32, next, tiles)
+		// The next step's x and scale are loaded before this step's math
+		// so that their latency hides behind it.
+		k.If(hasNext, func() {
+			loadX(next)
+			if sc.dq {
+				k.MovTo(sNext, ptx.F32, scaleOf(next))
 			}
-			bf[j][0] = ptx.Vec{regs[0], regs[1]}
-			bf[j][1] = ptx.Vec{regs[2], regs[3]}
-		}
-		for st := 0; st < 2; st++ {
+		})
+		for st := 0; st < tcBK/16; st++ {
+			var bf [4]ptx.Vec
+			for jp := 0; jp < 2; jp++ {
+				v := k.Ldmatrix(4, false, ptx.Addr{Base: bAddr[st], Offset: int64(16 * jp * tcRow)})
+				bf[2*jp] = ptx.Vec{v[0], v[1]}
+				bf[2*jp+1] = ptx.Vec{v[2], v[3]}
+			}
 			for i := 0; i < 4; i++ {
-				var a ptx.Vec
-				for _, off := range []int{0, 8 * tcARow, 32, 8*tcARow + 32} {
-					v := k.LdV("shared", ptx.F32, 2, ptx.Addr{Base: aS, Offset: int64(i*16*tcARow + st*64 + off)})
-					a = append(a, k.CvtPack(ptx.BF16x2, v[0], v[1]))
-				}
+				a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
 				for j := 0; j < 4; j++ {
-					k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j][st], acc[i][j])
+					k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
 				}
 			}
 		}
+		k.BarSync()
+		k.If(hasNext, func() {
+			k.CpAsyncWait(1)
+			if !sc.dq {
+				k.MovTo(sNext, ptx.F32, scaleOf(next))
+			}
+			decodeW(next, sNext)
+			storeX(next)
+		})
 		k.BarSync()
 	})
 
-	// Epilogue: c0,c1 at (row grp, cols 2·tig, 2·tig+1); c2,c3 eight rows down.
+	tcStore(k, &acc, y, bm, bn, wm, wn, m, n)
+	return k
+}
+
+// tcStore writes a warp's 64×32 accumulators into the row-major [m, cols]
+// result at block origin (bm, bn): c0,c1 at (row grp, cols 2·tig,
+// 2·tig+1), c2,c3 eight rows down; elements outside the result are skipped.
+// A pair inside the result goes out as one 8-byte store when cols is even
+// (so the pair is aligned), halving the store requests.
+func tcStore(k *ptx.Kernel, acc *[4][4]ptx.Vec, y, bm, bn, wm, wn, m, n ptx.Reg) {
+	lane := k.Special(ptx.LaneID)
+	grp := k.Shift("shr", ptx.U32, lane, ptx.Imm(2))
+	tig := k.Op("and", ptx.B32, lane, ptx.Imm(3))
 	rowBase := k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), grp))
 	colBase := k.Op("add", ptx.U32, bn, k.Op("mad.lo", ptx.U32, wn, ptx.Imm(32), k.Shift("shl", ptx.B32, tig, ptx.Imm(1))))
+	even := k.Setp("eq", ptx.U32, k.Op("and", ptx.B32, n, ptx.Imm(1)), ptx.Imm(0))
 	for i := range acc {
 		for half := 0; half < 2; half++ {
 			r := k.Op("add", ptx.U32, rowBase, ptx.Imm(16*i+8*half))
 			rowOK := k.Setp("lt", ptx.U32, r, m)
 			for j := range acc[i] {
-				for e := 0; e < 2; e++ {
-					c := k.Op("add", ptx.U32, colBase, ptx.Imm(8*j+e))
-					v := acc[i][j][2*half+e]
-					k.If(k.SetpAnd("lt", ptx.U32, c, n, rowOK), func() {
-						k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, r, n, c), 4)}, v)
-					})
-				}
+				c := k.Op("add", ptx.U32, colBase, ptx.Imm(8*j))
+				v := acc[i][j][2*half : 2*half+2]
+				pair := k.SetpAnd("lt", ptx.U32, k.Op("add", ptx.U32, c, ptx.Imm(1)), n, k.Op("and", ptx.Pred, rowOK, even))
+				k.IfElse(pair, func() {
+					k.StV("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, r, n, c), 4)}, v)
+				}, func() {
+					for e := range v {
+						ce := k.Op("add", ptx.U32, c, ptx.Imm(e))
+						k.If(k.SetpAnd("lt", ptx.U32, ce, n, rowOK), func() {
+							k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, r, n, ce), 4)}, v[e])
+						})
+					}
+				})
 			}
 		}
 	}
-	return k
 }

@@ -111,7 +111,7 @@ func sassWants(k Kernel) []string {
 	case *Quantize:
 		return []string{"LDG.E.128", "SHFL.BFLY"}
 	case *GemmTC:
-		return []string{"HMMA.16816.F32.BF16", "LDGSTS", "LDS.128"}
+		return []string{"HMMA.16816.F32.BF16", "LDGSTS", "LDS.128", "LDSM.16.M88.4"}
 	case *GemvTC:
 		return []string{"HMMA.16816.F32.BF16", "LDG.E.128", "LDS"}
 	case *Gemm:

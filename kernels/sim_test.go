@@ -455,6 +455,12 @@ func TestSimMatmul(t *testing.T) {
 				if e := relErr(p.read(t, dx, s.M*s.K), refT); !(e <= 1e-5) {
 					t.Errorf("gemm transposed: normwise relative error %g", e)
 				}
+				tt, _ := kernels.NewGemmTCTransposed(c.B, dq)
+				dx = p.poisoned(t, s.M*s.K)
+				launch(t, tt, p, p.args([]ptxsim.Ptr{p.pdy, p.pc}, append([]uint64{uint64(dx)}, sizes...)...))
+				if e := relErr(p.read(t, dx, s.M*s.K), refT); !(e <= 1e-2) {
+					t.Errorf("gemm transposed bf16 tensor core: normwise relative error %g", e)
+				}
 			})
 		}
 	}

@@ -249,7 +249,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	int gemvTC = sscanf(name, "nf4_gemv_tc_m%d", &mgemv) == 1;
 	int gemv = gemvTC || sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
 	int deq = strncmp(name, "nf4_dequantize_f32", 18) == 0;
-	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0;
+	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0 || strncmp(name, "nf4_gemm_t_bf16tc", 17) == 0;
 	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
 	np = (w.dq ? 4 : 1) + (deq ? 3 : gemv ? 5 : 6);
 	for (int i = 0; i < np; i++) a[i] = *(uint64_t *)params[i];
@@ -292,9 +292,11 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		if (!r || bx != 128 || gy != 1 || (uint64_t)gx * r < n) return CUDA_ERROR_INVALID_VALUE;
 	} else {
 		m = a[j + 1], n = a[j + 2], k = a[j + 3];
-		uint64_t tm = strstr(name, "bf16tc") ? 128 : 64;
+		// Tiles: 64×64 for the float32 GEMMs, 128×128 (256 threads) for bf16tc.
+		int tc = strstr(name, "bf16tc") != NULL;
+		uint64_t tile = tc ? 128 : 64;
 		uint64_t cols = gemmT ? k : n;
-		if (!(gemm || gemmT) || (uint64_t)gx * 64 < cols || (uint64_t)gy * tm < m) return CUDA_ERROR_INVALID_VALUE;
+		if (!(gemm || gemmT) || (tc && bx != 256) || (uint64_t)gx * tile < cols || (uint64_t)gy * tile < m) return CUDA_ERROR_INVALID_VALUE;
 	}
 	w.n = n, w.k = k;
 	if (!m || !n || !k || k % w.b) return CUDA_ERROR_INVALID_VALUE;

@@ -106,8 +106,10 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 // bf16 mode for M ≥ 2 the tensor-core gemv, its tiles per block chosen
 // for p.N on p.SMs multiprocessors, else (one row is memory-bound on it
 // already, and float32 is exact) the float32 gemv, its rows per block
-// chosen so; the GEMM of the chosen mode above that, the transposed
-// float32 GEMM for every backward pass, and the float32 dequantize kernel.
+// chosen so; the GEMM of the chosen mode above that; for a backward pass
+// the transposed GEMM, on tensor cores in the bf16 mode above
+// kernels.MaxGemvM rows, in float32 otherwise; and the float32 dequantize
+// kernel.
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
 		return Plan{}, fmt.Errorf("%w: %v", ErrShape, p)
@@ -132,7 +134,11 @@ func Choose(p Problem) (Plan, error) {
 			err = fmt.Errorf("unknown compute mode %v", p.Mode)
 		}
 	case Backward:
-		k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, true)
+		if p.Mode == BF16 && p.M > kernels.MaxGemvM {
+			k, err = kernels.NewGemmTCTransposed(p.BlockSize, p.DoubleQuant)
+		} else {
+			k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, true)
+		}
 	case Dequantize:
 		s.M = 1
 		k, err = kernels.NewDequantize(kernels.OutF32, p.BlockSize, p.DoubleQuant)

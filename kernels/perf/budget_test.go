@@ -57,13 +57,19 @@ var budgets = []struct {
 	{gemvTC(8), kernels.Shape{M: 8, N: 4096, K: 11008, BlockSize: 64}, 0.995, "h100"},
 	{gemmF32(false), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.387, ""},
 	{gemmF32(true), kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.254, ""},
-	{gemmTC, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.192, ""},
+	{gemmTCTransposed, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.321, ""},
+	{gemmTC, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.381, ""},
+	{gemmTC, kernels.Shape{M: 4096, N: 8192, K: 8192, BlockSize: 64}, 0.385, ""},
+	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.333, ""},
 }
 
 func dequantizeF32(kernels.Shape, Device) (kernels.Kernel, error) {
 	return kernels.NewDequantize(kernels.OutF32, 64, false)
 }
 func gemmTC(kernels.Shape, Device) (kernels.Kernel, error) { return kernels.NewGemmTC(64, false) }
+func gemmTCTransposed(kernels.Shape, Device) (kernels.Kernel, error) {
+	return kernels.NewGemmTCTransposed(64, false)
+}
 
 // gemv is the kernel the CUDA backend launches: its rows per block chosen
 // for the shape on the device's SMs.

@@ -30,14 +30,16 @@ var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 // device of sms multiprocessors (block size 64, plain scales): the float32
 // dequantize once (M = 0: it has no batch), the GEMV for each M ≤ 8 with
 // the rows per block chosen for the shape (and for M ≥ 2 the bf16
-// tensor-core GEMV, with its tiles per block chosen so), and for larger M the float32
-// GEMM, the bf16 tensor-core GEMM and the backward (transposed) GEMM.
+// tensor-core GEMV, with its tiles per block chosen so), and for larger M
+// the float32 GEMM, the bf16 tensor-core GEMM and the backward
+// (transposed) GEMM of each mode.
 func Cases(shapes [][2]int, ms []int, sms int) []Case {
 	var cs []Case
 	deq, _ := kernels.NewDequantize(kernels.OutF32, 64, false)
 	gemm, _ := kernels.NewGemm(64, false, false)
 	tc, _ := kernels.NewGemmTC(64, false)
 	back, _ := kernels.NewGemm(64, false, true)
+	backTC, _ := kernels.NewGemmTCTransposed(64, false)
 	for _, nk := range shapes {
 		s := kernels.Shape{N: nk[0], K: nk[1], BlockSize: 64}
 		cs = append(cs, Case{deq, s})
@@ -53,7 +55,7 @@ func Cases(shapes [][2]int, ms []int, sms int) []Case {
 				}
 				continue
 			}
-			cs = append(cs, Case{gemm, s}, Case{tc, s}, Case{back, s})
+			cs = append(cs, Case{gemm, s}, Case{tc, s}, Case{back, s}, Case{backTC, s})
 		}
 	}
 	return cs

@@ -136,10 +136,17 @@ func shapesFor(kn kernels.Kernel) []kernels.Shape {
 			add(65, 130)
 		}
 	case *kernels.GemmTC:
+		// 128×128 tiles: M and N off the tile, one and several of them;
+		// M = 1 and 2 run here although the backend sends them to the gemv.
 		add(1, 1)
+		add(2, 3)
 		add(17, 70)
 		if B < 1024 {
 			add(130, 9)
+			add(70, 129)
+		}
+		if B <= 64 {
+			add(513, 130)
 		}
 	}
 	return out
@@ -308,7 +315,10 @@ func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
 		}
 	case *kernels.Gemv, *kernels.Gemm, *kernels.GemmTC:
 		transposed := false
-		if g, ok := kk.(*kernels.Gemm); ok {
+		switch g := kk.(type) {
+		case *kernels.Gemm:
+			transposed = g.Transposed
+		case *kernels.GemmTC:
 			transposed = g.Transposed
 		}
 		inCols, outCols := s.K, s.N
