@@ -11,18 +11,19 @@ import (
 // block owns a 128×128 output tile (2×4 warps of 64×32) and walks K in
 // steps of 64. Both operands are staged in shared memory once per step as
 // bf16, in a swizzled layout that ldmatrix reads without bank conflicts:
-// each thread converts its share of the float32 x rows (loaded into
-// registers one step ahead) and decodes its share of W (16 code bytes,
-// streamed three steps deep with cp.async with their absmax, through byte
-// tables of the code values picked with prmt, see gemm_tc_decode.go), so
-// no value is converted or decoded twice in a block. Rows past M or N read
+// each thread stores its share of the x rows, which the host rounds to bf16
+// once (cudaplan.ToBF16; loaded into registers one step ahead), and
+// decodes its share of W (16 code bytes, streamed three steps deep with
+// cp.async with their absmax, through byte tables of the code values
+// picked with prmt, see gemm_tc_decode.go), so no value is converted or
+// decoded twice in a block. Rows past M or N read
 // a clamped row and are never stored; a last step of 32 (K an odd multiple
 // of 32) is padded with zeros.
 //
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
-// Params: x, codes, scales (absmax, or absmax_q, nested_map,
-// nested_absmax, nested_offset), y, m, n, k.
+// Params: x_bf16 (x as bf16), codes, scales (absmax, or absmax_q,
+// nested_map, nested_absmax, nested_offset), y, m, n, k.
 type GemmTC struct {
 	BlockSize   int
 	DoubleQuant bool
@@ -75,7 +76,7 @@ func (g *GemmTC) Name() string {
 
 // Params lists the launch arguments in order.
 func (g *GemmTC) Params() []string {
-	in, out := "x", "y"
+	in, out := "x_bf16", "y"
 	if g.Transposed {
 		in, out = "dy", "dx"
 	}
@@ -86,8 +87,14 @@ func (g *GemmTC) Params() []string {
 // MinSM is 80: bf16 mma.sync and cp.async are Ampere features.
 func (g *GemmTC) MinSM() int { return 80 }
 
-// RegBudget bounds registers per thread.
-func (g *GemmTC) RegBudget() int { return 200 }
+// RegBudget bounds registers per thread: 128 for the forward product, so
+// that two blocks share an SM (65536 registers), 200 for the backward one.
+func (g *GemmTC) RegBudget() int {
+	if g.Transposed {
+		return 200
+	}
+	return 128
+}
 
 // Launch tiles the result in 128×128 blocks: grid.x over N (over K when
 // transposed), grid.y over M.
@@ -123,7 +130,7 @@ func (g *GemmTC) PTX(t ptx.Target) (string, error) {
 func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(tcThreads)
-	pX, pCodes := k.Param("x"), k.Param("codes")
+	pX, pCodes := k.Param("x_bf16"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
 	pY, pM, pN, pK := k.Param("y"), k.Param("m"), k.Param("n"), k.Param("k")
 	sX := k.Shared("tile_x", 16, tcTile)
@@ -154,45 +161,46 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
-	// x: thread tid loads floats 4·(tid&15)… of rows tid>>4 + 16·r (r < 8)
-	// and stores them as bf16 into the swizzled tile: row ρ, 16-byte chunk
-	// c at ρ·128 + (c ^ ρ&7)·16, so the 8 rows an ldmatrix phase reads hit
-	// 8 different chunks. ρ&7 is the same for all r.
-	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(4))
-	col4 := k.Op("and", ptx.B32, tid, ptx.Imm(15))
-	xK := k.Shift("shl", ptx.B32, col4, ptx.Imm(2))
-	var xOff [tcBM * tcBK / 4 / tcThreads]ptx.Reg // element offsets of the lane's rows, at k = 4·col4
+	// x arrives as bf16 (rounded once on the host, see cudaplan.ToBF16):
+	// thread tid loads the 16-byte chunk c = tid&7 (k = 8c…) of rows
+	// tid>>3 + 32·r (r < 4) into registers a step ahead and stores it into
+	// the swizzled tile: row ρ, chunk c at ρ·128 + (c ^ ρ&7)·16, so the 8
+	// rows an ldmatrix phase reads hit 8 different chunks. ρ&7 is the same
+	// for all r. Half the bytes of float32 x, and no conversion in the loop.
+	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(3))
+	xChunk := k.Op("and", ptx.B32, tid, ptx.Imm(7))
+	xK := k.Shift("shl", ptx.B32, xChunk, ptx.Imm(3))
+	var xOff [tcBM * tcBK / 8 / tcThreads]ptx.Reg // element offsets of the lane's rows, at k = 8c
 	for r := range xOff {
-		gm := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("add", ptx.U32, xRow, ptx.Imm(16*r))), mLast)
+		gm := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("add", ptx.U32, xRow, ptx.Imm(32*r))), mLast)
 		xOff[r] = k.Op("mad.lo", ptx.U32, gm, kk, xK)
 	}
-	xChunk := k.Op("xor", ptx.B32, k.Shift("shr", ptx.U32, col4, ptx.Imm(1)), k.Op("and", ptx.B32, xRow, ptx.Imm(7)))
-	xDst := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcRow), xBase),
-		k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, xChunk, ptx.Imm(4)), k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, col4, ptx.Imm(1)), ptx.Imm(3))))
+	xSwz := k.Op("xor", ptx.B32, xChunk, k.Op("and", ptx.B32, xRow, ptx.Imm(7)))
+	xDst := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcRow), xBase), k.Shift("shl", ptx.B32, xSwz, ptx.Imm(4)))
 	var xv [len(xOff)]ptx.Vec
 	for r := range xv {
-		xv[r] = ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
+		xv[r] = ptx.Vec{k.NewReg(ptx.B32), k.NewReg(ptx.B32), k.NewReg(ptx.B32), k.NewReg(ptx.B32)}
 	}
 	loadX := func(t ptx.Reg) {
 		kt := k.Shift("shl", ptx.B32, t, ptx.Imm(6))
-		kLast := k.Op("sub", ptx.U32, kk, ptx.Imm(4))
+		kLast := k.Op("sub", ptx.U32, kk, ptx.Imm(8))
 		kx := k.Op("min", ptx.U32, k.Op("add", ptx.U32, kt, xK), kLast)
 		d := k.Op("sub", ptx.U32, kx, xK) // the step's offset, clamped into the row
 		for r := range xv {
-			k.LdVTo(xv[r], "global.nc", ptx.F32, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xOff[r], d), 4)})
+			k.LdVTo(xv[r], "global.nc", ptx.B32, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xOff[r], d), 2)})
 		}
 	}
-	// storeX writes the staged floats as bf16; columns past K (a last step
-	// of 32) are zeros.
+	// storeX writes the staged chunks; columns past K (a last step of 32)
+	// are zeros.
 	storeX := func(t ptx.Reg) {
 		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), xK), kk)
 		zero := k.Mov(ptx.B32, ptx.Imm(0))
 		for r := range xv {
-			v := ptx.Vec{k.CvtPack(ptx.BF16x2, xv[r][0], xv[r][1]), k.CvtPack(ptx.BF16x2, xv[r][2], xv[r][3])}
+			v := make(ptx.Vec, len(xv[r]))
 			for i := range v {
-				v[i] = k.Selp(ptx.B32, v[i], zero, inK)
+				v[i] = k.Selp(ptx.B32, xv[r][i], zero, inK)
 			}
-			k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(16 * r * tcRow)}, v)
+			k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(32 * r * tcRow)}, v)
 		}
 	}
 
