@@ -11,12 +11,12 @@ import (
 // block owns a 128×128 output tile (2×4 warps of 64×32) and walks K in
 // steps of 64. Both operands are staged in shared memory once per step as
 // bf16, in a swizzled layout that ldmatrix reads without bank conflicts:
-// each thread stores its share of the x rows, which the host rounds to bf16
-// once (cudaplan.ToBF16; loaded into registers one step ahead), and
-// decodes its share of W (16 code bytes, streamed three steps deep with
-// cp.async with their absmax, through byte tables of the code values
-// picked with prmt, see gemm_tc_decode.go), so no value is converted or
-// decoded twice in a block. Rows past M or N read
+// each thread copies its share of the x rows, which the host rounds to
+// bf16 once (cudaplan.ToBF16), with cp.async, and decodes its share of W
+// (16 code bytes, streamed three steps deep with cp.async with their
+// absmax, through byte tables of the code values picked with prmt, see
+// gemm_tc_decode.go), so no value is converted or decoded twice in a
+// block and x never passes through L1 or registers. Rows past M or N read
 // a clamped row and are never stored; a last step of 32 (K an odd multiple
 // of 32) is padded with zeros.
 //
@@ -162,11 +162,12 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
 	// x arrives as bf16 (rounded once on the host, see cudaplan.ToBF16):
-	// thread tid loads the 16-byte chunk c = tid&7 (k = 8c…) of rows
-	// tid>>3 + 32·r (r < 4) into registers a step ahead and stores it into
-	// the swizzled tile: row ρ, chunk c at ρ·128 + (c ^ ρ&7)·16, so the 8
-	// rows an ldmatrix phase reads hit 8 different chunks. ρ&7 is the same
-	// for all r. Half the bytes of float32 x, and no conversion in the loop.
+	// thread tid copies the 16-byte chunk c = tid&7 (k = 8c…) of rows
+	// tid>>3 + 32·r (r < 4) with cp.async straight into the swizzled tile:
+	// row ρ, chunk c at ρ·128 + (c ^ ρ&7)·16, so the 8 rows an ldmatrix
+	// phase reads hit 8 different chunks. ρ&7 is the same for all r. The
+	// copy bypasses L1 and needs no registers; it is issued once the step
+	// before is done with the tile and lands while W is decoded.
 	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(3))
 	xChunk := k.Op("and", ptx.B32, tid, ptx.Imm(7))
 	xK := k.Shift("shl", ptx.B32, xChunk, ptx.Imm(3))
@@ -177,31 +178,23 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	}
 	xSwz := k.Op("xor", ptx.B32, xChunk, k.Op("and", ptx.B32, xRow, ptx.Imm(7)))
 	xDst := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcRow), xBase), k.Shift("shl", ptx.B32, xSwz, ptx.Imm(4)))
-	var xv [len(xOff)]ptx.Vec
-	for r := range xv {
-		xv[r] = ptx.Vec{k.NewReg(ptx.B32), k.NewReg(ptx.B32), k.NewReg(ptx.B32), k.NewReg(ptx.B32)}
-	}
-	loadX := func(t ptx.Reg) {
+	// copyX starts the copy of step t's x chunks; a chunk past K (a last
+	// step of 32: K is a multiple of 32, so a chunk is wholly in or out)
+	// is stored as zeros instead.
+	copyX := func(t ptx.Reg) {
 		kt := k.Shift("shl", ptx.B32, t, ptx.Imm(6))
-		kLast := k.Op("sub", ptx.U32, kk, ptx.Imm(8))
-		kx := k.Op("min", ptx.U32, k.Op("add", ptx.U32, kt, xK), kLast)
-		d := k.Op("sub", ptx.U32, kx, xK) // the step's offset, clamped into the row
-		for r := range xv {
-			k.LdVTo(xv[r], "global.nc", ptx.B32, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xOff[r], d), 2)})
-		}
-	}
-	// storeX writes the staged chunks; columns past K (a last step of 32)
-	// are zeros.
-	storeX := func(t ptx.Reg) {
-		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), xK), kk)
-		zero := k.Mov(ptx.B32, ptx.Imm(0))
-		for r := range xv {
-			v := make(ptx.Vec, len(xv[r]))
-			for i := range v {
-				v[i] = k.Selp(ptx.B32, xv[r][i], zero, inK)
+		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, kt, xK), kk)
+		k.IfElse(inK, func() {
+			for r := range xOff {
+				src := index(k, x, k.Op("add", ptx.U32, xOff[r], kt), 2)
+				k.CpAsync(ptx.Addr{Base: xDst, Offset: int64(32 * r * tcRow)}, ptx.Addr{Base: src}, 16)
 			}
-			k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(32 * r * tcRow)}, v)
-		}
+		}, func() {
+			zero := k.Mov(ptx.B32, ptx.Imm(0))
+			for r := range xOff {
+				k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(32 * r * tcRow)}, ptx.Vec{zero, zero, zero, zero})
+			}
+		})
 	}
 
 	// Codes: thread tid copies (and later decodes) the 16 code bytes of
@@ -295,10 +288,10 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	t0 := k.Mov(ptx.U32, ptx.Imm(0))
 	t1 := k.Mov(ptx.U32, ptx.Imm(1))
 	copyCodes(t0)
+	copyX(t0)
 	k.CpAsyncCommit()
 	k.If(k.Setp("lt", ptx.U32, t1, tiles), func() { copyCodes(t1) })
 	k.CpAsyncCommit()
-	loadX(t0)
 	var s0 ptx.Reg
 	if sc.dq {
 		s0 = scaleOf(t0)
@@ -308,7 +301,6 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		s0 = scaleOf(t0)
 	}
 	decodeW(t0, s0)
-	storeX(t0)
 	k.BarSync()
 
 	sNext := k.NewReg(ptx.F32)
@@ -318,14 +310,11 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.CpAsyncCommit()
 		next := k.Op("add", ptx.U32, t, ptx.Imm(1))
 		hasNext := k.Setp("lt", ptx.U32, next, tiles)
-		// The next step's x and scale are loaded before this step's math
-		// so that their latency hides behind it.
-		k.If(hasNext, func() {
-			loadX(next)
-			if sc.dq {
-				k.MovTo(sNext, ptx.F32, scaleOf(next))
-			}
-		})
+		// A double-quantized scale is loaded before this step's math so
+		// that its latency hides behind it.
+		if sc.dq {
+			k.If(hasNext, func() { k.MovTo(sNext, ptx.F32, scaleOf(next)) })
+		}
 		for st := 0; st < tcBK/16; st++ {
 			var bf [4]ptx.Vec
 			for jp := 0; jp < 2; jp++ {
@@ -341,13 +330,18 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 			}
 		}
 		k.BarSync()
+		// x lands while W is decoded: the wait for all groups but the
+		// newest (x) covers the codes of the next step (and of the one
+		// after, started before the math).
 		k.If(hasNext, func() {
+			copyX(next)
+			k.CpAsyncCommit()
 			k.CpAsyncWait(1)
 			if !sc.dq {
 				k.MovTo(sNext, ptx.F32, scaleOf(next))
 			}
 			decodeW(next, sNext)
-			storeX(next)
+			k.CpAsyncWait(0)
 		})
 		k.BarSync()
 	})
