@@ -39,8 +39,8 @@
 //	            x, codes, scales, y, m, n, k     grid (⌈N/64⌉, ⌈M/64⌉), block 256, 16 KiB shared
 //	Gemm (T)    nf4_gemm_t_f32_b<B>[_dq]
 //	            dy, codes, scales, dx, m, n, k   grid (⌈K/64⌉, ⌈M/64⌉), block 256, 16 KiB shared
-//	GemmTC      nf4_gemm_bf16tc_b<B>[_dq]
-//	            x, codes, scales, y, m, n, k     grid (⌈N/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
+//	GemmTC      nf4_gemm_bf16tc_b<B>[_dq], bf16 x
+//	            x_bf16, codes, scales, y, m, n, k grid (⌈N/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
 //	GemmTC (T)  nf4_gemm_t_bf16tc_b<B>[_dq]
 //	            dy, codes, scales, dx, m, n, k   grid (⌈K/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
 //

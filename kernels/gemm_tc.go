@@ -11,18 +11,19 @@ import (
 // block owns a 128×128 output tile (2×4 warps of 64×32) and walks K in
 // steps of 64. Both operands are staged in shared memory once per step as
 // bf16, in a swizzled layout that ldmatrix reads without bank conflicts:
-// each thread converts its share of the float32 x rows (loaded into
-// registers one step ahead) and decodes its share of W (16 code bytes,
-// streamed three steps deep with cp.async with their absmax, through byte
-// tables of the code values picked with prmt, see gemm_tc_decode.go), so
-// no value is converted or decoded twice in a block. Rows past M or N read
+// each thread copies its share of the x rows, which the host rounds to
+// bf16 once (cudaplan.ToBF16), with cp.async, and decodes its share of W
+// (16 code bytes, streamed three steps deep with cp.async with their
+// absmax, through byte tables of the code values picked with prmt, see
+// gemm_tc_decode.go), so no value is converted or decoded twice in a
+// block and x never passes through L1 or registers. Rows past M or N read
 // a clamped row and are never stored; a last step of 32 (K an odd multiple
 // of 32) is padded with zeros.
 //
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
-// Params: x, codes, scales (absmax, or absmax_q, nested_map,
-// nested_absmax, nested_offset), y, m, n, k.
+// Params: x_bf16 (x as bf16), codes, scales (absmax, or absmax_q,
+// nested_map, nested_absmax, nested_offset), y, m, n, k.
 type GemmTC struct {
 	BlockSize   int
 	DoubleQuant bool
@@ -75,7 +76,7 @@ func (g *GemmTC) Name() string {
 
 // Params lists the launch arguments in order.
 func (g *GemmTC) Params() []string {
-	in, out := "x", "y"
+	in, out := "x_bf16", "y"
 	if g.Transposed {
 		in, out = "dy", "dx"
 	}
@@ -86,8 +87,14 @@ func (g *GemmTC) Params() []string {
 // MinSM is 80: bf16 mma.sync and cp.async are Ampere features.
 func (g *GemmTC) MinSM() int { return 80 }
 
-// RegBudget bounds registers per thread.
-func (g *GemmTC) RegBudget() int { return 200 }
+// RegBudget bounds registers per thread: 128 for the forward product, so
+// that two blocks share an SM (65536 registers), 200 for the backward one.
+func (g *GemmTC) RegBudget() int {
+	if g.Transposed {
+		return 200
+	}
+	return 128
+}
 
 // Launch tiles the result in 128×128 blocks: grid.x over N (over K when
 // transposed), grid.y over M.
@@ -123,7 +130,7 @@ func (g *GemmTC) PTX(t ptx.Target) (string, error) {
 func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k := ptx.NewKernel(g.Name())
 	k.MaxThreads(tcThreads)
-	pX, pCodes := k.Param("x"), k.Param("codes")
+	pX, pCodes := k.Param("x_bf16"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
 	pY, pM, pN, pK := k.Param("y"), k.Param("m"), k.Param("n"), k.Param("k")
 	sX := k.Shared("tile_x", 16, tcTile)
@@ -154,46 +161,40 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
-	// x: thread tid loads floats 4·(tid&15)… of rows tid>>4 + 16·r (r < 8)
-	// and stores them as bf16 into the swizzled tile: row ρ, 16-byte chunk
-	// c at ρ·128 + (c ^ ρ&7)·16, so the 8 rows an ldmatrix phase reads hit
-	// 8 different chunks. ρ&7 is the same for all r.
-	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(4))
-	col4 := k.Op("and", ptx.B32, tid, ptx.Imm(15))
-	xK := k.Shift("shl", ptx.B32, col4, ptx.Imm(2))
-	var xOff [tcBM * tcBK / 4 / tcThreads]ptx.Reg // element offsets of the lane's rows, at k = 4·col4
+	// x arrives as bf16 (rounded once on the host, see cudaplan.ToBF16):
+	// thread tid copies the 16-byte chunk c = tid&7 (k = 8c…) of rows
+	// tid>>3 + 32·r (r < 4) with cp.async straight into the swizzled tile:
+	// row ρ, chunk c at ρ·128 + (c ^ ρ&7)·16, so the 8 rows an ldmatrix
+	// phase reads hit 8 different chunks. ρ&7 is the same for all r. The
+	// copy bypasses L1 and needs no registers; it is issued once the step
+	// before is done with the tile and lands while W is decoded.
+	xRow := k.Shift("shr", ptx.U32, tid, ptx.Imm(3))
+	xChunk := k.Op("and", ptx.B32, tid, ptx.Imm(7))
+	xK := k.Shift("shl", ptx.B32, xChunk, ptx.Imm(3))
+	var xOff [tcBM * tcBK / 8 / tcThreads]ptx.Reg // element offsets of the lane's rows, at k = 8c
 	for r := range xOff {
-		gm := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("add", ptx.U32, xRow, ptx.Imm(16*r))), mLast)
+		gm := k.Op("min", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("add", ptx.U32, xRow, ptx.Imm(32*r))), mLast)
 		xOff[r] = k.Op("mad.lo", ptx.U32, gm, kk, xK)
 	}
-	xChunk := k.Op("xor", ptx.B32, k.Shift("shr", ptx.U32, col4, ptx.Imm(1)), k.Op("and", ptx.B32, xRow, ptx.Imm(7)))
-	xDst := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcRow), xBase),
-		k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, xChunk, ptx.Imm(4)), k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, col4, ptx.Imm(1)), ptx.Imm(3))))
-	var xv [len(xOff)]ptx.Vec
-	for r := range xv {
-		xv[r] = ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
-	}
-	loadX := func(t ptx.Reg) {
+	xSwz := k.Op("xor", ptx.B32, xChunk, k.Op("and", ptx.B32, xRow, ptx.Imm(7)))
+	xDst := k.Op("add", ptx.U32, k.Op("mad.lo", ptx.U32, xRow, ptx.Imm(tcRow), xBase), k.Shift("shl", ptx.B32, xSwz, ptx.Imm(4)))
+	// copyX starts the copy of step t's x chunks; a chunk past K (a last
+	// step of 32: K is a multiple of 32, so a chunk is wholly in or out)
+	// is stored as zeros instead.
+	copyX := func(t ptx.Reg) {
 		kt := k.Shift("shl", ptx.B32, t, ptx.Imm(6))
-		kLast := k.Op("sub", ptx.U32, kk, ptx.Imm(4))
-		kx := k.Op("min", ptx.U32, k.Op("add", ptx.U32, kt, xK), kLast)
-		d := k.Op("sub", ptx.U32, kx, xK) // the step's offset, clamped into the row
-		for r := range xv {
-			k.LdVTo(xv[r], "global.nc", ptx.F32, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xOff[r], d), 4)})
-		}
-	}
-	// storeX writes the staged floats as bf16; columns past K (a last step
-	// of 32) are zeros.
-	storeX := func(t ptx.Reg) {
-		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), xK), kk)
-		zero := k.Mov(ptx.B32, ptx.Imm(0))
-		for r := range xv {
-			v := ptx.Vec{k.CvtPack(ptx.BF16x2, xv[r][0], xv[r][1]), k.CvtPack(ptx.BF16x2, xv[r][2], xv[r][3])}
-			for i := range v {
-				v[i] = k.Selp(ptx.B32, v[i], zero, inK)
+		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, kt, xK), kk)
+		k.IfElse(inK, func() {
+			for r := range xOff {
+				src := index(k, x, k.Op("add", ptx.U32, xOff[r], kt), 2)
+				k.CpAsync(ptx.Addr{Base: xDst, Offset: int64(32 * r * tcRow)}, ptx.Addr{Base: src}, 16)
 			}
-			k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(16 * r * tcRow)}, v)
-		}
+		}, func() {
+			zero := k.Mov(ptx.B32, ptx.Imm(0))
+			for r := range xOff {
+				k.StV("shared", ptx.B32, ptx.Addr{Base: xDst, Offset: int64(32 * r * tcRow)}, ptx.Vec{zero, zero, zero, zero})
+			}
+		})
 	}
 
 	// Codes: thread tid copies (and later decodes) the 16 code bytes of
@@ -287,10 +288,10 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	t0 := k.Mov(ptx.U32, ptx.Imm(0))
 	t1 := k.Mov(ptx.U32, ptx.Imm(1))
 	copyCodes(t0)
+	copyX(t0)
 	k.CpAsyncCommit()
 	k.If(k.Setp("lt", ptx.U32, t1, tiles), func() { copyCodes(t1) })
 	k.CpAsyncCommit()
-	loadX(t0)
 	var s0 ptx.Reg
 	if sc.dq {
 		s0 = scaleOf(t0)
@@ -300,7 +301,6 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		s0 = scaleOf(t0)
 	}
 	decodeW(t0, s0)
-	storeX(t0)
 	k.BarSync()
 
 	sNext := k.NewReg(ptx.F32)
@@ -310,14 +310,11 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.CpAsyncCommit()
 		next := k.Op("add", ptx.U32, t, ptx.Imm(1))
 		hasNext := k.Setp("lt", ptx.U32, next, tiles)
-		// The next step's x and scale are loaded before this step's math
-		// so that their latency hides behind it.
-		k.If(hasNext, func() {
-			loadX(next)
-			if sc.dq {
-				k.MovTo(sNext, ptx.F32, scaleOf(next))
-			}
-		})
+		// A double-quantized scale is loaded before this step's math so
+		// that its latency hides behind it.
+		if sc.dq {
+			k.If(hasNext, func() { k.MovTo(sNext, ptx.F32, scaleOf(next)) })
+		}
 		for st := 0; st < tcBK/16; st++ {
 			var bf [4]ptx.Vec
 			for jp := 0; jp < 2; jp++ {
@@ -333,13 +330,18 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 			}
 		}
 		k.BarSync()
+		// x lands while W is decoded: the wait for all groups but the
+		// newest (x) covers the codes of the next step (and of the one
+		// after, started before the math).
 		k.If(hasNext, func() {
+			copyX(next)
+			k.CpAsyncCommit()
 			k.CpAsyncWait(1)
 			if !sc.dq {
 				k.MovTo(sNext, ptx.F32, scaleOf(next))
 			}
 			decodeW(next, sNext)
-			storeX(next)
+			k.CpAsyncWait(0)
 		})
 		k.BarSync()
 	})

@@ -434,7 +434,7 @@ func TestSimMatmul(t *testing.T) {
 				}
 				tc, _ := kernels.NewGemmTC(c.B, dq)
 				y = p.poisoned(t, s.M*s.N)
-				launch(t, tc, p, p.args([]ptxsim.Ptr{p.px, p.pc}, append([]uint64{uint64(y)}, sizes...)...))
+				launch(t, tc, p, p.args([]ptxsim.Ptr{p.put(t, bf16bytes(p.x)), p.pc}, append([]uint64{uint64(y)}, sizes...)...))
 				if e := relErr(p.read(t, y, s.M*s.N), ref); !(e <= 1e-2) {
 					t.Errorf("gemm bf16 tensor core: normwise relative error %g", e)
 				}

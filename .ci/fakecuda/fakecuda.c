@@ -265,8 +265,10 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		return CUDA_SUCCESS;
 	}
 	const float *x = (const float *)a[0];
-	// The tensor-core gemv reads x as bf16 (the host rounds it).
+	// The tensor-core gemv and forward GEMM read x as bf16 (the host
+	// rounds it).
 	const uint16_t *xh = (const uint16_t *)a[0];
+	int xbf = gemvTC || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
 	w.codes = (const uint8_t *)a[1];
 	int j = 2 + take(&w, a + 2);
 	float *y = (float *)a[j];
@@ -310,7 +312,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		} else {
 			for (uint64_t r = 0; r < n; r++) {
 				double s = 0;
-				for (uint64_t l = 0; l < k; l++) s += (gemvTC ? bf16(xh[i * k + l]) : (double)x[i * k + l]) * at(&w, r, l);
+				for (uint64_t l = 0; l < k; l++) s += (xbf ? bf16(xh[i * k + l]) : (double)x[i * k + l]) * at(&w, r, l);
 				y[i * n + r] = (float)s;
 			}
 		}

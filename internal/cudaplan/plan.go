@@ -159,8 +159,8 @@ func Choose(p Problem) (Plan, error) {
 }
 
 // InBF16 reports whether the kernel reads the activation as bf16 (see
-// ToBF16), not float32: the tensor-core gemv, which reads it many times
-// over, takes it rounded once on the host, at half the bytes.
+// ToBF16), not float32: the tensor-core gemv and forward GEMM, which read
+// it many times over, take it rounded once on the host, at half the bytes.
 func (pl Plan) InBF16() bool {
 	for _, name := range pl.Kernel.Params() {
 		if name == "x_bf16" {

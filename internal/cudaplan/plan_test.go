@@ -387,4 +387,12 @@ func TestToBF16(t *testing.T) {
 	if pl := (Plan{Kernel: g}); pl.InBF16() {
 		t.Error("the float32 gemv reads bf16 x")
 	}
+	tc, _ := kernels.NewGemmTC(64, false)
+	if pl := (Plan{Kernel: tc}); !pl.InBF16() {
+		t.Error("the tensor-core GEMM does not read bf16 x")
+	}
+	tt, _ := kernels.NewGemmTCTransposed(64, false)
+	if pl := (Plan{Kernel: tt}); pl.InBF16() {
+		t.Error("the tensor-core backward GEMM reads bf16 dy")
+	}
 }

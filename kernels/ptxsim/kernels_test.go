@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -202,6 +203,18 @@ func (a *args) f32(name string, v []float32) ptxsim.Ptr {
 	return p
 }
 
+// bf16Bytes rounds v to bf16 as the host does for a kernel that reads
+// x_bf16 (to nearest, ties to even), little-endian.
+func bf16Bytes(v []float32) []byte {
+	b := make([]byte, 2*len(v))
+	for i, f := range v {
+		u := math.Float32bits(f)
+		h := uint16((u + 0x7fff + (u >> 16 & 1)) >> 16)
+		b[2*i], b[2*i+1] = byte(h), byte(h>>8)
+	}
+	return b
+}
+
 func (a *args) bytes(name string, v []byte) ptxsim.Ptr {
 	p := a.d.Alloc(len(v))
 	a.d.Write(p, v)
@@ -330,7 +343,11 @@ func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
 		if err != nil {
 			return err
 		}
-		a.f32(inName, p.x)
+		if slices.Contains(kn.Params(), "x_bf16") {
+			a.bytes("x_bf16", bf16Bytes(p.x))
+		} else {
+			a.f32(inName, p.x)
+		}
 		a.bytes("codes", p.w.Codes)
 		a.scales(p.w.Scales)
 		out := a.poisoned(outName, 4*s.M*outCols)
