@@ -78,6 +78,15 @@ func (g *Gemv) buildGrouped(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		rowBlock[r] = k.Op("mul.lo", ptx.U32, row, blocksPerRow)
 	}
 	rot := newQuadRotation(k, lane) // by lane mod 8 = q
+	// Row m of x as a 64-bit base, so each x load's address is one wide
+	// multiply-add of the quad's element index within the row.
+	xBase := make([]ptx.Reg, g.M)
+	for m := range xBase {
+		xBase[m] = x
+		if m > 0 {
+			xBase[m] = index(k, xBase[m-1], kk, 4)
+		}
+	}
 
 	acc := make([]ptx.Reg, sums)
 	for i := range acc {
@@ -94,13 +103,7 @@ func (g *Gemv) buildGrouped(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 			s := sc.at(k, k.Op("add", ptx.U32, rowBlock[r], k.Shift("shr", ptx.U32, c, chunkShift)))
 			scale[r] = k.Selp(ptx.F32, s, ptx.F32Imm(0), active)
 		}
-		xRows := make([]ptx.Reg, g.M)
-		for m := range xRows {
-			xRows[m] = k.Shift("shl", ptx.B32, c, ptx.Imm(5))
-			if m > 0 {
-				xRows[m] = k.Op("add", ptx.U32, xRows[m-1], kk)
-			}
-		}
+		chunkStart := k.Shift("shl", ptx.B32, c, ptx.Imm(5))
 		rotated := make([][4]ptx.Reg, laneRows)
 		for r := range laneRows {
 			rotated[r] = rot.apply(k, words[r])
@@ -113,10 +116,10 @@ func (g *Gemv) buildGrouped(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 			}
 		}
 		for j := range 8 {
-			off := rot.xOffset[j]
+			quad := k.Op("add", ptx.U32, chunkStart, rot.xOffset[j])
 			xv := make([]ptx.Vec, g.M)
 			for m := range xv {
-				xv[m] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xRows[m], off), 4)})
+				xv[m] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, xBase[m], quad, 4)})
 			}
 			for r := range laneRows {
 				w := rotated[r][j/2]
