@@ -78,7 +78,7 @@ var gemvConfigs = [MaxGemvM + 1]struct {
 	3: {rows: 8, regs: 208},
 	4: {rows: 8, regs: 208},
 	5: {rows: 16, regs: 168, grouped: true},
-	6: {rows: 16, regs: 200, uncapped: true, grouped: true},
+	6: {rows: 16, regs: 168, grouped: true},
 	7: {rows: 16, regs: 200, grouped: true},
 	8: {rows: 16, regs: 224, uncapped: true, grouped: true},
 }
