@@ -20,9 +20,11 @@ import (
 // prmt, no memory). A code decodes through the codebook held one entry per
 // lane: its nibble shifted down is the shfl.idx source lane, which reads
 // only the low 5 bits. Sums are per chunk in float32, scaled once by the
-// block's absmax (for M ≥ 6 each decoded value is scaled instead, which
-// frees registers for rows); a transposed butterfly leaves each lane one
-// row's warp sum, and the block adds its warps' sums through shared memory.
+// block's absmax (where gemvConfigs prescale, each decoded value is scaled
+// instead, which frees registers for rows); a transposed butterfly leaves
+// each lane one row's warp sum, and the block adds its warps' sums through
+// shared memory. For M ≥ 5 the warp's lanes form groups that split the
+// rows and share each x load (gemv_grouped.go).
 //
 // Params: x, codes, scales (absmax, or absmax_q, nested_map,
 // nested_absmax, nested_offset), y, n, k.
@@ -58,24 +60,27 @@ const (
 // granularity: 16 leave the busiest of 132 SMs 3% more than the mean at
 // N = 4096, 12 would leave it 16%; where the default leaves the last wave
 // short (N = 11008), GemvRowsFor takes fewer. Uncapped, ptxas aims low for some M and
-// spills a few bytes; capped at 128, M = 7 and 8 spill, uncapped they do not. The
-// choices are the best the performance model found (kernels/perf); the
-// large budgets trade occupancy (2 or 3 blocks per SM) for rows, each warp
-// keeping all its rows' code loads in flight.
+// spills a few bytes (M = 7 at 12 rows under CUDA 11.8); M = 8 uncapped
+// takes up to 220. The choices are the best the performance model found
+// (kernels/perf); the large budgets trade occupancy (2 or 3 blocks per SM)
+// for rows, each warp keeping all its rows' code loads in flight. Grouped
+// (M ≥ 5), a lane carries a quarter of the block's rows: 16 rows are 4 per
+// lane, M × 4 running sums and as many per-chunk sums.
 var gemvConfigs = [MaxGemvM + 1]struct {
 	rows     int
 	regs     int  // the budget: the cap, or what ptxas may choose uncapped
 	uncapped bool // no .maxnreg
 	prescale bool
+	grouped  bool // lanes in groups of 8, rows spread over the groups (gemv_grouped.go)
 }{
 	1: {rows: 16, regs: 168},
 	2: {rows: 16, regs: 208},
 	3: {rows: 8, regs: 208},
 	4: {rows: 8, regs: 208},
-	5: {rows: 4, regs: 168},
-	6: {rows: 4, regs: 128, prescale: true},
-	7: {rows: 4, regs: 168, uncapped: true, prescale: true},
-	8: {rows: 3, regs: 128, uncapped: true, prescale: true},
+	5: {rows: 16, regs: 168, grouped: true},
+	6: {rows: 16, regs: 168, grouped: true},
+	7: {rows: 16, regs: 200, grouped: true},
+	8: {rows: 16, regs: 224, uncapped: true, grouped: true},
 }
 
 func gemvRows(m int) int { return gemvConfigs[m].rows }
@@ -105,7 +110,8 @@ func GemvRowChoices(m int) (least, most int) {
 // rows + 1 each (x's loads and the final sums cost each block about one
 // row more), and the most rows among equals. 16 rows at N = 11008 give
 // the busiest of 132 SMs 6 blocks where the mean is 5.2; 14 rows give
-// 5.96.
+// 5.96. A grouped kernel's block costs its lanes' rows times the groups
+// (13 rows cost what 16 do).
 func GemvRowsFor(m, n, sms int) int {
 	least, most := GemvRowChoices(m)
 	if sms <= 0 || n <= 0 || most == 0 {
@@ -114,7 +120,12 @@ func GemvRowsFor(m, n, sms int) int {
 	best, bestCost := most, -1
 	for r := most; r >= least; r-- {
 		busiest := ceilDiv(ceilDiv(n, r), sms)
-		if cost := busiest * (r + 1); bestCost < 0 || cost < bestCost {
+		// A grouped block works as if it had its lanes' rows × groups.
+		work := r
+		if gemvConfigs[m].grouped {
+			work = gemvGroups * ceilDiv(r, gemvGroups)
+		}
+		if cost := busiest * (work + 1); bestCost < 0 || cost < bestCost {
 			best, bestCost = r, cost
 		}
 	}
@@ -189,16 +200,30 @@ func (g *Gemv) Launch(s Shape) (Launch, error) {
 	if err := g.check(); err != nil {
 		return Launch{}, err
 	}
-	return Launch{Grid: [3]int{ceilDiv(s.N, g.rows()), 1, 1}, Block: [3]int{gemvThreads, 1, 1}, SharedBytes: gemvSharedBytes}, nil
+	return Launch{Grid: [3]int{ceilDiv(s.N, g.rows()), 1, 1}, Block: [3]int{gemvThreads, 1, 1}, SharedBytes: g.sharedBytes()}, nil
 }
 
-// gemvSharedBytes holds every warp's row sums for the block's final add.
-const gemvSharedBytes = gemvWarps * gemvSums * 4
+// gemvSharedBytes holds every warp's row sums for the block's final add;
+// grouped, every group's.
+const (
+	gemvSharedBytes        = gemvWarps * gemvSums * 4
+	gemvGroupedSharedBytes = gemvGroups * gemvSharedBytes
+)
+
+func (g *Gemv) sharedBytes() int {
+	if gemvConfigs[g.M].grouped {
+		return gemvGroupedSharedBytes
+	}
+	return gemvSharedBytes
+}
 
 // PTX prints the kernel for target t.
 func (g *Gemv) PTX(t ptx.Target) (string, error) {
 	if err := g.check(); err != nil {
 		return "", err
+	}
+	if gemvConfigs[g.M].grouped {
+		return build(t, g.Quant, g.buildGrouped)
 	}
 	return build(t, g.Quant, g.build)
 }

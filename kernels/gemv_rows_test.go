@@ -14,8 +14,8 @@ func TestGemvRowsFor(t *testing.T) {
 		{1, 8192, 132, 16},
 		{1, 14336, 132, 16},
 		{2, 11008, 132, 14},
-		{1, 11008, 0, 16}, // SM count unknown: gemvConfigs' rows
-		{8, 11008, 132, 3},
+		{1, 11008, 0, 16},   // SM count unknown: gemvConfigs' rows
+		{8, 11008, 132, 12}, // grouped: 918 blocks of 3 rows per lane group, the busiest SM 7 × 13 where 16 rows give 6 × 17
 	}
 	for _, c := range cases {
 		if got := GemvRowsFor(c.m, c.n, c.sms); got != c.want {

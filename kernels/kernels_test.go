@@ -131,8 +131,9 @@ func TestLaunch(t *testing.T) {
 		t.Errorf("gemv launch %+v %v", l, err)
 	}
 	for m := 1; m <= MaxGemvM; m++ {
-		if c := gemvConfigs[m]; c.rows < 1 || c.rows*m > gemvSums || c.regs < 64 || c.regs > 255 {
-			t.Errorf("gemv M=%d: %d rows, %d running sums per lane (room for %d), %d registers", m, c.rows, c.rows*m, gemvSums, c.regs)
+		g := &Gemv{M: m, BlockSize: 64}
+		if c := gemvConfigs[m]; c.rows < 1 || g.laneRows()*m > gemvSums || c.rows*m > gemvThreads || c.regs < 64 || c.regs > 255 {
+			t.Errorf("gemv M=%d: %d rows, %d running sums per lane (room for %d), %d registers", m, c.rows, g.laneRows()*m, gemvSums, c.regs)
 		}
 	}
 	if _, err := gv.Launch(Shape{M: 2, N: 1, K: 64, BlockSize: 64}); !errors.Is(err, errShape) {

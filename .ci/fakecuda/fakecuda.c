@@ -277,7 +277,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		m = mgemv, n = a[j + 1], k = a[j + 2];
 		// Output rows per block for M = 1…8: gemvConfigs in kernels/gemv.go,
 		// unless the name gives them (nf4_gemv_m<M>_r<rows>_…).
-		static const uint64_t rows[9] = {0, 16, 16, 8, 8, 4, 4, 4, 3};
+		static const uint64_t rows[9] = {0, 16, 16, 8, 8, 16, 16, 16, 16};
 		int named = 0;
 		uint64_t r = 0;
 		if (mgemv >= 1 && mgemv <= 8) r = rows[mgemv];

@@ -25,7 +25,8 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_r14_b64", [3]int{787, 1, 1}},
 		{Problem{Op: Forward, M: 1, N: 11008, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{688, 1, 1}},
 		{Problem{Op: Forward, M: 1, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
-		{Problem{Op: Forward, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{4, 1, 1}},
+		// M = 8: 16 rows per block (lane groups), the last block part-filled.
+		{Problem{Op: Forward, M: 8, N: 40, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_m8_b64_dq", [3]int{3, 1, 1}},
 		// bf16: M = 2…8 on tensor cores, 16-row tiles, M = 1 on the float32 gemv.
 		{Problem{Op: Forward, Mode: BF16, M: 8, N: 10, K: 64, BlockSize: 64, DoubleQuant: true}, "nf4_gemv_tc_m8_b64_dq", [3]int{1, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 2, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m2_b64", [3]int{128, 1, 1}},
