@@ -246,16 +246,7 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	// pairs; a half-row past K (a last step of 32) is zeros.
 	decodeW := func(t, s ptx.Reg) {
 		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), wHalf), kk)
-		words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn)})
-		zero := k.Mov(ptx.B32, ptx.Imm(0))
-		for w, word := range words {
-			v := tab.decode8(k, word, s)
-			out := make(ptx.Vec, 4)
-			for i := range out {
-				out[i] = k.Selp(ptx.B32, v[i], zero, inK)
-			}
-			k.StV("shared", ptx.B32, ptx.Addr{Base: wDst[w]}, out)
-		}
+		tab.decodeToShared(k, k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn), s, wDst, inK)
 	}
 
 	// ldmatrix lane addresses per 16-deep step st. A (x4 per m16 tile):

@@ -62,3 +62,19 @@ func (t codeTable) decode8(k *ptx.Kernel, word, s ptx.Reg) [4]ptx.Reg {
 	}
 	return out
 }
+
+// decodeToShared decodes the four code words at src (32 codes) into
+// bf16 pairs scaled by s and stores each word's pairs at dst[w], zeros
+// where keep is false (codes past the matrix).
+func (t codeTable) decodeToShared(k *ptx.Kernel, src ptx.Reg, s ptx.Reg, dst [4]ptx.Reg, keep ptx.Reg) {
+	words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: src})
+	zero := k.Mov(ptx.B32, ptx.Imm(0))
+	for w, word := range words {
+		v := t.decode8(k, word, s)
+		out := make(ptx.Vec, 4)
+		for i := range out {
+			out[i] = k.Selp(ptx.B32, v[i], zero, keep)
+		}
+		k.StV("shared", ptx.B32, ptx.Addr{Base: dst[w]}, out)
+	}
+}

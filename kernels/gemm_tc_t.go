@@ -125,16 +125,7 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	}
 	decodeW := func(t, s ptx.Reg) {
 		inN := k.Setp("lt", ptx.U32, rowOf(t), n)
-		words := k.LdV("shared", ptx.U32, 4, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn)})
-		zero := k.Mov(ptx.B32, ptx.Imm(0))
-		for w, word := range words {
-			v := tab.decode8(k, word, s)
-			out := make(ptx.Vec, 4)
-			for i := range out {
-				out[i] = k.Selp(ptx.B32, v[i], zero, inN)
-			}
-			k.StV("shared", ptx.B32, ptx.Addr{Base: wDst[w]}, out)
-		}
+		tab.decodeToShared(k, k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(tcCodeStage), codeOwn), s, wDst, inN)
 	}
 
 	// ldmatrix lanes: A as in the forward kernel; B (.trans, x4 per pair

@@ -307,42 +307,14 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 		// Sums per chunk, scaled once; or, prescaled, each decoded value
 		// times its scale straight into the running sums.
-		part := acc
-		if !cfg.prescale {
-			part = make([]ptx.Reg, sums)
-			for i := range part {
-				part[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
-			}
-		}
-		for j := range 8 {
+		decodeChunk(k, lut, rotated, scale, acc, g.M, cfg.prescale, func(j int) []ptx.Vec {
 			off := rot.xOffset[j]
 			xv := make([]ptx.Vec, g.M)
 			for m := range xv {
 				xv[m] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xRows[m], off), 4)})
 			}
-			for r := range rows {
-				w := rotated[r][j/2]
-				for t := range 4 {
-					idx := w
-					if sh := 16*(j%2) + 4*t; sh > 0 {
-						idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
-					}
-					v := k.Shfl("idx", lut, idx, 31)
-					if cfg.prescale {
-						v = k.Op("mul.rn", ptx.F32, v, scale[r])
-					}
-					for m := range xv {
-						i := r*g.M + m
-						k.OpTo(part[i], "fma.rn", ptx.F32, v, xv[m][t], part[i])
-					}
-				}
-			}
-		}
-		if !cfg.prescale {
-			for i := range acc {
-				k.OpTo(acc[i], "fma.rn", ptx.F32, part[i], scale[i/g.M], acc[i])
-			}
-		}
+			return xv
+		})
 	})
 
 	// Each lane stores its part of a warp sum: one 128-byte store per
@@ -462,4 +434,44 @@ func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum ptx.Reg, stride,
 		k.OpTo(cur[0], "add.rn", ptx.F32, cur[0], k.Shfl("bfly", cur[0], ptx.Imm(off), 31))
 	}
 	return cur[0], stride, 1
+}
+
+// decodeChunk decodes each row's rotated code words (8 quads of four
+// codes, rot's order) through lut and adds value·x to the sums acc[r·m+i]:
+// in fresh per-chunk sums scaled once by the row's scale at the end, or,
+// prescaled, each value times its scale straight into acc. loadX(j) loads
+// the m rows' x quads for quad j.
+func decodeChunk(k *ptx.Kernel, lut ptx.Reg, rotated [][4]ptx.Reg, scale, acc []ptx.Reg, m int, prescale bool, loadX func(j int) []ptx.Vec) {
+	part := acc
+	if !prescale {
+		part = make([]ptx.Reg, len(acc))
+		for i := range part {
+			part[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
+		}
+	}
+	for j := range 8 {
+		xv := loadX(j)
+		for r := range rotated {
+			w := rotated[r][j/2]
+			for t := range 4 {
+				idx := w
+				if sh := 16*(j%2) + 4*t; sh > 0 {
+					idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
+				}
+				v := k.Shfl("idx", lut, idx, 31)
+				if prescale {
+					v = k.Op("mul.rn", ptx.F32, v, scale[r])
+				}
+				for i := range xv {
+					s := r*m + i
+					k.OpTo(part[s], "fma.rn", ptx.F32, v, xv[i][t], part[s])
+				}
+			}
+		}
+	}
+	if !prescale {
+		for i := range acc {
+			k.OpTo(acc[i], "fma.rn", ptx.F32, part[i], scale[i/m], acc[i])
+		}
+	}
 }

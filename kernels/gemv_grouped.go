@@ -108,42 +108,14 @@ func (g *Gemv) buildGrouped(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		for r := range laneRows {
 			rotated[r] = rot.apply(k, words[r])
 		}
-		part := acc
-		if !cfg.prescale {
-			part = make([]ptx.Reg, sums)
-			for i := range part {
-				part[i] = k.Mov(ptx.F32, ptx.F32Imm(0))
-			}
-		}
-		for j := range 8 {
+		decodeChunk(k, lut, rotated, scale, acc, g.M, cfg.prescale, func(j int) []ptx.Vec {
 			quad := k.Op("add", ptx.U32, chunkStart, rot.xOffset[j])
 			xv := make([]ptx.Vec, g.M)
 			for m := range xv {
 				xv[m] = k.LdV("global.nc", ptx.F32, 4, ptx.Addr{Base: index(k, xBase[m], quad, 4)})
 			}
-			for r := range laneRows {
-				w := rotated[r][j/2]
-				for t := range 4 {
-					idx := w
-					if sh := 16*(j%2) + 4*t; sh > 0 {
-						idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
-					}
-					v := k.Shfl("idx", lut, idx, 31)
-					if cfg.prescale {
-						v = k.Op("mul.rn", ptx.F32, v, scale[r])
-					}
-					for m := range xv {
-						i := r*g.M + m
-						k.OpTo(part[i], "fma.rn", ptx.F32, v, xv[m][t], part[i])
-					}
-				}
-			}
-		}
-		if !cfg.prescale {
-			for i := range acc {
-				k.OpTo(acc[i], "fma.rn", ptx.F32, part[i], scale[i/g.M], acc[i])
-			}
-		}
+			return xv
+		})
 	})
 
 	// The group's 8 lanes add their sums (a transposed butterfly: lane q
