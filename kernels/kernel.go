@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/nf4go/nf4/kernels/ptx"
+	"github.com/nf4go/nf4/kernels/tensormap"
 )
 
 // Shape is the problem a kernel is launched on. For matrix kernels
@@ -19,6 +20,10 @@ type Shape struct {
 type Launch struct {
 	Grid, Block [3]int
 	SharedBytes int // static, declared in the PTX
+	// DynamicShared is the dynamic shared memory the launch passes, for a
+	// kernel that declares it extern (more than the 48 KB a kernel may
+	// declare statically; the host raises the function's limit to it).
+	DynamicShared int
 }
 
 // Kernel is one NF4 kernel configuration.
@@ -31,6 +36,15 @@ type Kernel interface {
 	RegBudget() int
 	Launch(s Shape) (Launch, error)
 	PTX(t ptx.Target) (string, error)
+}
+
+// TensorMapper is a kernel with tensor-map parameters (cp.async.bulk.tensor
+// sources, 128 bytes each, passed by value): TensorMap says which map the
+// parameter named param is over the buffer at device address base for
+// shape s. Its other parameters are 8 bytes each, as for every kernel.
+type TensorMapper interface {
+	Kernel
+	TensorMap(param string, s Shape, base uint64) (tensormap.Map2D, error)
 }
 
 // Supported block sizes: 32, 64, …, 4096.
