@@ -24,6 +24,12 @@ type Launch struct {
 	// kernel that declares it extern (more than the 48 KB a kernel may
 	// declare statically; the host raises the function's limit to it).
 	DynamicShared int
+	// Workspace is the size of the scratch buffer passed as the parameter
+	// "workspace" (0: none). The host zeroes it once, when it allocates it,
+	// and may reuse it for any later launch: a kernel must leave it zero
+	// (a split-K's partial sums and arrival counters, reset by the block
+	// that reduces them).
+	Workspace int
 }
 
 // Kernel is one NF4 kernel configuration.
