@@ -217,12 +217,7 @@ func TestLinearMatchesReference(t *testing.T) {
 					if backward {
 						in, outLen = sh.n, sh.k
 					}
-					x := make([]float32, m*in)
-					x64 := make([]float64, m*in)
-					for i := range x {
-						x[i] = float32(r.NormFloat64())
-						x64[i] = float64(x[i])
-					}
+					x, x64 := randomInput(r, m*in, 0)
 					want := refLinear(w, x64, m, backward)
 					out := make([]float32, m*outLen)
 					out64 := make([]float64, m*outLen)

@@ -299,5 +299,3 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 	}
 	return k, s
 }
-
-func addrOf(p *float32) uintptr { return uintptr(unsafe.Pointer(p)) }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // eachVariant runs f once with the pure-Go kernels and once with every
@@ -40,6 +41,13 @@ func offsetCopy[T any](s []T, off int) []T {
 	buf := make([]T, len(s)+off)
 	copy(buf[off:], s)
 	return buf[off:]
+}
+
+// alignedFloats returns n float32 values starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	skip := int(-uintptr(unsafe.Pointer(&buf[0])) % 64 / 4)
+	return buf[skip : skip+n]
 }
 
 func offsetWeights(w *Weights, off int) *Weights {
@@ -92,12 +100,7 @@ func TestVariantsLinear(t *testing.T) {
 						if backward {
 							in, outLen = sh.n, sh.k
 						}
-						x := offsetCopy(make([]float32, m*in), off)
-						x64 := make([]float64, len(x))
-						for i := range x {
-							x[i] = float32(r.NormFloat64())
-							x64[i] = float64(x[i])
-						}
+						x, x64 := randomInput(r, m*in, off)
 						out := offsetCopy(make([]float32, m*outLen), off)
 						for i := range out {
 							out[i] = float32(math.NaN())
