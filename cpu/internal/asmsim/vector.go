@@ -74,7 +74,7 @@ func (m *Machine) immVsrcs(in *Inst, srcs []Operand, fp uint64, n, w int) (uint8
 	if err := m.need(in, srcs, n); err != nil {
 		return 0, [maxSrcs]vreg{}, err
 	}
-	imm, err := imm8(in, m)
+	imm, err := m.imm8(in)
 	if err != nil {
 		return 0, [maxSrcs]vreg{}, err
 	}
@@ -94,6 +94,7 @@ func (m *Machine) vlow(in *Inst, o Operand, fp uint64, n int) ([]byte, error) {
 	return nil, m.fault(in, 0, "bad source")
 }
 
+// vregArg is the vector register o names, faulting where o is not one.
 func (m *Machine) vregArg(in *Inst, o Operand) (*vreg, error) {
 	if o.Kind != KindVec {
 		return nil, m.fault(in, 0, "operand is not a vector register")
@@ -128,7 +129,8 @@ func (m *Machine) vset(in *Inst, o Operand, r vreg, w int, mask *Operand) error 
 	return nil
 }
 
-func imm8(in *Inst, m *Machine) (uint8, error) {
+// imm8 reads an instruction's 8-bit immediate, which Go order puts first.
+func (m *Machine) imm8(in *Inst) (uint8, error) {
 	if len(in.Args) == 0 || in.Args[0].Kind != KindImm {
 		return 0, m.fault(in, 0, "first operand must be an immediate")
 	}
@@ -297,6 +299,8 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	}
 	switch in.Op {
 	case "VZEROUPPER":
+		// Registers 16 to 31, which no VEX encoding reaches, keep their
+		// upper bits.
 		for i := 0; i < 16; i++ {
 			for j := 16; j < 64; j++ {
 				m.vec[i][j] = 0
@@ -693,7 +697,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err := m.need(in, srcs, 2); err != nil {
 			return err
 		}
-		imm, err := imm8(in, m)
+		imm, err := m.imm8(in)
 		if err != nil {
 			return err
 		}
@@ -754,6 +758,8 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	return m.fault(in, 0, "unknown instruction "+in.Op)
 }
 
+// cmpUD evaluates VPCMPUD predicate p (the unsigned dword comparisons) on
+// x (first source in Intel order) against y; it is cmpPS for integers.
 func cmpUD(p uint8, x, y uint32) (bool, bool) {
 	switch p {
 	case 0:

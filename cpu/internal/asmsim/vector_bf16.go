@@ -61,7 +61,7 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		if err := m.need(in, srcs, 3); err != nil {
 			return err
 		}
-		imm, err := imm8(in, m)
+		imm, err := m.imm8(in)
 		if err != nil {
 			return err
 		}
