@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"math/rand/v2"
-	"sort"
 	"testing"
 )
 
@@ -94,21 +93,7 @@ func TestSimulatedAMX(t *testing.T) {
 	if s.calls["amxBF16x32x32"] != before {
 		t.Errorf("15 rows ran the tile kernel")
 	}
-	var never []string
-	for _, f := range s.prog.Funcs {
-		if s.calls[f.Name] == 0 {
-			t.Errorf("kernel %s never run in the simulator", f.Name)
-		}
-		for _, in := range f.Insts {
-			if s.seen[in.Op] == 0 {
-				never = append(never, in.Op)
-			}
-		}
-	}
-	sort.Strings(never)
-	if len(never) > 0 {
-		t.Errorf("instructions never executed in the simulator: %v", never)
-	}
+	s.requireExercised(t)
 }
 
 // TestAMXTwinAccuracy checks the twin itself against float64, so that the
