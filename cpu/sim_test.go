@@ -13,13 +13,6 @@ import (
 	"github.com/nf4go/nf4/cpu/internal/asmsim"
 )
 
-func runWith(k *vecKernels, f func()) {
-	saved := active
-	defer func() { active = saved }()
-	active = k
-	f()
-}
-
 // TestSimulatedKernels runs every kernel of every set in the simulator
 // against the pure-Go twin (and the float64 reference), on small awkward
 // shapes; each call also runs natively where this CPU has the set, and

@@ -21,6 +21,14 @@ func eachVariant(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
+// runWith runs f with k as the active kernel set (nil: pure Go).
+func runWith(k *vecKernels, f func()) {
+	saved := active
+	defer func() { active = saved }()
+	active = k
+	f()
+}
+
 // TestKernelSetsRun says which kernel sets this package's tests run
 // natively here (every eachVariant test runs each of them), and which sets
 // of this build the CPU cannot run, so are tested only in the simulator
@@ -160,11 +168,9 @@ func TestGEMVPlanes(t *testing.T) {
 
 // quantizeWith runs Quantize under the given kernel set.
 func quantizeWith(k *vecKernels, src []float32, rows, cols, b int) ([]byte, []float32, error) {
-	saved := active
-	defer func() { active = saved }()
-	active = k
 	codes, absmax := make([]byte, (len(src)+1)/2), make([]float32, (len(src)+b-1)/b)
-	err := Quantize(codes, absmax, src, rows, cols, b)
+	var err error
+	runWith(k, func() { err = Quantize(codes, absmax, src, rows, cols, b) })
 	return codes, absmax, err
 }
 
@@ -239,11 +245,8 @@ func TestVariantsQuantizeExact(t *testing.T) {
 			for i, v := range src {
 				src64[i] = float64(v)
 			}
-			saved := active
-			active = k
 			c64, m64 := make([]byte, len(codes)), make([]float32, len(absmax))
-			err = Quantize64(c64, m64, src64, len(src)/256, 256, b)
-			active = saved
+			runWith(k, func() { err = Quantize64(c64, m64, src64, len(src)/256, 256, b) })
 			if err != nil || firstDiff(c64, scodes) >= 0 || firstDiff(m64, smax) >= 0 {
 				t.Fatalf("%s B=%d: Quantize64 differs from the scalar Quantize (err %v)", k.name, b, err)
 			}
@@ -281,19 +284,14 @@ func TestVariantsDequantizeExact(t *testing.T) {
 			double := c.double
 			w, _ := randomWeightsOf(t, c.q, r, 37, 2048, b, double)
 			want := make([]float32, 37*2048)
-			saved := active
-			active = nil
-			err := Dequantize(want, w)
-			active = saved
+			var err error
+			runWith(nil, func() { err = Dequantize(want, w) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, k := range vecVariants() {
-				saved := active
-				active = k
 				got := offsetCopy(make([]float32, len(want)), 1)
-				err := Dequantize(got, offsetWeights(w, 1))
-				active = saved
+				runWith(k, func() { err = Dequantize(got, offsetWeights(w, 1)) })
 				if err != nil {
 					t.Fatal(err)
 				}
