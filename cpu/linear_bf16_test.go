@@ -124,13 +124,7 @@ func FuzzLinearBF16(f *testing.F) {
 		m, n, b := 1+int(mm)%20, 1+int(nn)%80, 32<<(len(raw)%2)
 		k := b * (1 + len(raw)%5)
 		at := func(i int) byte { return raw[i%len(raw)] ^ byte(i/len(raw)) }
-		w := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2), Scales: Scales{Absmax: make([]float32, n*k/b)}}
-		for i := range w.Codes {
-			w.Codes[i] = at(i)
-		}
-		for i := range w.Scales.Absmax {
-			w.Scales.Absmax[i] = float32(at(3*i)) / 16
-		}
+		w := weightsFrom(at, n, k, b)
 		x := make([]float32, m*k)
 		x64 := make([]float64, m*k)
 		for i := range x {
@@ -138,14 +132,7 @@ func FuzzLinearBF16(f *testing.F) {
 			x64[i] = float64(x[i])
 		}
 		want := refLinear(w, x64, m, false)
-		absW := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, len(w.Codes)), Scales: w.Scales}
-		for i, c := range w.Codes {
-			absW.Codes[i] = absCode[c&15] | absCode[c>>4]<<4
-		}
-		for i := range x64 {
-			x64[i] = math.Abs(x64[i])
-		}
-		bound := refLinear(absW, x64, m, false)
+		bound := dotBound(w, x64, m, false)
 		twin, twinAMX := make([]float32, m*n), make([]float32, m*n)
 		if err := linearBF16Go(twin, x, m, w); err != nil {
 			t.Fatal(err)
@@ -153,10 +140,7 @@ func FuzzLinearBF16(f *testing.F) {
 		if err := linearAMXGo(twinAMX, x, m, w); err != nil {
 			t.Fatal(err)
 		}
-		saved := active
-		defer func() { active = saved }()
-		for _, v := range append([]*vecKernels{nil}, vecVariants()...) {
-			active = v
+		underEverySet(func() {
 			out := make([]float32, m*n)
 			if err := LinearBF16(out, x, m, w); err != nil {
 				t.Fatal(err)
@@ -175,6 +159,6 @@ func FuzzLinearBF16(f *testing.F) {
 					t.Fatalf("%s M=%d N=%d K=%d: output %d is %v, pure-Go bf16 twin %v", Kernels(), m, n, k, i, out[i], twin[i])
 				}
 			}
-		}
+		})
 	})
 }
