@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,17 +18,24 @@ func TestWriterRefusesWhatTheReaderRejects(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.safetensors")
 	ctx := context.Background()
-	for _, c := range []struct {
+	type refusal struct {
 		e    Entry
 		want string
-	}{
-		{Entry{Name: "huge", DType: U8, Shape: []int{1 << 31, 4}, Size: 1}, "dimension out of range"},
+	}
+	var refusals []refusal
+	if strconv.IntSize == 64 {
+		// 2^31, the first dimension past the format's range: no 32-bit
+		// int reaches it (and a constant would not compile there).
+		huge := int64(math.MaxInt32) + 1
+		refusals = append(refusals, refusal{Entry{Name: "huge", DType: U8, Shape: []int{int(huge), 4}, Size: 1}, "dimension out of range"})
+	}
+	for _, c := range append(refusals, []refusal{
 		{Entry{Name: "wraps", DType: F64, Shape: []int{1 << 30, 1 << 30, 1 << 30}, Size: 0}, "too large"},
 		{Entry{Name: "neg", DType: U8, Shape: []int{-1}}, "dimension out of range"},
 		{Entry{Name: "bad\xffname", DType: U8, Shape: []int{1}, Data: []byte{1}}, `"bad\xffname"`},
 		{Entry{Name: "__metadata__", DType: U8, Shape: []int{1}, Data: []byte{1}}, "reserved"},
 		{Entry{Name: "x", DType: "F8", Shape: []int{1}, Data: []byte{1}}, "unknown dtype"},
-	} {
+	}...) {
 		err := WriteFile(ctx, out, nil, []Entry{c.e}, nil)
 		wantErr(t, err, out, c.want)
 	}

@@ -17,14 +17,14 @@ import (
 func TestAMXNative(t *testing.T) {
 	if !amxPermitted() {
 		t.Logf("NOT RUN NATIVELY: this CPU lacks AMX-BF16 or the OS refused the tile state: the AMX kernel ran only in the simulator (TestSimulatedAMX)")
-		withKernels(avx512, func() {
+		runWith(avx512, func() {
 			if AMXKernels() {
 				t.Error("AMXKernels reports true without the tile state")
 			}
 		})
 		return
 	}
-	withKernels(avx512, func() {
+	runWith(avx512, func() {
 		if !AMXKernels() {
 			t.Fatal("the tile state is granted but the avx512 set does not use it")
 		}
@@ -34,14 +34,9 @@ func TestAMXNative(t *testing.T) {
 	for _, sh := range []struct{ m, n, k, b int }{{16, 37, 64, 64}, {33, 70, 192, 64}, {70, 33, 256, 128}, {64, 96, 4096, 64}} {
 		for _, double := range []bool{false, true} {
 			w, _ := randomWeightsOf(t, NF4, r, sh.n, sh.k, sh.b, double)
-			x := make([]float32, sh.m*sh.k)
-			x64 := make([]float64, len(x))
-			for i := range x {
-				x[i] = float32(r.NormFloat64())
-				x64[i] = float64(x[i])
-			}
+			x, x64 := randomInput(r, sh.m*sh.k, 0)
 			got, twin, simulated := make([]float32, sh.m*sh.n), make([]float32, sh.m*sh.n), make([]float32, sh.m*sh.n)
-			withKernels(avx512, func() {
+			runWith(avx512, func() {
 				if err := LinearBF16(got, x, sh.m, w); err != nil {
 					t.Fatal(err)
 				}
@@ -56,7 +51,7 @@ func TestAMXNative(t *testing.T) {
 				t.Errorf("%+v double=%v: error %.2e against float64", sh, double, e)
 			}
 			if sh.k <= 256 {
-				withKernels(sim, func() {
+				runWith(sim, func() {
 					if err := LinearBF16(simulated, x, sh.m, w); err != nil {
 						t.Fatal(err)
 					}
@@ -76,7 +71,7 @@ func TestAMXNative(t *testing.T) {
 func TestAMXRefusedFallsBack(t *testing.T) {
 	if !hasAVX512() {
 		t.Logf("no AVX-512 here: the avx2 set has no AMX path, so LinearBF16 never takes it")
-		withKernels(bestKernels(), func() {
+		runWith(bestKernels(), func() {
 			if AMXKernels() {
 				t.Error("AMXKernels reports true without AVX-512")
 			}
@@ -85,7 +80,7 @@ func TestAMXRefusedFallsBack(t *testing.T) {
 	}
 	amxRefusedForTest = true
 	defer func() { amxRefusedForTest = false }()
-	withKernels(avx512, func() {
+	runWith(avx512, func() {
 		if AMXKernels() {
 			t.Error("AMXKernels reports true with the tile state refused")
 		}
@@ -95,17 +90,14 @@ func TestAMXRefusedFallsBack(t *testing.T) {
 	r := rand.New(rand.NewPCG(53, 54))
 	for _, m := range []int{16, 33, 70} {
 		w, _ := randomWeightsOf(t, FP4, r, 37, 192, 64, true)
-		x := make([]float32, m*192)
-		for i := range x {
-			x[i] = float32(r.NormFloat64())
-		}
+		x, _ := randomInput(r, m*192, 0)
 		got, want := make([]float32, m*37), make([]float32, m*37)
-		withKernels(avx512, func() {
+		runWith(avx512, func() {
 			if err := LinearBF16(got, x, m, w); err != nil {
 				t.Fatal(err)
 			}
 		})
-		withKernels(&noAMX, func() {
+		runWith(&noAMX, func() {
 			if err := LinearBF16(want, x, m, w); err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +195,7 @@ func BenchmarkAMXPathWithoutTiles(b *testing.B) {
 		}
 	}))
 	b.Run("avx512-bf16", withCPUTime(func(b *testing.B) {
-		withKernels(avx512, func() {
+		runWith(avx512, func() {
 			for b.Loop() {
 				if err := LinearBF16(out, x, m, w); err != nil {
 					b.Fatal(err)

@@ -15,7 +15,7 @@ func TestBF16KernelsNative(t *testing.T) {
 	if !hasAVX512() || !cpu.X86.HasAVX512BF16 {
 		t.Skipf("NOT RUN NATIVELY: this CPU lacks AVX512F/BW/VL or AVX512_BF16, so the bf16 kernels are untested here (LinearBF16 is Linear)")
 	}
-	withKernels(avx512, func() {
+	runWith(avx512, func() {
 		if !BF16Kernels() {
 			t.Fatal("the CPU has AVX512_BF16 but the avx512 set has no bf16 kernels")
 		}

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -79,6 +80,16 @@ func TestQuantizeRejects(t *testing.T) {
 	if err := Quantize(codes[1:], absmax, src, 4, 64, 64); err == nil {
 		t.Error("short codes accepted")
 	}
+}
+
+// floatsFrom reads a fuzzer's bytes as little-endian float32s (any bit
+// pattern: NaNs, infinities, denormals), dropping a partial last one.
+func floatsFrom(raw []byte) []float32 {
+	vals := make([]float32, len(raw)/4)
+	for i := range vals {
+		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return vals
 }
 
 func randomWeights(t testing.TB, r *rand.Rand, rows, cols, b int, double bool) (*Weights, []float32) {
@@ -217,12 +228,7 @@ func TestLinearMatchesReference(t *testing.T) {
 					if backward {
 						in, outLen = sh.n, sh.k
 					}
-					x := make([]float32, m*in)
-					x64 := make([]float64, m*in)
-					for i := range x {
-						x[i] = float32(r.NormFloat64())
-						x64[i] = float64(x[i])
-					}
+					x, x64 := randomInput(r, m*in, 0)
 					want := refLinear(w, x64, m, backward)
 					out := make([]float32, m*outLen)
 					out64 := make([]float64, m*outLen)
@@ -277,10 +283,7 @@ func FuzzQuantize(f *testing.F) {
 	f.Add(make([]byte, 4*64), uint8(1))
 	f.Fuzz(func(t *testing.T, raw []byte, shift uint8) {
 		b := 32 << (shift % 8)
-		vals := make([]float32, len(raw)/4)
-		for i := range vals {
-			vals[i] = math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
-		}
+		vals := floatsFrom(raw)
 		cols := b
 		rows := len(vals) / cols
 		if rows == 0 {

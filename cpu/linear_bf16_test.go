@@ -39,63 +39,50 @@ func TestToBF16(t *testing.T) {
 // tables and unaligned data.
 func TestLinearBF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
-	shapes := []struct{ n, k, b int }{
-		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {33, 128, 64}, {4, 64, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
-	}
 	batches := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 24, 40, 49, 64}
-	eachVariant(t, func(t *testing.T) {
-		for _, sh := range shapes {
-			for _, q := range QuantTypes() {
-				for _, double := range []bool{false, true} {
-					w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
-					for _, m := range batches {
-						if m > GEMVMaxRows && sh.k > 1024 {
-							continue
-						}
-						off := m % 3
-						w := offsetWeights(w0, off)
-						x := offsetCopy(make([]float32, m*sh.k), off)
-						x64 := make([]float64, len(x))
-						for i := range x {
-							x[i] = float32(r.NormFloat64())
-							x64[i] = float64(x[i])
-						}
-						got := make([]float32, m*sh.n)
-						if err := LinearBF16(got, x, m, w); err != nil {
-							t.Fatal(err)
-						}
-						name := func() string {
-							return q.String() + " " + map[bool]string{false: "plain", true: "double"}[double]
-						}
-						if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= 1e-2) {
-							t.Errorf("%s N=%d K=%d B=%d M=%d: error %.2e against float64", name(), sh.n, sh.k, sh.b, m, e)
-						}
-						// On AMX tiles the sums run in k's order, as in their own twin.
-						amx := AMXKernels() && m >= amxMinRows
-						if amx || BF16Kernels() && m >= 2 && m <= active.slicesUpTo {
-							twin, twinOf := make([]float32, m*sh.n), linearBF16Go
-							if amx {
-								twinOf = linearAMXGo
-							}
-							if err := twinOf(twin, x, m, w); err != nil {
-								t.Fatal(err)
-							}
-							if e := relErr(got, float64s(twin)); !(e <= 1e-5) {
-								t.Errorf("%s N=%d K=%d B=%d M=%d: error %.2e against the pure-Go bf16 twin", name(), sh.n, sh.k, sh.b, m, e)
-							}
-							continue
-						}
-						exact := make([]float32, m*sh.n)
-						if err := Linear(exact, x, m, w); err != nil {
-							t.Fatal(err)
-						}
-						if !slices.Equal(got, exact) {
-							t.Errorf("%s N=%d K=%d B=%d M=%d: without bf16 kernels LinearBF16 differs from Linear", name(), sh.n, sh.k, sh.b, m)
-						}
-					}
-				}
-			}
+	var shapes []linearShape
+	for _, sh := range []struct{ n, k, b int }{
+		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {33, 128, 64}, {4, 64, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
+	} {
+		ms := batches
+		if sh.k > 1024 {
+			ms = batches[:GEMVMaxRows] // the GEMM batches are slow at this K
 		}
+		shapes = append(shapes, linearShape{sh.n, sh.k, sh.b, ms})
+	}
+	eachVariant(t, func(t *testing.T) {
+		eachLinearCase(t, r, shapes, func(c linearCase) {
+			x, x64 := randomInput(r, c.m*c.k, c.off)
+			got := make([]float32, c.m*c.n)
+			if err := LinearBF16(got, x, c.m, c.w); err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(got, refLinear(c.w0, x64, c.m, false)); !(e <= 1e-2) {
+				t.Errorf("%v: error %.2e against float64", c, e)
+			}
+			// On AMX tiles the sums run in k's order, as in their own twin.
+			amx := AMXKernels() && c.m >= amxMinRows
+			if amx || BF16Kernels() && c.m >= 2 && c.m <= active.slicesUpTo {
+				twin, twinOf := make([]float32, c.m*c.n), linearBF16Go
+				if amx {
+					twinOf = linearAMXGo
+				}
+				if err := twinOf(twin, x, c.m, c.w); err != nil {
+					t.Fatal(err)
+				}
+				if e := relErr(got, float64s(twin)); !(e <= 1e-5) {
+					t.Errorf("%v: error %.2e against the pure-Go bf16 twin", c, e)
+				}
+				return
+			}
+			exact := make([]float32, c.m*c.n)
+			if err := Linear(exact, x, c.m, c.w); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, exact) {
+				t.Errorf("%v: without bf16 kernels LinearBF16 differs from Linear", c)
+			}
+		})
 	})
 }
 
@@ -137,13 +124,7 @@ func FuzzLinearBF16(f *testing.F) {
 		m, n, b := 1+int(mm)%20, 1+int(nn)%80, 32<<(len(raw)%2)
 		k := b * (1 + len(raw)%5)
 		at := func(i int) byte { return raw[i%len(raw)] ^ byte(i/len(raw)) }
-		w := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2), Scales: Scales{Absmax: make([]float32, n*k/b)}}
-		for i := range w.Codes {
-			w.Codes[i] = at(i)
-		}
-		for i := range w.Scales.Absmax {
-			w.Scales.Absmax[i] = float32(at(3*i)) / 16
-		}
+		w := weightsFrom(at, n, k, b)
 		x := make([]float32, m*k)
 		x64 := make([]float64, m*k)
 		for i := range x {
@@ -151,14 +132,7 @@ func FuzzLinearBF16(f *testing.F) {
 			x64[i] = float64(x[i])
 		}
 		want := refLinear(w, x64, m, false)
-		absW := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, len(w.Codes)), Scales: w.Scales}
-		for i, c := range w.Codes {
-			absW.Codes[i] = absCode[c&15] | absCode[c>>4]<<4
-		}
-		for i := range x64 {
-			x64[i] = math.Abs(x64[i])
-		}
-		bound := refLinear(absW, x64, m, false)
+		bound := dotBound(w, x64, m, false)
 		twin, twinAMX := make([]float32, m*n), make([]float32, m*n)
 		if err := linearBF16Go(twin, x, m, w); err != nil {
 			t.Fatal(err)
@@ -166,10 +140,7 @@ func FuzzLinearBF16(f *testing.F) {
 		if err := linearAMXGo(twinAMX, x, m, w); err != nil {
 			t.Fatal(err)
 		}
-		saved := active
-		defer func() { active = saved }()
-		for _, v := range append([]*vecKernels{nil}, vecVariants()...) {
-			active = v
+		underEverySet(func() {
 			out := make([]float32, m*n)
 			if err := LinearBF16(out, x, m, w); err != nil {
 				t.Fatal(err)
@@ -188,6 +159,6 @@ func FuzzLinearBF16(f *testing.F) {
 					t.Fatalf("%s M=%d N=%d K=%d: output %d is %v, pure-Go bf16 twin %v", Kernels(), m, n, k, i, out[i], twin[i])
 				}
 			}
-		}
+		})
 	})
 }

@@ -246,12 +246,9 @@ func FuzzQuantizeRule(f *testing.F) {
 	f.Add(make([]byte, 4*100), uint8(1), uint8(7), true)
 	f.Fuzz(func(t *testing.T, raw []byte, shift, colsSeed uint8, fp4 bool) {
 		b := 32 << (shift % 3)
-		vals := make([]float32, len(raw)/4)
+		vals := floatsFrom(raw)
 		if len(vals) == 0 {
 			return
-		}
-		for i := range vals {
-			vals[i] = math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
 		}
 		cols := 1 + int(colsSeed)%len(vals)
 		rows := len(vals) / cols
@@ -262,10 +259,7 @@ func FuzzQuantizeRule(f *testing.F) {
 		}
 		bad := slices.IndexFunc(vals, func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) })
 		wantC, wantA := refQuantize(q, vals, b)
-		saved := active
-		defer func() { active = saved }()
-		for _, k := range append([]*vecKernels{nil}, vecVariants()...) {
-			active = k
+		underEverySet(func() {
 			codes := make([]byte, (len(vals)+1)/2)
 			absmax := make([]float32, (len(vals)+b-1)/b)
 			err := q.Quantize(codes, absmax, vals, rows, cols, b)
@@ -274,7 +268,7 @@ func FuzzQuantizeRule(f *testing.F) {
 				if !errors.As(err, &nf) || nf.Row*cols+nf.Col != bad || math.Float64bits(nf.Value) != math.Float64bits(float64(vals[bad])) {
 					t.Fatalf("%s: non-finite at %d: got %v", Kernels(), bad, err)
 				}
-				continue
+				return
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -285,7 +279,7 @@ func FuzzQuantizeRule(f *testing.F) {
 			if i := firstDiff(absmax, wantA); i >= 0 {
 				t.Fatalf("%s %v B=%d: absmax %d %v, want %v", Kernels(), q, b, i, absmax[i], wantA[i])
 			}
-		}
+		})
 	})
 }
 

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"math/rand/v2"
-	"sort"
 	"testing"
 )
 
@@ -56,10 +55,7 @@ func TestSimulatedAMX(t *testing.T) {
 	k, s := simulatedAMX(t)
 	s.t = t
 	r := rand.New(rand.NewPCG(47, 48))
-	shapes := []struct {
-		n, k, b int
-		ms      []int
-	}{
+	shapes := []linearShape{
 		{37, 64, 64, []int{16, 17, 33}}, {5, 192, 64, []int{16, 70}}, {70, 96, 32, []int{17}},
 		{33, 256, 128, []int{33}}, {16, 128, 64, []int{70}},
 		// K past one chunk (1024 values, or a block of 2048): the tiles
@@ -67,38 +63,25 @@ func TestSimulatedAMX(t *testing.T) {
 		{37, 640, 64, []int{17}}, {5, 1024, 512, []int{33}},
 		{37, 1280, 64, []int{17}}, {5, 4096, 2048, []int{16}},
 	}
-	for _, sh := range shapes {
-		for _, q := range QuantTypes() {
-			for _, double := range []bool{false, true} {
-				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
-				for _, m := range sh.ms {
-					w := offsetWeights(w0, m%3)
-					x := offsetCopy(make([]float32, m*sh.k), m%3)
-					x64 := make([]float64, len(x))
-					for i := range x {
-						x[i] = float32(r.NormFloat64())
-						x64[i] = float64(x[i])
-					}
-					got := make([]float32, m*sh.n)
-					var err error
-					runWith(k, func() { err = LinearBF16(got, x, m, w) })
-					if err != nil {
-						t.Fatal(err)
-					}
-					twin := make([]float32, m*sh.n)
-					if err := linearAMXGo(twin, x, m, w); err != nil {
-						t.Fatal(err)
-					}
-					if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= 1e-2) {
-						t.Errorf("%v N=%d K=%d B=%d double=%v M=%d: error %.2e against float64", q, sh.n, sh.k, sh.b, double, m, e)
-					}
-					if i := firstDiff(got, twin); i >= 0 {
-						t.Errorf("%v N=%d K=%d B=%d double=%v M=%d: element %d is %v, pure Go %v", q, sh.n, sh.k, sh.b, double, m, i, got[i], twin[i])
-					}
-				}
-			}
+	eachLinearCase(t, r, shapes, func(c linearCase) {
+		x, x64 := randomInput(r, c.m*c.k, c.off)
+		got := make([]float32, c.m*c.n)
+		var err error
+		runWith(k, func() { err = LinearBF16(got, x, c.m, c.w) })
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		twin := make([]float32, c.m*c.n)
+		if err := linearAMXGo(twin, x, c.m, c.w); err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(got, refLinear(c.w0, x64, c.m, false)); !(e <= 1e-2) {
+			t.Errorf("%v: error %.2e against float64", c, e)
+		}
+		if i := firstDiff(got, twin); i >= 0 {
+			t.Errorf("%v: element %d is %v, pure Go %v", c, i, got[i], twin[i])
+		}
+	})
 	// Fewer than 16 rows do not take the tiles.
 	w, _ := randomWeightsOf(t, NF4, r, 3, 64, 64, false)
 	before := s.calls["amxBF16x32x32"]
@@ -110,21 +93,7 @@ func TestSimulatedAMX(t *testing.T) {
 	if s.calls["amxBF16x32x32"] != before {
 		t.Errorf("15 rows ran the tile kernel")
 	}
-	var never []string
-	for _, f := range s.prog.Funcs {
-		if s.calls[f.Name] == 0 {
-			t.Errorf("kernel %s never run in the simulator", f.Name)
-		}
-		for _, in := range f.Insts {
-			if s.seen[in.Op] == 0 {
-				never = append(never, in.Op)
-			}
-		}
-	}
-	sort.Strings(never)
-	if len(never) > 0 {
-		t.Errorf("instructions never executed in the simulator: %v", never)
-	}
+	s.requireExercised(t)
 }
 
 // TestAMXTwinAccuracy checks the twin itself against float64, so that the
@@ -133,12 +102,7 @@ func TestAMXTwinAccuracy(t *testing.T) {
 	r := rand.New(rand.NewPCG(49, 50))
 	w, _ := randomWeightsOf(t, NF4, r, 41, 320, 64, true)
 	const m = 19
-	x := make([]float32, m*320)
-	x64 := make([]float64, len(x))
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-		x64[i] = float64(x[i])
-	}
+	x, x64 := randomInput(r, m*320, 0)
 	got := make([]float32, m*41)
 	if err := linearAMXGo(got, x, m, w); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"unsafe"
@@ -136,6 +137,37 @@ func (s *simSet) call(fn string, native func() int, args ...simArg) int {
 	}
 	s.mu.Unlock()
 	return ret
+}
+
+// requireExercised fails t unless every kernel of the file has run in the
+// simulator and every mnemonic in it has executed; it returns how many
+// mnemonics the file has.
+func (s *simSet) requireExercised(t testing.TB) int {
+	t.Helper()
+	var uncalled, never []string
+	ops := map[string]bool{}
+	for name, f := range s.prog.Funcs {
+		if s.calls[name] == 0 {
+			uncalled = append(uncalled, name)
+		}
+		for _, in := range f.Insts {
+			ops[in.Op] = true
+		}
+	}
+	for op := range ops {
+		if s.seen[op] == 0 {
+			never = append(never, op)
+		}
+	}
+	slices.Sort(uncalled)
+	slices.Sort(never)
+	if len(uncalled) > 0 {
+		t.Errorf("%s: kernels never run in the simulator: %v", s.prog.File, uncalled)
+	}
+	if len(never) > 0 {
+		t.Errorf("%s: instructions never executed in the simulator: %v", s.prog.File, never)
+	}
+	return len(ops)
 }
 
 // gemvArgs lists a decode-dot call's arguments with the extents the
@@ -299,5 +331,3 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 	}
 	return k, s
 }
-
-func addrOf(p *float32) uintptr { return uintptr(unsafe.Pointer(p)) }

@@ -3,23 +3,15 @@ package cpu
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
+	"testing"
 	"unsafe"
 
 	"github.com/nf4go/nf4/cpu/internal/asmsim"
-	"math/rand/v2"
-	"slices"
-	"sort"
-	"testing"
 )
-
-func runWith(k *vecKernels, f func()) {
-	saved := active
-	defer func() { active = saved }()
-	active = k
-	f()
-}
 
 // TestSimulatedKernels runs every kernel of every set in the simulator
 // against the pure-Go twin (and the float64 reference), on small awkward
@@ -42,30 +34,8 @@ func TestSimulatedKernels(t *testing.T) {
 			t.Run("quantize", func(t *testing.T) { s.t = t; simQuantize(t, k) })
 			s.t = t
 		})
-		var never, uncalled []string
-		ops := map[string]bool{}
-		for name, f := range s.prog.Funcs {
-			if s.calls[name] == 0 {
-				uncalled = append(uncalled, name)
-			}
-			for _, in := range f.Insts {
-				ops[in.Op] = true
-			}
-		}
-		for op := range ops {
-			if s.seen[op] == 0 {
-				never = append(never, op)
-			}
-		}
-		sort.Strings(never)
-		sort.Strings(uncalled)
-		if len(uncalled) > 0 {
-			t.Errorf("%s: kernels never run in the simulator: %v", name, uncalled)
-		}
-		if len(never) > 0 {
-			t.Errorf("%s: instructions never executed in the simulator: %v", name, never)
-		}
-		t.Logf("%s: all %d mnemonics of the file executed, %d instructions in all", name, len(ops), total(s.seen))
+		mnemonics := s.requireExercised(t)
+		t.Logf("%s: all %d mnemonics of the file executed, %d instructions in all", name, mnemonics, total(s.seen))
 	}
 }
 
@@ -95,7 +65,7 @@ func simDequantize(t *testing.T, k *vecKernels) {
 				t.Fatal(err)
 			}
 		})
-		got := alignedOutput(w.Cols)
+		got := alignedFloats(w.Cols)
 		k.decodeStream(&got[0], &w.Codes[0], &w.Scales.Absmax[0], 5, 64, streamAhead, &w.table().values)
 		if i := firstDiff(got, want); i >= 0 {
 			t.Fatalf("%s: streaming kernel: element %d is %v, pure Go %v", k.name, i, got[i], want[i])
@@ -113,7 +83,7 @@ func simDequantize(t *testing.T, k *vecKernels) {
 func checkDequantizeWith(t *testing.T, k *vecKernels, w *Weights, off int) {
 	t.Helper()
 	want := make([]float32, w.Rows*w.Cols)
-	got := offsetCopy(alignedOutput(len(want)), off)
+	got := offsetCopy(alignedFloats(len(want)), off)
 	var err, errTwin error
 	runWith(nil, func() { errTwin = Dequantize(want, w) })
 	runWith(k, func() { err = Dequantize(got, offsetWeights(w, off)) })
@@ -125,26 +95,12 @@ func checkDequantizeWith(t *testing.T, k *vecKernels, w *Weights, off int) {
 	}
 }
 
-// alignedOutput returns n float32 values starting on a 64-byte boundary.
-func alignedOutput(n int) []float32 {
-	buf := make([]float32, n+16)
-	for i := range buf {
-		if addrOf(&buf[i])%64 == 0 {
-			return buf[i : i+n]
-		}
-	}
-	return buf[:n]
-}
-
 // simLinear covers the decode-dot kernels (M = 1..8, every scale step and
 // one-row special kernel) and every GEMM micro-kernel (M > 8 forward, every
 // M backward) on shapes whose K ends in a block left to Go.
 func simLinear(t *testing.T, k *vecKernels) {
 	r := rand.New(rand.NewPCG(43, 44))
-	shapes := []struct {
-		n, k, b int
-		ms      []int
-	}{
+	shapes := []linearShape{
 		{67, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 3, 8}}, {9, 192, 64, []int{1, 2, 5, 8, 9}},
 		{3, 384, 128, []int{1, 4, 7}}, {2, 512, 256, []int{1, 6}}, {13, 160, 32, []int{9, 17, 26}},
 		{7, 128, 64, []int{10, 11}},
@@ -156,59 +112,41 @@ func simLinear(t *testing.T, k *vecKernels) {
 		general.gemv1w, general.gemv1wb, general.gemv1s = nil, nil, nil
 		sets = append(sets, &noWide, &general)
 	}
-	for _, sh := range shapes {
-		for _, q := range QuantTypes() {
-			for _, double := range []bool{false, true} {
-				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
-				for _, m := range sh.ms {
-					for _, backward := range []bool{false, true} {
-						off := m % 3
-						w := offsetWeights(w0, off)
-						in, outLen := sh.k, sh.n
-						if backward {
-							in, outLen = sh.n, sh.k
-						}
-						x := offsetCopy(make([]float32, m*in), off)
-						x64 := make([]float64, len(x))
-						for i := range x {
-							x[i] = float32(r.NormFloat64())
-							x64[i] = float64(x[i])
-						}
-						run := func(k *vecKernels) []float32 {
-							out := make([]float32, m*outLen)
-							for i := range out {
-								out[i] = float32(math.NaN())
-							}
-							var err error
-							runWith(k, func() {
-								if backward {
-									err = LinearBackward(out, x, m, w)
-								} else {
-									err = Linear(out, x, m, w)
-								}
-							})
-							if err != nil {
-								t.Fatal(err)
-							}
-							return out
-						}
-						twin := run(nil)
-						twin64 := make([]float64, len(twin))
-						for i, v := range twin {
-							twin64[i] = float64(v)
-						}
-						ref := refLinear(w0, x64, m, backward)
-						for i, set := range sets {
-							got := run(set)
-							if e, et := relErr(got, ref), relErr(got, twin64); !(e <= 1e-5) || !(et <= 1e-5) {
-								t.Errorf("%s (variant %d): %v N=%d K=%d B=%d double=%v M=%d backward=%v: error %.2e against float64, %.2e against pure Go", k.name, i, q, sh.n, sh.k, sh.b, double, m, backward, e, et)
-							}
-						}
+	eachLinearCase(t, r, shapes, func(c linearCase) {
+		for _, backward := range []bool{false, true} {
+			in, outLen := c.k, c.n
+			if backward {
+				in, outLen = c.n, c.k
+			}
+			x, x64 := randomInput(r, c.m*in, c.off)
+			run := func(k *vecKernels) []float32 {
+				out := make([]float32, c.m*outLen)
+				for i := range out {
+					out[i] = float32(math.NaN())
+				}
+				var err error
+				runWith(k, func() {
+					if backward {
+						err = LinearBackward(out, x, c.m, c.w)
+					} else {
+						err = Linear(out, x, c.m, c.w)
 					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			twin := float64s(run(nil))
+			ref := refLinear(c.w0, x64, c.m, backward)
+			for i, set := range sets {
+				got := run(set)
+				if e, et := relErr(got, ref), relErr(got, twin); !(e <= 1e-5) || !(et <= 1e-5) {
+					t.Errorf("%s (variant %d): %v backward=%v: error %.2e against float64, %.2e against pure Go", k.name, i, c, backward, e, et)
 				}
 			}
 		}
-	}
+	})
 }
 
 // simQuantize requires the quantizer to give the scalar rule's codes and
@@ -294,50 +232,34 @@ func TestSimulatedFaults(t *testing.T) {
 // kernels' units.
 func simLinearBF16(t *testing.T, k *vecKernels) {
 	r := rand.New(rand.NewPCG(45, 46))
-	shapes := []struct {
-		n, k, b int
-		ms      []int
-	}{
+	shapes := []linearShape{
 		{19, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 8}}, {9, 192, 64, []int{2, 5}},
 		{3, 384, 128, []int{1, 7}}, {2, 512, 256, []int{3}},
 	}
-	for _, sh := range shapes {
-		for _, q := range QuantTypes() {
-			for _, double := range []bool{false, true} {
-				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
-				for _, m := range sh.ms {
-					w := offsetWeights(w0, m%3)
-					x := offsetCopy(make([]float32, m*sh.k), m%3)
-					x64 := make([]float64, len(x))
-					for i := range x {
-						x[i] = float32(r.NormFloat64())
-						x64[i] = float64(x[i])
-					}
-					got := make([]float32, m*sh.n)
-					var err error
-					runWith(k, func() { err = LinearBF16(got, x, m, w) })
-					if err != nil {
-						t.Fatal(err)
-					}
-					twin := make([]float32, m*sh.n)
-					if err := linearBF16Go(twin, x, m, w); err != nil {
-						t.Fatal(err)
-					}
-					// Without bf16 kernels, and for one row, LinearBF16 is
-					// Linear's exact float32 path.
-					bf16 := k.gemvBF16 != nil && k.gemvBF16[m] != nil
-					tol := 1e-5
-					if bf16 {
-						tol = 1e-2
-					}
-					if e := relErr(got, refLinear(w0, x64, m, false)); !(e <= tol) {
-						t.Errorf("%s: %v N=%d K=%d B=%d double=%v M=%d: error %.2e against float64", k.name, q, sh.n, sh.k, sh.b, double, m, e)
-					}
-					if e := relErr(got, float64s(twin)); bf16 && !(e <= 1e-5) {
-						t.Errorf("%s: %v N=%d K=%d B=%d double=%v M=%d: error %.2e against pure Go", k.name, q, sh.n, sh.k, sh.b, double, m, e)
-					}
-				}
-			}
+	eachLinearCase(t, r, shapes, func(c linearCase) {
+		x, x64 := randomInput(r, c.m*c.k, c.off)
+		got := make([]float32, c.m*c.n)
+		var err error
+		runWith(k, func() { err = LinearBF16(got, x, c.m, c.w) })
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		twin := make([]float32, c.m*c.n)
+		if err := linearBF16Go(twin, x, c.m, c.w); err != nil {
+			t.Fatal(err)
+		}
+		// Without bf16 kernels, and for one row, LinearBF16 is
+		// Linear's exact float32 path.
+		bf16 := k.gemvBF16 != nil && k.gemvBF16[c.m] != nil
+		tol := 1e-5
+		if bf16 {
+			tol = 1e-2
+		}
+		if e := relErr(got, refLinear(c.w0, x64, c.m, false)); !(e <= tol) {
+			t.Errorf("%s: %v: error %.2e against float64", k.name, c, e)
+		}
+		if e := relErr(got, float64s(twin)); bf16 && !(e <= 1e-5) {
+			t.Errorf("%s: %v: error %.2e against pure Go", k.name, c, e)
+		}
+	})
 }

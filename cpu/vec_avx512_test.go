@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"unsafe"
 )
 
 // avx512Under returns the AVX-512 set these tests hold to the pure-Go
@@ -22,14 +21,6 @@ func avx512Under(t testing.TB) *vecKernels {
 	return k
 }
 
-// withKernels runs f with k as the active set.
-func withKernels(k *vecKernels, f func()) {
-	saved := active
-	defer func() { active = saved }()
-	active = k
-	f()
-}
-
 // TestAVX512GEMV holds the AVX-512 decode-dot to the pure-Go twin and to
 // the float64 reference for every batch it covers (1..8), every scale
 // step it sees (32-code pairs, 64, 128 and 4096-code blocks; odd and even
@@ -39,52 +30,36 @@ func withKernels(k *vecKernels, f func()) {
 func TestAVX512GEMV(t *testing.T) {
 	set := avx512Under(t)
 	r := rand.New(rand.NewPCG(21, 22))
-	shapes := []struct{ n, k, b int }{
-		{67, 96, 32}, {3, 32, 32}, {65, 160, 32}, {9, 192, 64}, {33, 128, 64}, {4, 64, 64}, {129, 640, 64}, {5, 384, 128}, {2, 8192, 4096}, {71, 1024, 256},
+	batches := []int{1, 2, 3, 4, 5, 6, 7, 8}
+	shapes := []linearShape{
+		{67, 96, 32, batches}, {3, 32, 32, batches}, {65, 160, 32, batches}, {9, 192, 64, batches}, {33, 128, 64, batches},
+		{4, 64, 64, batches}, {129, 640, 64, batches}, {5, 384, 128, batches}, {2, 8192, 4096, batches}, {71, 1024, 256, batches},
 	}
 	if set != avx512 && raceDetector {
 		t.Logf("simulated under the race detector: the three largest shapes run without it")
-		shapes = slices.DeleteFunc(shapes, func(s struct{ n, k, b int }) bool { return s.n*s.k > 64*1024 })
+		shapes = slices.DeleteFunc(shapes, func(s linearShape) bool { return s.n*s.k > 64*1024 })
 	}
-	for _, sh := range shapes {
-		for _, q := range QuantTypes() {
-			for _, double := range []bool{false, true} {
-				w0, _ := randomWeightsOf(t, q, r, sh.n, sh.k, sh.b, double)
-				for m := 1; m <= GEMVMaxRows; m++ {
-					off := m % 3
-					w := offsetWeights(w0, off)
-					x := offsetCopy(make([]float32, m*sh.k), off)
-					x64 := make([]float64, len(x))
-					for i := range x {
-						x[i] = float32(r.NormFloat64())
-						x64[i] = float64(x[i])
-					}
-					twin := make([]float32, m*sh.n)
-					withKernels(nil, func() {
-						if err := Linear(twin, x, m, w); err != nil {
-							t.Fatal(err)
-						}
-					})
-					ref := refLinear(w0, x64, m, false)
-					twin64 := make([]float64, len(twin))
-					for i, v := range twin {
-						twin64[i] = float64(v)
-					}
-					for _, k := range avx512OneRowKernels(set) {
-						got := make([]float32, m*sh.n)
-						var err error
-						withKernels(k.set, func() { err = Linear(got, x, m, w) })
-						if err != nil {
-							t.Fatal(err)
-						}
-						if e, et := relErr(got, ref), relErr(got, twin64); !(e <= 1e-5) || !(et <= 1e-5) {
-							t.Errorf("%s: %v N=%d K=%d B=%d double=%v M=%d: error %.2e against float64, %.2e against pure Go", k.name, q, sh.n, sh.k, sh.b, double, m, e, et)
-						}
-					}
-				}
+	eachLinearCase(t, r, shapes, func(c linearCase) {
+		x, x64 := randomInput(r, c.m*c.k, c.off)
+		twin := make([]float32, c.m*c.n)
+		runWith(nil, func() {
+			if err := Linear(twin, x, c.m, c.w); err != nil {
+				t.Fatal(err)
+			}
+		})
+		ref, twin64 := refLinear(c.w0, x64, c.m, false), float64s(twin)
+		for _, k := range avx512OneRowKernels(set) {
+			got := make([]float32, c.m*c.n)
+			var err error
+			runWith(k.set, func() { err = Linear(got, x, c.m, c.w) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e, et := relErr(got, ref), relErr(got, twin64); !(e <= 1e-5) || !(et <= 1e-5) {
+				t.Errorf("%s: %v: error %.2e against float64, %.2e against pure Go", k.name, c, e, et)
 			}
 		}
-	}
+	})
 }
 
 // avx512OneRowKernels returns the AVX-512 set as it runs, and with its
@@ -114,7 +89,7 @@ func TestAVX512Dequantize(t *testing.T) {
 		for _, double := range []bool{false, true} {
 			for _, q := range QuantTypes() {
 				w, _ := randomWeightsOf(t, q, r, 1, 9*4096+48, b, double)
-				checkDequantizeTwin(t, set, w, 1+b%3)
+				checkDequantizeWith(t, set, w, 1+b%3)
 			}
 		}
 	}
@@ -133,30 +108,8 @@ func TestAVX512DequantizeStream(t *testing.T) {
 	for _, double := range []bool{false, true} {
 		w, _ := randomWeightsOf(t, NF4, r, rows, cols, 64, double)
 		for _, off := range []int{0, 1} {
-			checkDequantizeTwin(t, set, w, off)
+			checkDequantizeWith(t, set, w, off)
 		}
-	}
-}
-
-// alignedFloats returns n float32 values starting on a 64-byte boundary.
-func alignedFloats(n int) []float32 {
-	buf := make([]float32, n+16)
-	skip := int(-uintptr(unsafe.Pointer(&buf[0])) % 64 / 4)
-	return buf[skip : skip+n]
-}
-
-func checkDequantizeTwin(t *testing.T, set *vecKernels, w *Weights, off int) {
-	t.Helper()
-	want := make([]float32, w.Rows*w.Cols)
-	got := offsetCopy(alignedFloats(len(want)), off)
-	var err, errTwin error
-	withKernels(nil, func() { errTwin = Dequantize(want, w) })
-	withKernels(set, func() { err = Dequantize(got, offsetWeights(w, off)) })
-	if err != nil || errTwin != nil {
-		t.Fatal(err, errTwin)
-	}
-	if i := firstDiff(got, want); i >= 0 {
-		t.Fatalf("B=%d double=%v: element %d is %v, pure Go %v", w.BlockSize, w.Scales.Double(), i, got[i], want[i])
 	}
 }
 
@@ -202,7 +155,7 @@ func FuzzAVX512GEMV(f *testing.F) {
 			x[i] = float32(int8(at(7*i+1))) / 32
 		}
 		twin := make([]float32, m*n)
-		withKernels(nil, func() {
+		runWith(nil, func() {
 			if err := Linear(twin, x, m, w); err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +176,7 @@ func FuzzAVX512GEMV(f *testing.F) {
 		for _, v := range avx512OneRowKernels(set) {
 			got := make([]float32, m*n)
 			var err error
-			withKernels(v.set, func() { err = Linear(got, x, m, w) })
+			runWith(v.set, func() { err = Linear(got, x, m, w) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,6 +201,6 @@ func FuzzAVX512Dequantize(f *testing.F) {
 		}
 		b := 32 << (shape % 4)
 		w := fuzzWeights(raw, 1+int(nn)%9, b, 1+int(shape/4)%7, double)
-		checkDequantizeTwin(t, set, w, int(shape)%3)
+		checkDequantizeWith(t, set, w, int(shape)%3)
 	})
 }

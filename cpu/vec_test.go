@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // eachVariant runs f once with the pure-Go kernels and once with every
@@ -18,6 +19,14 @@ func eachVariant(t *testing.T, f func(t *testing.T)) {
 		active = k
 		t.Run(Kernels(), f)
 	}
+}
+
+// runWith runs f with k as the active kernel set (nil: pure Go).
+func runWith(k *vecKernels, f func()) {
+	saved := active
+	defer func() { active = saved }()
+	active = k
+	f()
 }
 
 // TestKernelSetsRun says which kernel sets this package's tests run
@@ -40,6 +49,13 @@ func offsetCopy[T any](s []T, off int) []T {
 	buf := make([]T, len(s)+off)
 	copy(buf[off:], s)
 	return buf[off:]
+}
+
+// alignedFloats returns n float32 values starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	skip := int(-uintptr(unsafe.Pointer(&buf[0])) % 64 / 4)
+	return buf[skip : skip+n]
 }
 
 func offsetWeights(w *Weights, off int) *Weights {
@@ -92,12 +108,7 @@ func TestVariantsLinear(t *testing.T) {
 						if backward {
 							in, outLen = sh.n, sh.k
 						}
-						x := offsetCopy(make([]float32, m*in), off)
-						x64 := make([]float64, len(x))
-						for i := range x {
-							x[i] = float32(r.NormFloat64())
-							x64[i] = float64(x[i])
-						}
+						x, x64 := randomInput(r, m*in, off)
 						out := offsetCopy(make([]float32, m*outLen), off)
 						for i := range out {
 							out[i] = float32(math.NaN())
@@ -157,11 +168,9 @@ func TestGEMVPlanes(t *testing.T) {
 
 // quantizeWith runs Quantize under the given kernel set.
 func quantizeWith(k *vecKernels, src []float32, rows, cols, b int) ([]byte, []float32, error) {
-	saved := active
-	defer func() { active = saved }()
-	active = k
 	codes, absmax := make([]byte, (len(src)+1)/2), make([]float32, (len(src)+b-1)/b)
-	err := Quantize(codes, absmax, src, rows, cols, b)
+	var err error
+	runWith(k, func() { err = Quantize(codes, absmax, src, rows, cols, b) })
 	return codes, absmax, err
 }
 
@@ -236,11 +245,8 @@ func TestVariantsQuantizeExact(t *testing.T) {
 			for i, v := range src {
 				src64[i] = float64(v)
 			}
-			saved := active
-			active = k
 			c64, m64 := make([]byte, len(codes)), make([]float32, len(absmax))
-			err = Quantize64(c64, m64, src64, len(src)/256, 256, b)
-			active = saved
+			runWith(k, func() { err = Quantize64(c64, m64, src64, len(src)/256, 256, b) })
 			if err != nil || firstDiff(c64, scodes) >= 0 || firstDiff(m64, smax) >= 0 {
 				t.Fatalf("%s B=%d: Quantize64 differs from the scalar Quantize (err %v)", k.name, b, err)
 			}
@@ -278,19 +284,14 @@ func TestVariantsDequantizeExact(t *testing.T) {
 			double := c.double
 			w, _ := randomWeightsOf(t, c.q, r, 37, 2048, b, double)
 			want := make([]float32, 37*2048)
-			saved := active
-			active = nil
-			err := Dequantize(want, w)
-			active = saved
+			var err error
+			runWith(nil, func() { err = Dequantize(want, w) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, k := range vecVariants() {
-				saved := active
-				active = k
 				got := offsetCopy(make([]float32, len(want)), 1)
-				err := Dequantize(got, offsetWeights(w, 1))
-				active = saved
+				runWith(k, func() { err = Dequantize(got, offsetWeights(w, 1)) })
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -315,13 +316,7 @@ func FuzzVecLinear(f *testing.F) {
 		m, n, b := 1+int(mm)%40, 1+int(nn)%24, 32
 		k := b * (1 + len(raw)%3)
 		at := func(i int) byte { return raw[i%len(raw)] ^ byte(i/len(raw)) }
-		w := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2), Scales: Scales{Absmax: make([]float32, n*k/b)}}
-		for i := range w.Codes {
-			w.Codes[i] = at(i)
-		}
-		for i := range w.Scales.Absmax {
-			w.Scales.Absmax[i] = float32(at(3*i)) / 16
-		}
+		w := weightsFrom(at, n, k, b)
 		in, outLen := k, n
 		if backward {
 			in, outLen = n, k
@@ -335,18 +330,8 @@ func FuzzVecLinear(f *testing.F) {
 		want := refLinear(w, x64, m, backward)
 		// Fuzzed data can cancel, so each output is held to float32's
 		// dot-product bound, relative to Σ|w·x| rather than to the result.
-		absW := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, len(w.Codes)), Scales: w.Scales}
-		for i, c := range w.Codes {
-			absW.Codes[i] = absCode[c&15] | absCode[c>>4]<<4
-		}
-		for i := range x64 {
-			x64[i] = math.Abs(x64[i])
-		}
-		bound := refLinear(absW, x64, m, backward)
-		saved := active
-		defer func() { active = saved }()
-		for _, v := range append([]*vecKernels{nil}, vecVariants()...) {
-			active = v
+		bound := dotBound(w, x64, m, backward)
+		underEverySet(func() {
 			out := make([]float32, m*outLen)
 			var err error
 			if backward {
@@ -362,8 +347,45 @@ func FuzzVecLinear(f *testing.F) {
 					t.Fatalf("%s M=%d N=%d K=%d backward=%v: output %d is %v, want %v (bound %.2e)", Kernels(), m, n, k, backward, i, out[i], want[i], 1e-5*bound[i])
 				}
 			}
-		}
+		})
 	})
+}
+
+// weightsFrom builds n×k weights in blocks of b from a fuzzer's bytes:
+// code byte i is at(i), and block i's absmax at(3i)/16.
+func weightsFrom(at func(int) byte, n, k, b int) *Weights {
+	w := &Weights{Rows: n, Cols: k, BlockSize: b, Codes: make([]byte, n*k/2), Scales: Scales{Absmax: make([]float32, n*k/b)}}
+	for i := range w.Codes {
+		w.Codes[i] = at(i)
+	}
+	for i := range w.Scales.Absmax {
+		w.Scales.Absmax[i] = float32(at(3*i)) / 16
+	}
+	return w
+}
+
+// dotBound is the product of |w| and |x| (Σ|w·x| for each output) for
+// NF4 weights, the scale of a dot product's rounding error whatever
+// cancels in it.
+func dotBound(w *Weights, x64 []float64, m int, backward bool) []float64 {
+	absW := *w
+	absW.Codes = make([]byte, len(w.Codes))
+	for i, c := range w.Codes {
+		absW.Codes[i] = absCode[c&15] | absCode[c>>4]<<4
+	}
+	absX := make([]float64, len(x64))
+	for i, v := range x64 {
+		absX[i] = math.Abs(v)
+	}
+	return refLinear(&absW, absX, m, backward)
+}
+
+// underEverySet runs f under the pure-Go kernels and then under each
+// vector kernel set this CPU runs; Kernels() names the one in use.
+func underEverySet(f func()) {
+	for _, k := range append([]*vecKernels{nil}, vecVariants()...) {
+		runWith(k, f)
+	}
 }
 
 // absCode maps each code to the code of its absolute value (the codebook
@@ -388,13 +410,11 @@ func FuzzVecQuantize(f *testing.F) {
 	f.Add([]byte{0, 0, 128, 63, 0, 0, 0, 191})
 	f.Add(make([]byte, 4*64))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		vals := make([]float32, (len(raw)/4+31)/32*32)
+		vals := make([]float32, (len(raw)/4+31)/32*32) // whole blocks, zero-padded
 		if len(vals) == 0 {
 			return
 		}
-		for i := 0; i+4 <= len(raw); i += 4 {
-			vals[i/4] = math.Float32frombits(uint32(raw[i]) | uint32(raw[i+1])<<8 | uint32(raw[i+2])<<16 | uint32(raw[i+3])<<24)
-		}
+		copy(vals, floatsFrom(raw))
 		wc, wm, werr := quantizeWith(nil, vals, 1, len(vals), 32)
 		for _, k := range vecVariants() {
 			c, m, err := quantizeWith(k, vals, 1, len(vals), 32)

@@ -63,6 +63,16 @@ func tileConfig(shapes ...[2]int) []byte {
 	return c
 }
 
+// randomBF16 is a normally distributed bf16 value (a float32 truncated).
+func randomBF16(r *rand.Rand) uint16 {
+	return uint16(math.Float32bits(float32(r.NormFloat64())) >> 16)
+}
+
+// bf16At is the bf16 value in b's first two bytes, widened to float32.
+func bf16At(b []byte) float32 {
+	return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
+}
+
 func TestAMXDecode(t *testing.T) {
 	p, _ := amxProgram(t, "LDTILECFG (AX)", "TILEZERO TMM0", "TILELOADD (BX)(CX*1), TMM0", "TILELOADD (DI)(R8*1), TMM2",
 		"TILESTORED TMM0, (BX)(CX*1)", "TDPBF16PS TMM2, TMM1, TMM0", "TILERELEASE", "RET")
@@ -84,19 +94,18 @@ func TestAMXDot(t *testing.T) {
 	p, _ := amxProgram(t, "LDTILECFG (AX)", "TILELOADD (BX)(CX*1), TMM0", "TILELOADD (SI)(CX*1), TMM1",
 		"TILELOADD (DI)(R8*1), TMM2", "TDPBF16PS TMM2, TMM1, TMM0", "TILESTORED TMM0, (BX)(CX*1)", "TILERELEASE", "RET")
 	r := rand.New(rand.NewPCG(1, 2))
-	bf := func() uint16 { return uint16(math.Float32bits(float32(r.NormFloat64())) >> 16) }
 	c, a, b := make([]byte, rows*stride), make([]byte, rows*stride), make([]byte, pairs*128)
 	for i := range rows {
 		for j := range cols {
 			binary.LittleEndian.PutUint32(c[i*stride+4*j:], math.Float32bits(float32(r.NormFloat64())))
 		}
 		for k := range 2 * pairs {
-			binary.LittleEndian.PutUint16(a[i*stride+2*k:], bf())
+			binary.LittleEndian.PutUint16(a[i*stride+2*k:], randomBF16(r))
 		}
 	}
 	for k := range pairs {
 		for j := range 2 * cols {
-			binary.LittleEndian.PutUint16(b[k*128+2*j:], bf())
+			binary.LittleEndian.PutUint16(b[k*128+2*j:], randomBF16(r))
 		}
 	}
 	m := NewMachine(p)
@@ -106,13 +115,12 @@ func TestAMXDot(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := m.Bytes(ca)
-	f := func(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }
 	for i := range rows {
 		for j := range cols {
 			acc := math.Float32frombits(binary.LittleEndian.Uint32(c[i*stride+4*j:]))
 			for k := range pairs {
 				for h := range 2 {
-					acc += float32(f(a[i*stride+4*k+2*h:]) * f(b[k*128+4*j+2*h:]))
+					acc += float32(bf16At(a[i*stride+4*k+2*h:]) * bf16At(b[k*128+4*j+2*h:]))
 				}
 			}
 			if g := math.Float32frombits(binary.LittleEndian.Uint32(got[i*stride+4*j:])); g != acc {

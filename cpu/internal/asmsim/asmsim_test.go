@@ -1,6 +1,7 @@
 package asmsim
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/big"
@@ -44,14 +45,13 @@ top:
 func floatBytes(v []float32) []byte {
 	b := make([]byte, 4*len(v))
 	for i, x := range v {
-		bits := math.Float32bits(x)
-		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return b
 }
 
 func bytesFloat(b []byte, i int) float32 {
-	return math.Float32frombits(uint32(b[4*i]) | uint32(b[4*i+1])<<8 | uint32(b[4*i+2])<<16 | uint32(b[4*i+3])<<24)
+	return math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 }
 
 func mustParse(t *testing.T, src string) *Program {

@@ -81,7 +81,7 @@ func (m *Machine) Map(data []byte, misalign int) uint64 {
 func (m *Machine) Reserve(n, misalign int) uint64 {
 	base := m.next + uint64(misalign%regionGap)
 	size := (uint64(n) + uint64(misalign%regionGap) + regionGap - 1) / regionGap * regionGap
-	m.next += size + regionGap
+	m.next += size + regionGap // a guard gap after each region
 	return base
 }
 
@@ -102,10 +102,8 @@ func (m *Machine) MapAt(addr uint64, data []byte) error {
 }
 
 func (m *Machine) mapRegion(data []byte, misalign int, ro bool, name string) uint64 {
-	base := m.next + uint64(misalign%regionGap)
+	base := m.Reserve(len(data), misalign)
 	m.regions = append(m.regions, &region{base: base, data: data, readOnly: ro, name: name})
-	size := (uint64(len(data)) + uint64(misalign%regionGap) + regionGap - 1) / regionGap * regionGap
-	m.next += size + regionGap // a guard gap after each region
 	return base
 }
 

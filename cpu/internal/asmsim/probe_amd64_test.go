@@ -69,7 +69,7 @@ func fillProbe(r *rand.Rand, b *[64]byte, floats bool, other *[64]byte) {
 			case 2:
 				f = math.Float32frombits(uint32(r.IntN(1 << 23)))
 			case 3:
-				f = math.Float32frombits(binaryU32(other[4*i:]))
+				f = f32(other, i)
 			case 4: // quiet and signalling NaNs with payloads
 				f = math.Float32frombits(0x7f800001 | r.Uint32()&0x807fffff)
 			case 5:
@@ -84,17 +84,13 @@ func fillProbe(r *rand.Rand, b *[64]byte, floats bool, other *[64]byte) {
 			case 1:
 				v = ^uint32(0)
 			case 2:
-				v = binaryU32(other[4*i:])
+				v = u32(other, i)
 			case 3:
 				v &= 0x8000001f
 			}
 		}
-		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		setU32(b, i, v)
 	}
-}
-
-func binaryU32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // aligned128 returns a 128-byte buffer on a 64-byte boundary.

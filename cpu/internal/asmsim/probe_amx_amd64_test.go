@@ -16,14 +16,12 @@ import (
 func TestAMXProbesSimulated(t *testing.T) {
 	p := loadProbes(t)
 	r := rand.New(rand.NewPCG(9, 10))
-	bf := func(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }
 	for trial := range 20 {
 		var x, y, z [64]byte
 		// x and y are 32 bf16 values each, z 16 float32 ones.
-		bf16 := func() uint16 { return uint16(math.Float32bits(float32(r.NormFloat64())) >> 16) }
 		for i := range 32 {
-			binary.LittleEndian.PutUint16(x[2*i:], bf16())
-			binary.LittleEndian.PutUint16(y[2*i:], bf16())
+			binary.LittleEndian.PutUint16(x[2*i:], randomBF16(r))
+			binary.LittleEndian.PutUint16(y[2*i:], randomBF16(r))
 		}
 		for i := range 16 {
 			binary.LittleEndian.PutUint32(z[4*i:], math.Float32bits(float32(r.NormFloat64())))
@@ -47,7 +45,7 @@ func TestAMXProbesSimulated(t *testing.T) {
 					want = math.Float32frombits(binary.LittleEndian.Uint32(z[4*n:]))
 					for k := range 16 {
 						for h := range 2 {
-							want += float32(bf(x[4*k+2*h:]) * bf(y[4*n+2*h:]))
+							want += float32(bf16At(x[4*k+2*h:]) * bf16At(y[4*n+2*h:]))
 						}
 					}
 				}

@@ -99,15 +99,8 @@ func (m *Machine) scalar(in *Inst, fp uint64) error {
 			return err
 		}
 		if in.Op == "MOVL" {
-			v = uint64(uint32(v))
-			d, err := m.gdst(in, a[1])
-			if err != nil {
-				return err
-			}
-			*d = v
-			return nil
-		}
-		if a[1].Kind == KindMem {
+			v = uint64(uint32(v)) // zero-extended; only a register destination is modelled
+		} else if a[1].Kind == KindMem {
 			var b [8]byte
 			putU64(b[:], v)
 			return m.store(in, a[1], fp, b[:], 0)

@@ -42,6 +42,59 @@ func (m *Machine) vsrc(in *Inst, o Operand, fp uint64, w int) (vreg, error) {
 	return v, m.fault(in, 0, "bad vector source operand")
 }
 
+// maxSrcs is the most vector sources an instruction reads (VBLENDVPS).
+const maxSrcs = 3
+
+// need faults unless an instruction has n source operands.
+func (m *Machine) need(in *Inst, srcs []Operand, n int) error {
+	if len(srcs) != n {
+		return m.fault(in, 0, fmt.Sprintf("%s takes %d source operands", in.Op, n))
+	}
+	return nil
+}
+
+// vsrcs reads an instruction's n sources, in Go order, as w-byte vectors
+// (see vsrc), faulting unless it has n. They come back in an array, not a
+// slice, so that the millions of simulated instructions allocate nothing.
+func (m *Machine) vsrcs(in *Inst, srcs []Operand, fp uint64, n, w int) (v [maxSrcs]vreg, err error) {
+	if err := m.need(in, srcs, n); err != nil {
+		return v, err
+	}
+	for i, o := range srcs {
+		if v[i], err = m.vsrc(in, o, fp, w); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// immVsrcs is vsrcs for an instruction whose first source is an 8-bit
+// immediate: it returns the immediate and the n-1 vectors after it.
+func (m *Machine) immVsrcs(in *Inst, srcs []Operand, fp uint64, n, w int) (uint8, [maxSrcs]vreg, error) {
+	if err := m.need(in, srcs, n); err != nil {
+		return 0, [maxSrcs]vreg{}, err
+	}
+	imm, err := m.imm8(in)
+	if err != nil {
+		return 0, [maxSrcs]vreg{}, err
+	}
+	v, err := m.vsrcs(in, srcs[1:], fp, n-1, w)
+	return imm, v, err
+}
+
+// vlow reads the n bytes a widening or broadcasting instruction takes from
+// its source: the low bytes of a register, or n bytes of memory.
+func (m *Machine) vlow(in *Inst, o Operand, fp uint64, n int) ([]byte, error) {
+	switch o.Kind {
+	case KindMem:
+		return m.load(in, o, fp, n, 0)
+	case KindVec:
+		return m.vec[o.Reg][:n], nil
+	}
+	return nil, m.fault(in, 0, "bad source")
+}
+
+// vregArg is the vector register o names, faulting where o is not one.
 func (m *Machine) vregArg(in *Inst, o Operand) (*vreg, error) {
 	if o.Kind != KindVec {
 		return nil, m.fault(in, 0, "operand is not a vector register")
@@ -76,7 +129,8 @@ func (m *Machine) vset(in *Inst, o Operand, r vreg, w int, mask *Operand) error 
 	return nil
 }
 
-func imm8(in *Inst, m *Machine) (uint8, error) {
+// imm8 reads an instruction's 8-bit immediate, which Go order puts first.
+func (m *Machine) imm8(in *Inst) (uint8, error) {
 	if len(in.Args) == 0 || in.Args[0].Kind != KindImm {
 		return 0, m.fault(in, 0, "first operand must be an immediate")
 	}
@@ -205,7 +259,8 @@ var laneOps = map[string]func(y, x, d uint32) uint32{
 }
 
 // width is the vector width of an instruction: its destination
-// register's, or for a store its source's.
+// register's, or for a store or a compare into a mask register its last
+// vector source's.
 func width(a []Operand) int {
 	for i := len(a) - 1; i >= 0; i-- {
 		if a[i].Kind == KindVec {
@@ -228,12 +283,6 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 			srcs = a[:len(a)-2]
 		}
 	}
-	need := func(n int) error {
-		if len(srcs) != n {
-			return m.fault(in, 0, fmt.Sprintf("%s takes %d source operands", in.Op, n))
-		}
-		return nil
-	}
 	noMask := func() error {
 		if mask != nil {
 			return m.fault(in, 0, "write mask not supported here")
@@ -250,6 +299,8 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	}
 	switch in.Op {
 	case "VZEROUPPER":
+		// Registers 16 to 31, which no VEX encoding reaches, keep their
+		// upper bits.
 		for i := 0; i < 16; i++ {
 			for j := 16; j < 64; j++ {
 				m.vec[i][j] = 0
@@ -266,7 +317,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		_, err := m.addr(in, a[0], fp)
 		return err
 	case "VMOVUPS", "VMOVAPS", "VMOVDQU", "VMOVDQU32", "VMOVDQA32", "VMOVNTPS":
-		if err := need(1); err != nil {
+		if err := m.need(in, srcs, 1); err != nil {
 			return err
 		}
 		align := 0
@@ -302,7 +353,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		}
 		return m.vset(in, dst, v, w, mask)
 	case "VMOVSS", "VMOVD":
-		if err := need(1); err != nil {
+		if err := m.need(in, srcs, 1); err != nil {
 			return err
 		}
 		if err := noMask(); err != nil {
@@ -325,20 +376,12 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		copy(v[:], b)
 		return m.vset(in, dst, v, 16, nil)
 	case "VBROADCASTSS", "VPBROADCASTD":
-		if err := need(1); err != nil {
+		if err := m.need(in, srcs, 1); err != nil {
 			return err
 		}
-		var e []byte
-		if srcs[0].Kind == KindMem {
-			b, err := m.load(in, srcs[0], fp, 4, 0)
-			if err != nil {
-				return err
-			}
-			e = b
-		} else if srcs[0].Kind == KindVec {
-			e = m.vec[srcs[0].Reg][:4]
-		} else {
-			return m.fault(in, 0, "bad broadcast source")
+		e, err := m.vlow(in, srcs[0], fp, 4)
+		if err != nil {
+			return err
 		}
 		var v vreg
 		for i := 0; i < w; i += 4 {
@@ -348,14 +391,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	case "VADDPS", "VMULPS", "VDIVPS", "VMAXPS", "VFMADD231PS",
 		"VPADDD", "VPSUBD", "VPMAXUD", "VPCMPGTD",
 		"VPXORD", "VXORPS", "VPAND", "VPANDD", "VANDPS", "VPOR", "VPORD":
-		if err := need(2); err != nil {
-			return err
-		}
-		x, err := m.vsrc(in, srcs[0], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[1], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
@@ -363,40 +399,27 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err != nil {
 			return err
 		}
-		op := laneOps[in.Op]
+		op, x, y := laneOps[in.Op], &v[0], &v[1]
 		var r vreg
 		// Go order: op x, y, d computes d = y op x (Intel: d, y, x).
 		for i := 0; i < w/4; i++ {
-			setU32(&r, i, op(u32(&y, i), u32(&x, i), u32(d, i)))
+			setU32(&r, i, op(u32(y, i), u32(x, i), u32(d, i)))
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VPERMPS":
-		if err := need(2); err != nil {
-			return err
-		}
-		tab, err := m.vsrc(in, srcs[0], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
-		idx, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
+		tab, idx := &v[0], &v[1]
 		n := w / 4
 		var r vreg
 		for i := 0; i < n; i++ {
-			setU32(&r, i, u32(&tab, int(u32(&idx, i))&(n-1)))
+			setU32(&r, i, u32(tab, int(u32(idx, i))&(n-1)))
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VPERMI2PS":
-		if err := need(2); err != nil {
-			return err
-		}
-		t2, err := m.vsrc(in, srcs[0], fp, w)
-		if err != nil {
-			return err
-		}
-		t1, err := m.vsrc(in, srcs[1], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
@@ -404,30 +427,20 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err != nil {
 			return err
 		}
+		t2, t1 := &v[0], &v[1]
 		n := w / 4
 		var r vreg
 		for i := 0; i < n; i++ {
 			s := int(u32(d, i)) & (2*n - 1)
 			if s < n {
-				setU32(&r, i, u32(&t1, s))
+				setU32(&r, i, u32(t1, s))
 			} else {
-				setU32(&r, i, u32(&t2, s-n))
+				setU32(&r, i, u32(t2, s-n))
 			}
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VSHUFF64X2", "VSHUFI64X2":
-		if err := need(3); err != nil {
-			return err
-		}
-		imm, err := imm8(in, m)
-		if err != nil {
-			return err
-		}
-		x, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[2], fp, w)
+		imm, v, err := m.immVsrcs(in, srcs, fp, 3, w)
 		if err != nil {
 			return err
 		}
@@ -437,9 +450,9 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		var r vreg
 		for l := 0; l < 4; l++ {
 			sel := int(imm>>(2*l)) & 3
-			src := &y
+			src := &v[1]
 			if l >= 2 {
-				src = &x
+				src = &v[0]
 			}
 			copy(r[16*l:16*l+16], src[16*sel:16*sel+16])
 		}
@@ -448,17 +461,11 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err := noMask(); err != nil {
 			return err
 		}
-		if err := need(2); err != nil {
-			return err
-		}
-		c, err := m.vsrc(in, srcs[0], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
-		s, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
+		c, s := &v[0], &v[1]
 		var r vreg
 		for i := 0; i < w; i++ {
 			if c[i]&0x80 == 0 {
@@ -469,23 +476,16 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	case "VPTERNLOGD", "VPERMW", "VPMOVZXBW", "VINSERTI64X4", "VDPBF16PS", "VCVTNE2PS2BF16":
 		return m.vectorBF16Kernels(in, fp, srcs, dst, mask, w)
 	case "VPSRLD", "VPSRLW", "VPSRLQ", "VPSLLD", "VPSLLW":
-		if err := need(2); err != nil {
-			return err
-		}
-		imm, err := imm8(in, m)
+		imm, v, err := m.immVsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
-		s, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
-		n := uint(imm)
+		s, n := &v[0], uint(imm)
 		var r vreg
 		switch in.Op {
 		case "VPSRLD", "VPSLLD":
 			for i := 0; i < w/4; i++ {
-				v := u32(&s, i)
+				v := u32(s, i)
 				if n > 31 {
 					v = 0
 				} else if in.Op == "VPSRLD" {
@@ -509,7 +509,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 			}
 		case "VPSRLQ":
 			for i := 0; i < w/8; i++ {
-				v := u64(&s, i)
+				v := u64(s, i)
 				if n > 63 {
 					v = 0
 				} else {
@@ -518,24 +518,18 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 				setU64(&r, i, v)
 			}
 		}
+		// Only the dword shifts take a (dword-granular) write mask.
 		if in.Op != "VPSRLD" && in.Op != "VPSLLD" && mask != nil {
 			return noMask()
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VPMOVZXBD", "VPMOVSXBD":
-		if err := need(1); err != nil {
+		if err := m.need(in, srcs, 1); err != nil {
 			return err
 		}
-		var b []byte
-		if srcs[0].Kind == KindMem {
-			var err error
-			if b, err = m.load(in, srcs[0], fp, w/4, 0); err != nil {
-				return err
-			}
-		} else if srcs[0].Kind == KindVec {
-			b = m.vec[srcs[0].Reg][:w/4]
-		} else {
-			return m.fault(in, 0, "bad source")
+		b, err := m.vlow(in, srcs[0], fp, w/4)
+		if err != nil {
+			return err
 		}
 		var r vreg
 		for i := 0; i < w/4; i++ {
@@ -550,17 +544,11 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err := noMask(); err != nil {
 			return err
 		}
-		if err := need(2); err != nil {
-			return err
-		}
-		x, err := m.vsrc(in, srcs[0], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
-		y, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
+		x, y := &v[0], &v[1]
 		e := map[string]int{"VPUNPCKLBW": 1, "VPUNPCKHBW": 1, "VPUNPCKLWD": 2, "VPUNPCKHWD": 2, "VUNPCKLPS": 4, "VUNPCKHPS": 4}[in.Op]
 		high := in.Op[len(in.Op)-3] == 'H' || in.Op == "VUNPCKHPS"
 		var r vreg
@@ -576,32 +564,20 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VCMPPS", "VPCMPUD":
-		if err := need(3); err != nil {
-			return err
-		}
-		p, err := imm8(in, m)
+		// Into a mask register, w is the sources' width (see width).
+		p, v, err := m.immVsrcs(in, srcs, fp, 3, w)
 		if err != nil {
 			return err
 		}
-		if dst.Kind == KindMask {
-			w = width(srcs)
-		}
-		x, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[2], fp, w)
-		if err != nil {
-			return err
-		}
+		x, y := &v[0], &v[1]
 		var bits uint64
 		var r vreg
 		for i := 0; i < w/4; i++ {
 			var t, ok bool
 			if in.Op == "VCMPPS" {
-				t, ok = cmpPS(p, f32(&y, i), f32(&x, i))
+				t, ok = cmpPS(p, f32(y, i), f32(x, i))
 			} else {
-				t, ok = cmpUD(p, u32(&y, i), u32(&x, i))
+				t, ok = cmpUD(p, u32(y, i), u32(x, i))
 			}
 			if !ok {
 				return m.fault(in, 0, fmt.Sprintf("comparison predicate %#x not supported", p))
@@ -626,63 +602,34 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err := noMask(); err != nil {
 			return err
 		}
-		if err := need(3); err != nil {
-			return err
-		}
-		imm, err := imm8(in, m)
+		imm, v, err := m.immVsrcs(in, srcs, fp, 3, w)
 		if err != nil {
 			return err
 		}
-		x, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[2], fp, w)
-		if err != nil {
-			return err
-		}
-		r := y
+		x, r := &v[0], v[1]
 		for i := 0; i < w/4; i++ {
 			if imm>>(i%8)&1 != 0 {
-				setU32(&r, i, u32(&x, i))
+				setU32(&r, i, u32(x, i))
 			}
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VBLENDVPS":
-		if err := need(3); err != nil {
-			return err
-		}
 		if err := noMask(); err != nil {
 			return err
 		}
-		sel, err := m.vsrc(in, srcs[0], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 3, w)
 		if err != nil {
 			return err
 		}
-		x, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[2], fp, w)
-		if err != nil {
-			return err
-		}
-		r := y
+		sel, x, r := &v[0], &v[1], v[2]
 		for i := 0; i < w/4; i++ {
-			if int32(u32(&sel, i)) < 0 {
-				setU32(&r, i, u32(&x, i))
+			if int32(u32(sel, i)) < 0 {
+				setU32(&r, i, u32(x, i))
 			}
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VBLENDMPS":
-		if err := need(2); err != nil {
-			return err
-		}
-		x, err := m.vsrc(in, srcs[0], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[1], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
@@ -690,68 +637,43 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if mask != nil {
 			k = m.k[mask.Reg]
 		}
-		r := y
+		x, r := &v[0], v[1]
 		for i := 0; i < w/4; i++ {
 			if k>>i&1 != 0 {
-				setU32(&r, i, u32(&x, i))
+				setU32(&r, i, u32(x, i))
 			} else if in.Zero {
 				setU32(&r, i, 0)
 			}
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VPTEST":
-		if len(a) != 2 {
-			return m.fault(in, 0, "VPTEST takes 2 operands")
-		}
-		w = width(a)
-		x, err := m.vsrc(in, a[0], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, a[1], fp, w)
+		// Both operands are sources: VPTEST only sets flags.
+		v, err := m.vsrcs(in, a, fp, 2, w)
 		if err != nil {
 			return err
 		}
 		and, andn := byte(0), byte(0)
 		for i := 0; i < w; i++ {
-			and |= x[i] & y[i]
-			andn |= x[i] &^ y[i]
+			and |= v[0][i] & v[1][i]
+			andn |= v[0][i] &^ v[1][i]
 		}
 		m.zf, m.cf, m.sf, m.of = and == 0, andn == 0, false, false
 		return nil
 	case "VPSHUFD", "VPERMILPS":
-		if err := need(2); err != nil {
-			return err
-		}
-		imm, err := imm8(in, m)
-		if err != nil {
-			return err
-		}
-		s, err := m.vsrc(in, srcs[1], fp, w)
+		imm, v, err := m.immVsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
 		var r vreg
 		for i := 0; i < w/4; i++ {
-			setU32(&r, i, u32(&s, i&^3+int(imm>>(2*(i&3)))&3))
+			setU32(&r, i, u32(&v[0], i&^3+int(imm>>(2*(i&3)))&3))
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VPERM2F128":
 		if err := noMask(); err != nil {
 			return err
 		}
-		if err := need(3); err != nil {
-			return err
-		}
-		imm, err := imm8(in, m)
-		if err != nil {
-			return err
-		}
-		x, err := m.vsrc(in, srcs[1], fp, 32)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[2], fp, 32)
+		imm, v, err := m.immVsrcs(in, srcs, fp, 3, 32)
 		if err != nil {
 			return err
 		}
@@ -761,9 +683,9 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 			if c&8 != 0 {
 				continue
 			}
-			src := &y
+			src := &v[1]
 			if c&2 != 0 {
-				src = &x
+				src = &v[0]
 			}
 			copy(r[16*h:16*h+16], src[16*int(c&1):])
 		}
@@ -772,10 +694,10 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err := noMask(); err != nil {
 			return err
 		}
-		if err := need(2); err != nil {
+		if err := m.need(in, srcs, 2); err != nil {
 			return err
 		}
-		imm, err := imm8(in, m)
+		imm, err := m.imm8(in)
 		if err != nil {
 			return err
 		}
@@ -794,7 +716,7 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 		if err := noMask(); err != nil {
 			return err
 		}
-		if err := need(1); err != nil {
+		if err := m.need(in, srcs, 1); err != nil {
 			return err
 		}
 		s, err := m.vregArg(in, srcs[0])
@@ -836,6 +758,8 @@ func (m *Machine) vector(in *Inst, fp uint64) error {
 	return m.fault(in, 0, "unknown instruction "+in.Op)
 }
 
+// cmpUD evaluates VPCMPUD predicate p (the unsigned dword comparisons) on
+// x (first source in Intel order) against y; it is cmpPS for integers.
 func cmpUD(p uint8, x, y uint32) (bool, bool) {
 	switch p {
 	case 0:

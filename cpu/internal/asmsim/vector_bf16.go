@@ -8,30 +8,13 @@ import (
 // added: word permutes and widening, the ternary logic all-ones idiom, a
 // 256-bit insert, and the two AVX-512 BF16 instructions.
 func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Operand, mask *Operand, w int) error {
-	need := func(n int) error {
-		if len(srcs) != n {
-			return m.fault(in, 0, in.Op+" takes a different number of operands")
-		}
-		return nil
-	}
 	// Word- and qword-granular masking is not modelled; the kernels use none.
 	if mask != nil && in.Op != "VPTERNLOGD" {
 		return m.fault(in, 0, "write mask not supported here")
 	}
 	switch in.Op {
 	case "VPTERNLOGD":
-		if err := need(3); err != nil {
-			return err
-		}
-		imm, err := imm8(in, m)
-		if err != nil {
-			return err
-		}
-		c, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
-		b, err := m.vsrc(in, srcs[2], fp, w)
+		imm, v, err := m.immVsrcs(in, srcs, fp, 3, w)
 		if err != nil {
 			return err
 		}
@@ -39,6 +22,7 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		if err != nil {
 			return err
 		}
+		c, b := &v[0], &v[1]
 		var r vreg
 		for i := 0; i < w; i++ {
 			for bit := 0; bit < 8; bit++ {
@@ -48,17 +32,11 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		}
 		return m.vset(in, dst, r, w, mask)
 	case "VPERMW":
-		if err := need(2); err != nil {
-			return err
-		}
-		tab, err := m.vsrc(in, srcs[0], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
-		idx, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
+		tab, idx := &v[0], &v[1]
 		n := w / 2
 		var r vreg
 		for i := 0; i < n; i++ {
@@ -67,20 +45,12 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VPMOVZXBW":
-		if err := need(1); err != nil {
+		if err := m.need(in, srcs, 1); err != nil {
 			return err
 		}
-		var b []byte
-		switch srcs[0].Kind {
-		case KindMem:
-			var err error
-			if b, err = m.load(in, srcs[0], fp, w/2, 0); err != nil {
-				return err
-			}
-		case KindVec:
-			b = m.vec[srcs[0].Reg][:w/2]
-		default:
-			return m.fault(in, 0, "bad source")
+		b, err := m.vlow(in, srcs[0], fp, w/2)
+		if err != nil {
+			return err
 		}
 		var r vreg
 		for i := 0; i < w/2; i++ {
@@ -88,10 +58,10 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VINSERTI64X4":
-		if err := need(3); err != nil {
+		if err := m.need(in, srcs, 3); err != nil {
 			return err
 		}
-		imm, err := imm8(in, m)
+		imm, err := m.imm8(in)
 		if err != nil {
 			return err
 		}
@@ -110,14 +80,7 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		copy(r[h:h+32], ins[:32])
 		return m.vset(in, dst, r, w, nil)
 	case "VDPBF16PS":
-		if err := need(2); err != nil {
-			return err
-		}
-		x, err := m.vsrc(in, srcs[0], fp, w)
-		if err != nil {
-			return err
-		}
-		y, err := m.vsrc(in, srcs[1], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
@@ -125,28 +88,23 @@ func (m *Machine) vectorBF16Kernels(in *Inst, fp uint64, srcs []Operand, dst Ope
 		if err != nil {
 			return err
 		}
+		x, y := &v[0], &v[1]
 		var r vreg
 		for i := 0; i < w/4; i++ {
-			setU32(&r, i, dotBF16(u32(d, i), u32(&y, i), u32(&x, i)))
+			setU32(&r, i, dotBF16(u32(d, i), u32(y, i), u32(x, i)))
 		}
 		return m.vset(in, dst, r, w, nil)
 	case "VCVTNE2PS2BF16":
-		if err := need(2); err != nil {
-			return err
-		}
-		lo, err := m.vsrc(in, srcs[0], fp, w)
+		v, err := m.vsrcs(in, srcs, fp, 2, w)
 		if err != nil {
 			return err
 		}
-		hi, err := m.vsrc(in, srcs[1], fp, w)
-		if err != nil {
-			return err
-		}
+		lo, hi := &v[0], &v[1]
 		var r vreg
 		n := w / 4
 		for i := 0; i < n; i++ {
-			binary.LittleEndian.PutUint16(r[2*i:], toBF16(u32(&lo, i)))
-			binary.LittleEndian.PutUint16(r[2*(n+i):], toBF16(u32(&hi, i)))
+			binary.LittleEndian.PutUint16(r[2*i:], toBF16(u32(lo, i)))
+			binary.LittleEndian.PutUint16(r[2*(n+i):], toBF16(u32(hi, i)))
 		}
 		return m.vset(in, dst, r, w, nil)
 	}
