@@ -75,26 +75,31 @@ func calibrate(b *testing.B, d *cudaDevice, p cudaplan.Problem, set cudaplan.Buf
 	}
 	name := fmt.Sprintf("calibrate/N=K=%d/M=%d/%s", p.N, p.M, pl.Kernel.Name())
 	b.Run(name, func(b *testing.B) {
-		args, err := pl.Args(set)
-		if err != nil {
-			b.Fatal(err)
-		}
-		params := make([]unsafe.Pointer, len(args))
-		for j := range args {
-			params[j] = unsafe.Pointer(&args[j])
-		}
 		var fn cu.Function
+		var ws uint64
 		if err := d.do(func() error {
 			var err error
-			fn, err = d.function(pl)
+			if fn, err = d.function(pl); err != nil {
+				return err
+			}
+			ws, err = d.workspace(pl)
 			return err
 		}); err != nil {
 			b.Fatal(err)
 		}
-		l := pl.Launch
+		set.Workspace = ws
+		args, err := pl.Args(set)
+		if err != nil {
+			b.Fatal(err)
+		}
+		packed, err := packArgs(args, d.encoder)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer packed.free()
 		// timed adds 3 warm-up launches: Nsight Compute profiles those too.
 		sec, err := d.timed(launches*b.N, func(int) error {
-			return fn.Launch(l.Grid[0], l.Grid[1], l.Grid[2], l.Block[0], l.Block[1], l.Block[2], 0, cu.Stream{}, params)
+			return launchPacked(fn, pl.Launch, packed)
 		})
 		if err != nil {
 			b.Fatal(d.kernelErr(pl, "calibration", err))

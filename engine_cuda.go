@@ -28,6 +28,7 @@ type cudaDevice struct {
 	sms     int // multiprocessors
 	target  ptx.Target
 	driver  int
+	encoder unsafe.Pointer // cuTensorMapEncodeTiled, nil before CUDA 12
 	cfg     engineConfig
 
 	work   chan func()
@@ -35,15 +36,16 @@ type cudaDevice struct {
 	closed bool
 
 	// Owned by the worker goroutine.
-	ctx     cu.CUContext
-	kernels map[string]cu.Function
-	modules []cu.Module
-	weights map[residentKey]*resident
-	in, out devBuf // activation buffers, grown on demand and reused
-	statsMu sync.Mutex
-	st      DeviceStats
-	deadMu  sync.Mutex
-	dead    []deadHolder // Tensors collected since the last request
+	ctx          cu.CUContext
+	kernels      map[string]cu.Function
+	modules      []cu.Module
+	weights      map[residentKey]*resident
+	in, out      devBuf // activation buffers, grown on demand and reused
+	workspaceBuf devBuf // kernels' workspace, zeroed when allocated (kernels leave it so)
+	statsMu      sync.Mutex
+	st           DeviceStats
+	deadMu       sync.Mutex
+	dead         []deadHolder // Tensors collected since the last request
 }
 
 type devBuf struct {
@@ -154,6 +156,7 @@ func (d *cudaDevice) init() error {
 		return errorf("cuda: %s: %v", d.label, err)
 	}
 	d.driver = cu.Version()
+	d.encoder = tensorMapEncoder()
 	if d.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
 		return errorf("cuda: %s: creating a context: %w", d.label, err)
 	}
@@ -207,7 +210,7 @@ func (d *cudaDevice) shutdown() error {
 	for k, r := range d.weights {
 		errs = append(errs, d.freeResident(k, r))
 	}
-	errs = append(errs, d.freeBuf(&d.in), d.freeBuf(&d.out))
+	errs = append(errs, d.freeBuf(&d.in), d.freeBuf(&d.out), d.freeBuf(&d.workspaceBuf))
 	for _, m := range d.modules {
 		if err := m.Unload(); err != nil {
 			errs = append(errs, fmt.Errorf("unloading a module: %w", err))
@@ -311,8 +314,8 @@ func (d *cudaDevice) alloc(n int64, what string) (cu.DevicePtr, error) {
 // while the call that fills them is under way).
 func (d *cudaDevice) allocRetry(n int64, what string, dropScratch bool) (cu.DevicePtr, error) {
 	p, err := cu.MemAlloc(n)
-	if errors.Is(err, cu.OutOfMemory) && dropScratch && (d.in.ptr != 0 || d.out.ptr != 0) {
-		_, _ = d.freeBuf(&d.in), d.freeBuf(&d.out)
+	if errors.Is(err, cu.OutOfMemory) && dropScratch && (d.in.ptr != 0 || d.out.ptr != 0 || d.workspaceBuf.ptr != 0) {
+		_, _, _ = d.freeBuf(&d.in), d.freeBuf(&d.out), d.freeBuf(&d.workspaceBuf)
 		p, err = cu.MemAlloc(n)
 	}
 	switch {
@@ -514,20 +517,43 @@ func indexNUL(b []byte) int {
 
 // launch runs pl with args and waits for it, so that a fault is reported
 // against the kernel that caused it.
-func (d *cudaDevice) launch(pl cudaplan.Plan, fn cu.Function, args []uint64) error {
-	params := make([]unsafe.Pointer, len(args))
-	for i := range args {
-		params[i] = unsafe.Pointer(&args[i])
+func (d *cudaDevice) launch(pl cudaplan.Plan, fn cu.Function, args []cudaplan.Arg) error {
+	p, err := packArgs(args, d.encoder)
+	if err != nil {
+		return d.kernelErr(pl, "arguments", err)
 	}
-	l := pl.Launch
-	if err := fn.Launch(l.Grid[0], l.Grid[1], l.Grid[2], l.Block[0], l.Block[1], l.Block[2], 0, cu.Stream{}, params); err != nil {
+	defer p.free()
+	if err := launchPacked(fn, pl.Launch, p); err != nil {
 		return d.kernelErr(pl, "launch", err)
 	}
 	d.updateStats(func(s *DeviceStats) { s.Launches++ })
 	if err := cu.Synchronize(); err != nil {
+		if pl.Launch.Workspace > 0 {
+			// A kernel that stopped part-way may leave it dirty.
+			_ = d.freeBuf(&d.workspaceBuf)
+		}
 		return d.kernelErr(pl, "run", err)
 	}
 	return nil
+}
+
+// workspace returns the zeroed scratch pl's kernel asks for (0 if none),
+// grown when too small. Kernels leave it zero, so it is zeroed only when
+// it is allocated.
+func (d *cudaDevice) workspace(pl cudaplan.Plan) (uint64, error) {
+	n := int64(pl.Launch.Workspace)
+	if n == 0 {
+		return 0, nil
+	}
+	if d.workspaceBuf.size < n {
+		if err := d.scratch(&d.workspaceBuf, n, "kernel workspace"); err != nil {
+			return 0, err
+		}
+		if err := cu.MemsetD8(d.workspaceBuf.ptr, 0, d.workspaceBuf.size); err != nil {
+			return 0, fmt.Errorf("%v: zeroing the kernel workspace on %s: %w", pl.Problem, d.label, err)
+		}
+	}
+	return uint64(d.workspaceBuf.ptr), nil
 }
 
 func (d *cudaDevice) kernelErr(pl cudaplan.Plan, step string, err error) error {
@@ -546,7 +572,8 @@ func (d *cudaDevice) problem(op cudaplan.Op, m int, w *Tensor) (cudaplan.Plan, e
 		quant = kernels.FP4
 	}
 	pl, err := cudaplan.Choose(cudaplan.Problem{Op: op, Mode: mode, M: m, N: w.w.Rows, K: w.w.Cols,
-		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant, SMs: d.sms})
+		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant, SMs: d.sms,
+		TensorMaps: d.encoder != nil})
 	if err != nil {
 		return pl, fmt.Errorf("%w: %w", errNotOnDevice, err)
 	}
@@ -590,6 +617,9 @@ func (d *cudaDevice) linear(op cudaplan.Op, out, in []float32, m int, w *Tensor)
 		}
 		b := r.buffers()
 		b.In, b.Out = uint64(d.in.ptr), uint64(d.out.ptr)
+		if b.Workspace, err = d.workspace(pl); err != nil {
+			return err
+		}
 		args, err := pl.Args(b)
 		if err != nil {
 			return err

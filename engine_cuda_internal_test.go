@@ -264,27 +264,31 @@ func benchProblem(b *testing.B, d *cudaDevice, p cudaplan.Problem, rot *rotation
 	name := fmt.Sprintf("%s/N=K=%d/M=%d/%s", map[cudaplan.Op]string{cudaplan.Forward: "fwd", cudaplan.Backward: "bwd"}[p.Op], p.N, p.M, pl.Kernel.Name())
 	b.Run(name, func(b *testing.B) {
 		var fn cu.Function
-		params := make([][]unsafe.Pointer, len(rot.sets))
-		args := make([][]uint64, len(rot.sets))
+		packed := make([]*packedArgs, len(rot.sets))
+		var ws uint64
 		if err := d.do(func() error {
 			var err error
-			fn, err = d.function(pl)
+			if fn, err = d.function(pl); err != nil {
+				return err
+			}
+			ws, err = d.workspace(pl)
 			return err
 		}); err != nil {
 			b.Fatal(err)
 		}
 		for i, s := range rot.sets {
-			if args[i], err = pl.Args(s); err != nil {
+			s.Workspace = ws
+			args, err := pl.Args(s)
+			if err == nil {
+				packed[i], err = packArgs(args, d.encoder)
+			}
+			if err != nil {
 				b.Fatal(err)
 			}
-			params[i] = make([]unsafe.Pointer, len(args[i]))
-			for j := range args[i] {
-				params[i][j] = unsafe.Pointer(&args[i][j])
-			}
+			defer packed[i].free()
 		}
-		l := pl.Launch
 		sec, err := d.timed(b.N, func(i int) error {
-			return fn.Launch(l.Grid[0], l.Grid[1], l.Grid[2], l.Block[0], l.Block[1], l.Block[2], 0, cu.Stream{}, params[i%len(params)])
+			return launchPacked(fn, pl.Launch, packed[i%len(packed)])
 		})
 		if err != nil {
 			b.Fatal(d.kernelErr(pl, "benchmark", err))

@@ -144,7 +144,54 @@ CUresult cuLinkDestroy(CUlinkState s) {
 }
 
 struct module { char *text; };
-struct function { char name[256]; };
+struct function { char name[256]; int maxDynamicShared; };
+
+// A block may use 48 KB of shared memory unless its function opts in.
+CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) {
+	NEED_CTX();
+	if (a != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) return CUDA_ERROR_NOT_SUPPORTED;
+	if (v < 0 || v > 227 * 1024) return CUDA_ERROR_INVALID_VALUE;
+	((struct function *)f)->maxDynamicShared = v;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorName(CUresult r, const char **s) {
+	switch (r) {
+	case CUDA_SUCCESS: *s = "CUDA_SUCCESS"; break;
+	case CUDA_ERROR_INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; break;
+	case CUDA_ERROR_NOT_SUPPORTED: *s = "CUDA_ERROR_NOT_SUPPORTED"; break;
+	default: return CUDA_ERROR_INVALID_VALUE;
+	}
+	return CUDA_SUCCESS;
+}
+
+// cuTensorMapEncodeTiled (CUDA 12; not in this cuda.h, so its enums are
+// ints here) checks what the driver documents for a tiled map and writes
+// the layout of kernels/tensormap's Encode, which the launch reads back.
+// Only the forms the engine uses are accepted: rank 2, element strides 1,
+// no interleave, zero fill.
+CUresult cuTensorMapEncodeTiled(void *out, int elem, cuuint32_t rank, void *addr, const cuuint64_t *dim,
+				const cuuint64_t *stride, const cuuint32_t *box, const cuuint32_t *estride,
+				int interleave, int swizzle, int l2, int oob) {
+	int eb = elem == 0 ? 1 : elem == 1 || elem == 9 ? 2 : elem == 2 || elem == 7 ? 4 : 0;
+	uintptr_t base = (uintptr_t)addr;
+	int span = swizzle == 1 ? 32 : swizzle == 2 ? 64 : swizzle == 3 ? 128 : 0;
+	if (!out || ((uintptr_t)out & 63) || rank != 2 || !eb || !base || base % 16 || interleave || oob || l2 < 0 || l2 > 3 ||
+	    swizzle < 0 || swizzle > 3 || estride[0] != 1 || estride[1] != 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!dim[0] || !dim[1] || dim[0] > (1ull << 32) || dim[1] > (1ull << 32) || stride[0] % 16 || stride[0] >= (1ull << 40) ||
+	    stride[0] < dim[0] * eb || !box[0] || !box[1] || box[0] > 256 || box[1] > 256 || box[0] * eb % 16 ||
+	    (span && box[0] * eb > (cuuint32_t)span))
+		return CUDA_ERROR_INVALID_VALUE;
+	uint8_t *b = out;
+	memset(b, 0, 128);
+	uint32_t head[4] = {0x50414d54, 1, (uint32_t)elem, (uint32_t)swizzle};
+	uint64_t body[4] = {base, dim[0], dim[1], stride[0]};
+	memcpy(b, head, 16);
+	memcpy(b + 16, body, 32);
+	memcpy(b + 48, box, 8);
+	return CUDA_SUCCESS;
+}
 
 static CUresult load(CUmodule *m, const void *image) {
 	NEED_CTX();
@@ -237,6 +284,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 			unsigned shared, CUstream s, void **params, void **extra) {
 	NEED_CTX();
 	const char *name = ((struct function *)f)->name;
+	if (shared > 48 * 1024 && (int)shared > ((struct function *)f)->maxDynamicShared) return CUDA_ERROR_INVALID_VALUE;
 	uint64_t a[16];
 	int np = 0;
 	struct weights w = {0};

@@ -1,5 +1,5 @@
 // Package cudaplan is the host side of the CUDA backend: which kernel runs a
-// shape, its launch geometry, the 8-byte argument list a launch passes, the
+// shape, its launch geometry, the argument list a launch passes, the
 // PTX target for a device and the on-disk key of a compiled kernel. None of
 // it needs cgo or a GPU, so all of it is tested in the ordinary build, the
 // launches against the PTX simulator.
@@ -13,6 +13,7 @@ import (
 
 	"github.com/nf4go/nf4/kernels"
 	"github.com/nf4go/nf4/kernels/ptx"
+	"github.com/nf4go/nf4/kernels/tensormap"
 )
 
 // Op is the operation a plan runs.
@@ -75,6 +76,9 @@ type Problem struct {
 	DoubleQuant bool
 	Quant       kernels.QuantType
 	SMs         int
+	// TensorMaps says the driver encodes tensor maps (CUDA 12.0 and later),
+	// which the Hopper kernels' copies read.
+	TensorMaps bool
 }
 
 func (p Problem) String() string {
@@ -159,11 +163,12 @@ func Choose(p Problem) (Plan, error) {
 }
 
 // InBF16 reports whether the kernel reads the activation as bf16 (see
-// ToBF16), not float32: the tensor-core gemv and forward GEMM, which read
-// it many times over, take it rounded once on the host, at half the bytes.
+// ToBF16), not float32: the tensor-core gemv and forward GEMMs, which read
+// it many times over, take it rounded once on the host, at half the bytes
+// (directly, or through a tensor map over it).
 func (pl Plan) InBF16() bool {
 	for _, name := range pl.Kernel.Params() {
-		if name == "x_bf16" {
+		if name == "x_bf16" || name == "x_map" {
 			return true
 		}
 	}
@@ -225,22 +230,52 @@ type Buffers struct {
 	// block, the 256-entry float32 map and one float32 per 256 blocks.
 	Q, Map, Nested uint64
 	Offset         float32
+	// Workspace is the zeroed scratch of Launch.Workspace bytes, for a
+	// kernel that asks for one.
+	Workspace uint64
 }
 
-// Args returns the kernel's parameters in launch order, each as the 8 bytes
-// gorgonia.org/cu copies: device addresses as they are, sizes as uint64,
-// the float32 offset as its IEEE bits in the low half. It goes by the
-// parameter names the kernel declares, so a kernel whose parameter list
-// changes is an error here rather than a launch reading the wrong slot.
-func (pl Plan) Args(b Buffers) ([]uint64, error) {
+// Arg is one launch argument: 8 bytes (Bits), or for a tensor-map
+// parameter the map (Map), which the driver encodes into its 128 bytes.
+type Arg struct {
+	Bits uint64
+	Map  *tensormap.Map2D
+}
+
+// Args returns the kernel's parameters in launch order: device addresses
+// as they are, sizes as uint64, the float32 offset as its IEEE bits in the
+// low half, tensor maps over the buffers they name (x_map over In, as
+// bf16). It goes by the parameter names the kernel declares, so a kernel
+// whose parameter list changes is an error here rather than a launch
+// reading the wrong slot.
+func (pl Plan) Args(b Buffers) ([]Arg, error) {
 	p := pl.Problem
 	names := pl.Kernel.Params()
-	args := make([]uint64, len(names))
+	args := make([]Arg, len(names))
 	for i, name := range names {
 		var v uint64
 		switch name {
 		case "x", "dy", "x_bf16":
 			v = b.In
+		case "x_map":
+			tm, ok := pl.Kernel.(kernels.TensorMapper)
+			if !ok {
+				return nil, fmt.Errorf("kernel %s: parameter %q but no tensor maps", pl.Kernel.Name(), name)
+			}
+			if b.In == 0 {
+				return nil, fmt.Errorf("kernel %s: parameter %q over a zero address", pl.Kernel.Name(), name)
+			}
+			m, err := tm.TensorMap(name, pl.shape(), b.In)
+			if err == nil {
+				err = m.Validate()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("kernel %s: parameter %q: %w", pl.Kernel.Name(), name, err)
+			}
+			args[i].Map = &m
+			continue
+		case "workspace":
+			v = b.Workspace
 		case "y", "dx", "out":
 			v = b.Out
 		case "codes":
@@ -270,9 +305,19 @@ func (pl Plan) Args(b Buffers) ([]uint64, error) {
 		if v == 0 && name != "nested_offset" {
 			return nil, fmt.Errorf("kernel %s: parameter %q is zero", pl.Kernel.Name(), name)
 		}
-		args[i] = v
+		args[i].Bits = v
 	}
 	return args, nil
+}
+
+// shape is the kernel shape of the plan's problem.
+func (pl Plan) shape() kernels.Shape {
+	p := pl.Problem
+	s := kernels.Shape{M: p.M, N: p.N, K: p.K, BlockSize: p.BlockSize}
+	if p.Op == Dequantize {
+		s.M = 1
+	}
+	return s
 }
 
 // UseDevice reports whether a product of macs multiply-adds goes to the

@@ -2,6 +2,7 @@ package cudaplan
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/nf4go/nf4/kernels"
 	"github.com/nf4go/nf4/kernels/ptx"
 	"github.com/nf4go/nf4/kernels/ptxsim"
+	"github.com/nf4go/nf4/kernels/tensormap"
 )
 
 func TestChoose(t *testing.T) {
@@ -139,6 +141,80 @@ func TestArgsErrors(t *testing.T) {
 	if _, err := pl.Args(b); err == nil || !strings.Contains(err.Error(), "absmax") {
 		t.Errorf("missing scales: error %v", err)
 	}
+}
+
+// mapped wraps a kernel to take x through a tensor map.
+type mapped struct {
+	kernels.Kernel
+	box uint32
+}
+
+func (m mapped) Params() []string {
+	return append([]string{"x_map"}, m.Kernel.Params()[1:]...)
+}
+
+func (m mapped) TensorMap(param string, s kernels.Shape, base uint64) (tensormap.Map2D, error) {
+	if param != "x_map" {
+		return tensormap.Map2D{}, fmt.Errorf("no map %q", param)
+	}
+	return tensormap.Map2D{Base: base, Elem: tensormap.BFloat16, Cols: uint64(s.K), Rows: uint64(s.M),
+		RowStride: 2 * uint64(s.K), BoxCols: m.box, BoxRows: 64, Swizzle: tensormap.Swizzle128B}, nil
+}
+
+func TestArgsTensorMap(t *testing.T) {
+	pl, err := Choose(Problem{Op: Forward, Mode: BF16, M: 70, N: 96, K: 192, BlockSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Buffers{In: 1 << 20, Out: 2 << 20, Codes: 3 << 20, Absmax: 4 << 20}
+	plain := pl.Kernel
+	pl.Kernel = mapped{plain, 64}
+	if !pl.InBF16() {
+		t.Error("a kernel reading x through a tensor map does not take x as bf16")
+	}
+	args, err := pl.Args(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tensormap.Map2D{Base: 1 << 20, Elem: tensormap.BFloat16, Cols: 192, Rows: 70, RowStride: 384,
+		BoxCols: 64, BoxRows: 64, Swizzle: tensormap.Swizzle128B}
+	if args[0].Map == nil || *args[0].Map != want || args[0].Bits != 0 {
+		t.Errorf("x_map argument %+v, want the map %v", args[0], want)
+	}
+	if args[1].Map != nil || args[1].Bits != b.Codes {
+		t.Errorf("codes argument %+v", args[1])
+	}
+	b.In = 0
+	if _, err := pl.Args(b); err == nil || !strings.Contains(err.Error(), "x_map") {
+		t.Errorf("a map over address 0: %v", err)
+	}
+	b.In = 1 << 20
+	// 128 bytes of bf16 rows are the 128-byte swizzle's span; 256 are not.
+	pl.Kernel = mapped{plain, 128}
+	if _, err := pl.Args(b); !errors.Is(err, tensormap.ErrInvalid) {
+		t.Errorf("a map the driver would refuse: %v", err)
+	}
+	pl.Kernel = renamed{plain, append([]string{"x_map"}, plain.Params()[1:]...)}
+	if _, err := pl.Args(b); err == nil || !strings.Contains(err.Error(), "no tensor maps") {
+		t.Errorf("x_map on a kernel without maps: %v", err)
+	}
+	pl.Kernel = renamed{plain, append(plain.Params(), "workspace")}
+	if _, err := pl.Args(b); err == nil || !strings.Contains(err.Error(), `"workspace" is zero`) {
+		t.Errorf("a missing workspace: %v", err)
+	}
+}
+
+// bits is the 8-byte arguments of args, which the simulator takes.
+func bits(t *testing.T, args []Arg) []uint64 {
+	t.Helper()
+	v := make([]uint64, len(args))
+	for i, a := range args {
+		if a.Map != nil {
+			t.Fatalf("argument %d is a tensor map", i)
+		}
+		v[i] = a.Bits
+	}
+	return v
 }
 
 func upload(t *testing.T, dev *ptxsim.Device, w cpu.Weights) Buffers {
@@ -290,7 +366,7 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dev.Launch(k, pl.Launch.Grid, pl.Launch.Block, 0, args...); err != nil {
+	if err := dev.Launch(k, pl.Launch.Grid, pl.Launch.Block, 0, bits(t, args)...); err != nil {
 		t.Fatalf("%v: %v", p, err)
 	}
 	got, err := dev.ReadFloat32s(ptxsim.Ptr(b.Out), p.OutLen())

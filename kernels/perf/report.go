@@ -28,7 +28,8 @@ var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 
 // Cases lists, for every shape, the kernels the CUDA backend launches on a
 // device of sms multiprocessors (block size 64, plain scales): the float32
-// dequantize once (M = 0: it has no batch), the GEMV for each M ≤ 8 with
+// dequantize once (M = 0: it has no batch), and the bf16 one the kernels
+// package offers beside it, the GEMV for each M ≤ 8 with
 // the rows per block chosen for the shape (and for M ≥ 2 the bf16
 // tensor-core GEMV, with its tiles per block chosen so), and for larger M
 // the float32 GEMM, the bf16 tensor-core GEMM and the backward
@@ -36,13 +37,14 @@ var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 func Cases(shapes [][2]int, ms []int, sms int) []Case {
 	var cs []Case
 	deq, _ := kernels.NewDequantize(kernels.OutF32, 64, false)
+	deqBF16, _ := kernels.NewDequantize(kernels.OutBF16, 64, false)
 	gemm, _ := kernels.NewGemm(64, false, false)
 	tc, _ := kernels.NewGemmTC(64, false)
 	back, _ := kernels.NewGemm(64, false, true)
 	backTC, _ := kernels.NewGemmTCTransposed(64, false)
 	for _, nk := range shapes {
 		s := kernels.Shape{N: nk[0], K: nk[1], BlockSize: 64}
-		cs = append(cs, Case{deq, s})
+		cs = append(cs, Case{deq, s}, Case{deqBF16, s})
 		for _, m := range ms {
 			s.M = m
 			if m <= kernels.MaxGemvM {

@@ -41,7 +41,7 @@ func TestWritesEveryKernelAndTarget(t *testing.T) {
 func TestPerfJSONAndTable(t *testing.T) {
 	ptxas.RequireCUDA12(t)
 	var out strings.Builder
-	o := perfOptions{on: true, json: true, device: "h200", shapes: "4096x4096", ms: "1", run: "gemv_m1_b64|dequantize"}
+	o := perfOptions{on: true, json: true, device: "h200", shapes: "4096x4096", ms: "1", run: "gemv_m1_b64|dequantize_f32"}
 	if err := runPerf(&out, o); err != nil {
 		t.Fatal(err)
 	}
