@@ -154,6 +154,8 @@ func sassWants(k Kernel) []string {
 		return []string{"LDG.E.128", "SHFL.BFLY"}
 	case *GemmTC:
 		return []string{"HMMA.16816.F32.BF16", "LDGSTS", "LDS.128", "LDSM.16.M88.4"}
+	case *GemmWG:
+		return []string{"HGMMA", "UTMALDG.2D", "SYNCS.ARRIVE.TRANS64", "LDGSTS", "STS.128"}
 	case *GemvTC:
 		return []string{"HMMA.16816.F32.BF16", "LDG.E.128", "LDS"}
 	case *Gemm:
