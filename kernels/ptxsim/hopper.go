@@ -279,6 +279,9 @@ func (b *blockRun) tensorIssue(t *thread, in *inst) error {
 	}
 	op := tmaOp{m: m, dst: dst, bar: bar, line: in.line, issuer: t,
 		c0: int64(int32(t.regs[in.va[0]])), c1: int64(int32(t.regs[in.va[1]]))}
+	if b.col != nil {
+		b.col.tensorCopy(t.pc, m, op.c0, op.c1)
+	}
 	b.hop.copies = append(b.hop.copies, op)
 	return nil
 }
