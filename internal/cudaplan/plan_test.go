@@ -40,6 +40,19 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Backward, M: 512, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 8, 1}},
 		{Problem{Op: Dequantize, N: 3, K: 64, BlockSize: 64}, "nf4_dequantize_f32_b64", [3]int{1, 1, 1}},
 		{Problem{Op: Dequantize, N: 4096, K: 4096, BlockSize: 128}, "nf4_dequantize_f32_b128", [3]int{2048, 1, 1}},
+		// Compute capability 9.0 exactly: the sm_90a warpgroup GEMM in the
+		// bf16 mode above the gemv's rows, 256 x rows per block where that
+		// still fills 132 SMs, 128 where it would not; GemmTC on 8.9 and
+		// on a 9.0 whose SM count is unknown only at 128 rows.
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemm_bf16wg_b64", [3]int{32, 4, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 4096, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemm_bf16wg_b64_n256", [3]int{32, 16, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 11008, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, DoubleQuant: true}, "nf4_gemm_bf16wg_b64_n256_dq", [3]int{86, 2, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 9, N: 65, K: 128, BlockSize: 32, Arch: 90}, "nf4_gemm_bf16wg_b32", [3]int{1, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 89}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 100}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 8, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemv_tc_m8_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, M: 512, N: 100, K: 256, BlockSize: 64, Arch: 90}, "nf4_gemm_f32_b64", [3]int{2, 8, 1}},
+		{Problem{Op: Backward, Mode: BF16, M: 512, N: 100, K: 256, BlockSize: 64, Arch: 90}, "nf4_gemm_t_bf16tc_b64", [3]int{2, 4, 1}},
 	}
 	for _, c := range cases {
 		pl, err := Choose(c.p)
@@ -391,6 +404,10 @@ func TestToBF16(t *testing.T) {
 	tc, _ := kernels.NewGemmTC(64, false)
 	if pl := (Plan{Kernel: tc}); !pl.InBF16() {
 		t.Error("the tensor-core GEMM does not read bf16 x")
+	}
+	wg, _ := kernels.NewGemmWG(64, false)
+	if pl := (Plan{Kernel: wg}); !pl.InBF16() {
+		t.Error("the warpgroup GEMM does not read bf16 x (through its tensor map)")
 	}
 	tt, _ := kernels.NewGemmTCTransposed(64, false)
 	if pl := (Plan{Kernel: tt}); pl.InBF16() {
