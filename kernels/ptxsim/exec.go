@@ -48,7 +48,9 @@ type blockRun struct {
 }
 
 // Launch runs kernel k over grid×block threads. params are the kernel's
-// parameters in order, each stored with the width its declaration gives.
+// parameters in order, each stored with the width its declaration gives;
+// for a .b8 array parameter (a tensor map, passed by value) the value is
+// the device address of its bytes, which the launch copies in.
 // The first failure stops the launch and is returned as an *Error.
 func (d *Device) Launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, params ...uint64) error {
 	return d.launch(k, grid, block, sharedDynamicBytes, nil, params)

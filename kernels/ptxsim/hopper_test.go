@@ -226,6 +226,7 @@ func TestMbarrier(t *testing.T) {
 
 // wgCase configures the wgmma kernel.
 type wgCase struct {
+	interleave bool // operands in 8×16-byte core matrices, no swizzle
 	noFence    bool // skip fence.proxy.async after storing the operands
 	clobber    bool // overwrite A between issue and wait_group
 	staleProbe bool // store the accumulators before wait_group too
@@ -260,9 +261,16 @@ func wgKernel(c wgCase) *ptx.Kernel {
 	for i := range acc {
 		acc[i] = k.Mov(ptx.F32, ptx.F32Imm(7))
 	}
+	// Swizzled: a k16 step is 32 bytes into the 128-byte row. Interleaved:
+	// core matrices (8 rows × 16 bytes) 128 bytes apart along K (LBO),
+	// eight-row groups 1024 apart (SBO), a k16 step two core matrices.
+	constPart, step := ptx.MatrixDesc(16, 1024, ptx.DescSwizzle128), 32
+	if c.interleave {
+		constPart, step = ptx.MatrixDesc(128, 1024, ptx.DescNoSwizzle), 256
+	}
 	desc := func(base ptx.Reg, kk int) ptx.Reg {
-		a := k.Cvt("", ptx.U64, ptx.U32, k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, base, ptx.Imm(32*kk)), ptx.Imm(4)))
-		return k.Op("or", ptx.B64, a, ptx.Imm(int64(ptx.MatrixDesc(16, 1024, ptx.DescSwizzle128))))
+		a := k.Cvt("", ptx.U64, ptx.U32, k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, base, ptx.Imm(step*kk)), ptx.Imm(4)))
+		return k.Op("or", ptx.B64, a, ptx.Imm(int64(constPart)))
 	}
 	bBase := k.Op("add", ptx.U32, dyn, ptx.Imm(wgABytes))
 	k.WgmmaFence()
@@ -303,21 +311,36 @@ func swizzled128(row, k int) int {
 func bf16Bits(v float32) uint16 { return uint16(math.Float32bits(v) >> 16) }
 func bf16Val(h uint16) float64  { return float64(math.Float32frombits(uint32(h) << 16)) }
 
+// interleaved is the byte offset of element (row, k) of a K-major bf16
+// tile without swizzle: 8×16-byte core matrices, row-major inside, 128
+// bytes apart along K, eight-row groups 1024 bytes apart.
+func interleaved(row, k int) int { return row/8*1024 + k/8*128 + row%8*16 + k%8*2 }
+
 func TestWgmma(t *testing.T) {
+	for _, inter := range []bool{false, true} {
+		t.Run(map[bool]string{false: "swizzle128", true: "interleave"}[inter], func(t *testing.T) { testWgmma(t, inter) })
+	}
+}
+
+func testWgmma(t *testing.T, inter bool) {
 	rng := rand.New(rand.NewSource(2))
 	A := make([][64]uint16, 64)
 	B := make([][64]uint16, wgN)
 	img := make([]byte, wgABytes+wgBBytes)
+	place := swizzled128
+	if inter {
+		place = interleaved
+	}
 	for r := range A {
 		for k := range A[r] {
 			A[r][k] = bf16Bits(float32(rng.NormFloat64()))
-			binary.LittleEndian.PutUint16(img[swizzled128(r, k):], A[r][k])
+			binary.LittleEndian.PutUint16(img[place(r, k):], A[r][k])
 		}
 	}
 	for n := range B {
 		for k := range B[n] {
 			B[n][k] = bf16Bits(float32(rng.NormFloat64()))
-			binary.LittleEndian.PutUint16(img[wgABytes+swizzled128(n, k):], B[n][k])
+			binary.LittleEndian.PutUint16(img[wgABytes+place(n, k):], B[n][k])
 		}
 	}
 	ref := func(row, col int, swizzle bool) float64 {
@@ -338,7 +361,7 @@ func TestWgmma(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := d.Alloc(2 * 128 * wgN / 2 * 4)
-	k := loadKernel(t, wgKernel(wgCase{staleProbe: true}))
+	k := loadKernel(t, wgKernel(wgCase{staleProbe: true, interleave: inter}))
 	if err := d.Launch(k, [3]int{1, 1, 1}, [3]int{128, 1, 1}, wgABytes+wgBBytes, uint64(src), uint64(out)); err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +390,7 @@ func TestWgmma(t *testing.T) {
 	if rel := math.Sqrt(num / den); rel > 1e-6 {
 		t.Errorf("normwise relative error %.3g", rel)
 	}
-	if rel := math.Sqrt(numNoSwz / den); rel < 0.1 {
+	if rel := math.Sqrt(numNoSwz / den); !inter && rel < 0.1 {
 		t.Errorf("the result also matches an unswizzled reading (error %.3g): the test cannot tell", rel)
 	}
 	for name, c := range map[string]struct {
@@ -377,6 +400,7 @@ func TestWgmma(t *testing.T) {
 		"no proxy fence":      {wgCase{noFence: true}, "no fence.proxy.async"},
 		"operand overwritten": {wgCase{clobber: true}, "changed before wait_group"},
 	} {
+		c.wc.interleave = inter
 		k := loadKernel(t, wgKernel(c.wc))
 		err := d.Launch(k, [3]int{1, 1, 1}, [3]int{128, 1, 1}, wgABytes+wgBBytes, uint64(src), uint64(out))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
