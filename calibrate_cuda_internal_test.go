@@ -69,7 +69,7 @@ func BenchmarkDeviceCalibrate(b *testing.B) {
 }
 
 func calibrate(b *testing.B, d *cudaDevice, p cudaplan.Problem, set cudaplan.Buffers, launches int) {
-	pl, err := cudaplan.Choose(p)
+	pl, err := cudaplan.Choose(d.onDevice(p))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -571,13 +571,20 @@ func (d *cudaDevice) problem(op cudaplan.Op, m int, w *Tensor) (cudaplan.Plan, e
 	if w.w.Type == FP4 {
 		quant = kernels.FP4
 	}
-	pl, err := cudaplan.Choose(cudaplan.Problem{Op: op, Mode: mode, M: m, N: w.w.Rows, K: w.w.Cols,
-		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant, SMs: d.sms,
-		TensorMaps: d.encoder != nil})
+	pl, err := cudaplan.Choose(d.onDevice(cudaplan.Problem{Op: op, Mode: mode, M: m, N: w.w.Rows, K: w.w.Cols,
+		BlockSize: w.w.BlockSize, DoubleQuant: w.w.Scales.Double(), Quant: quant}))
 	if err != nil {
 		return pl, fmt.Errorf("%w: %w", errNotOnDevice, err)
 	}
 	return pl, nil
+}
+
+// onDevice fills in what the planner needs to know of the device: its
+// multiprocessors, compute capability and whether its driver encodes
+// tensor maps.
+func (d *cudaDevice) onDevice(p cudaplan.Problem) cudaplan.Problem {
+	p.SMs, p.Arch, p.TensorMaps = d.sms, d.sm, d.encoder != nil
+	return p
 }
 
 func (d *cudaDevice) linear(op cudaplan.Op, out, in []float32, m int, w *Tensor) error {

@@ -257,7 +257,7 @@ func BenchmarkDevice(b *testing.B) {
 }
 
 func benchProblem(b *testing.B, d *cudaDevice, p cudaplan.Problem, rot *rotation, copyGBs float64) {
-	pl, err := cudaplan.Choose(p)
+	pl, err := cudaplan.Choose(d.onDevice(p))
 	if err != nil {
 		b.Fatal(err)
 	}

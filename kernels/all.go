@@ -65,6 +65,11 @@ func All() []Kernel {
 	add(NewGemmTCTransposed(64, false))
 	add(NewGemmTCTransposed(64, true))
 	add(NewGemmTCTransposed(32, false))
+	add(NewGemmWG(64, false))
+	add(NewGemmWG(64, true))
+	add(NewGemmWG(32, false))
+	add(&GemmWG{BlockSize: 64, Rows: 256}, nil)
+	add(&GemmWG{BlockSize: 64, DoubleQuant: true, Rows: 256}, nil)
 	fp4 := func(k Kernel, err error) {
 		if err == nil {
 			add(ForQuant(k, FP4))
@@ -79,5 +84,6 @@ func All() []Kernel {
 	fp4(NewGemmTC(64, false))
 	fp4(NewGemvTC(8, 64, true))
 	fp4(NewGemmTCTransposed(64, true))
+	fp4(NewGemmWG(64, true))
 	return ks
 }

@@ -130,6 +130,10 @@ func ForQuant(k Kernel, q QuantType) (Kernel, error) {
 		c := *kk
 		c.Quant = q
 		return &c, nil
+	case *GemmWG:
+		c := *kk
+		c.Quant = q
+		return &c, nil
 	}
 	return nil, fmt.Errorf("kernels: %T has no code table to set", k)
 }

@@ -43,6 +43,9 @@
 //	            x_bf16, codes, scales, y, m, n, k grid (⌈N/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
 //	GemmTC (T)  nf4_gemm_t_bf16tc_b<B>[_dq]
 //	            dy, codes, scales, dx, m, n, k   grid (⌈K/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
+//	GemmWG      nf4_gemm_bf16wg_b<B>[_n256][_dq], bf16 x by tensor copies, sm_90a only
+//	            x_map, codes, scales, y, m, n, k grid (⌈N/128⌉, ⌈M/R⌉), R = 128 or 256, block 256,
+//	                                             111 or 143 KiB dynamic shared (Launch.DynamicShared)
 //
 // Kernels never read or write out of bounds for any M, N ≥ 1 and K a multiple
 // of the block size; a shape they cannot run is an error from Launch.

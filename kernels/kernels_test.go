@@ -13,6 +13,9 @@ import (
 func TestDeterministic(t *testing.T) {
 	for _, kn := range All() {
 		for _, tg := range checkTargets {
+			if tg.SM < kn.MinSM() {
+				continue
+			}
 			a, err := kn.PTX(tg)
 			if err != nil {
 				t.Fatalf("%s %s: %v", kn.Name(), tg, err)
@@ -52,12 +55,22 @@ func TestNamesUniqueAndParamsMatchPTX(t *testing.T) {
 		if !strings.Contains(src, ".visible .entry "+kn.Name()+"(") {
 			t.Errorf("%s: entry missing", kn.Name())
 		}
+		_, mapper := kn.(TensorMapper)
 		for _, p := range kn.Params() {
-			if !strings.Contains(src, "\t.param .u64 "+p) {
-				t.Errorf("%s: param %s missing or not .u64", kn.Name(), p)
+			decl := "\t.param .u64 " + p
+			if mapper && p == "x_map" {
+				decl = "\t.param .align 64 .b8 x_map[128]"
+			}
+			if !strings.Contains(src, decl) {
+				t.Errorf("%s: param %s missing or not declared %q", kn.Name(), p, decl)
 			}
 		}
-		if !strings.Contains(src, ".version 7.8\n.target sm_90\n") {
+		header := ".version 7.8\n.target sm_90\n"
+		if kn.MinSM() == 90 && mapper {
+			// wgmma and tensor copies: sm_90a code, PTX ISA 8.0.
+			header = ".version 8.0\n.target sm_90a\n"
+		}
+		if !strings.Contains(src, header) {
 			t.Errorf("%s: wrong header for sm_90", kn.Name())
 		}
 		if strings.Contains(src, ".f64") {

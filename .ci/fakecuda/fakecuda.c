@@ -298,7 +298,10 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	int gemv = gemvTC || sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
 	int deq = strncmp(name, "nf4_dequantize_f32", 18) == 0;
 	int gemmT = strncmp(name, "nf4_gemm_t_f32", 14) == 0 || strncmp(name, "nf4_gemm_t_bf16tc", 17) == 0;
-	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
+	// The sm_90a warpgroup GEMM reads x through a tensor map (its first
+	// parameter, 128 bytes by value) into dynamic shared memory.
+	int wg = strncmp(name, "nf4_gemm_bf16wg", 15) == 0;
+	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0 || wg;
 	np = (w.dq ? 4 : 1) + (deq ? 3 : gemv ? 5 : 6);
 	for (int i = 0; i < np; i++) a[i] = *(uint64_t *)params[i];
 	int compute = getenv("FAKE_CUDA_NOCOMPUTE") == NULL;
@@ -316,7 +319,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	// The tensor-core gemv and forward GEMM read x as bf16 (the host
 	// rounds it).
 	const uint16_t *xh = (const uint16_t *)a[0];
-	int xbf = gemvTC || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
+	int xbf = gemvTC || wg || strncmp(name, "nf4_gemm_bf16tc", 15) == 0;
 	w.codes = (const uint8_t *)a[1];
 	int j = 2 + take(&w, a + 2);
 	float *y = (float *)a[j];
@@ -342,11 +345,28 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		if (!r || bx != 128 || gy != 1 || (uint64_t)gx * r < n) return CUDA_ERROR_INVALID_VALUE;
 	} else {
 		m = a[j + 1], n = a[j + 2], k = a[j + 3];
-		// Tiles: 64×64 for the float32 GEMMs, 128×128 (256 threads) for bf16tc.
+		// Tiles: 64×64 for the float32 GEMMs, 128×128 (256 threads) for bf16tc,
+		// 128 W rows × 128 or 256 x rows (_n256) for bf16wg.
 		int tc = strstr(name, "bf16tc") != NULL;
-		uint64_t tile = tc ? 128 : 64;
+		uint64_t tile = tc || wg ? 128 : 64, mtile = strstr(name, "_n256") ? 256 : tile;
 		uint64_t cols = gemmT ? k : n;
-		if (!(gemm || gemmT) || (tc && bx != 256) || (uint64_t)gx * tile < cols || (uint64_t)gy * tile < m) return CUDA_ERROR_INVALID_VALUE;
+		if (!(gemm || gemmT) || ((tc || wg) && bx != 256) || (uint64_t)gx * tile < cols || (uint64_t)gy * mtile < m) return CUDA_ERROR_INVALID_VALUE;
+		if (wg) {
+			// The map kernels/tensormap's Encode describes, as this
+			// driver's cuTensorMapEncodeTiled wrote it: x as bf16 [m][k],
+			// boxes of 64 k × the block's x rows, 128-byte swizzle.
+			const uint8_t *map = params[0];
+			uint32_t head[4], box[2];
+			uint64_t body[4];
+			memcpy(head, map, 16);
+			memcpy(body, map + 16, 32);
+			memcpy(box, map + 48, 8);
+			if (((uintptr_t)map & 63) || head[0] != 0x50414d54 || head[1] != 1 || head[2] != 9 || head[3] != 3 ||
+			    body[1] != k || body[2] != m || body[3] != 2 * k || box[0] != 64 || box[1] != mtile || shared <= 48 * 1024)
+				return CUDA_ERROR_INVALID_VALUE;
+			x = (const float *)body[0];
+			xh = (const uint16_t *)body[0];
+		}
 	}
 	w.n = n, w.k = k;
 	if (!m || !n || !k || k % w.b) return CUDA_ERROR_INVALID_VALUE;

@@ -76,8 +76,11 @@ type Problem struct {
 	DoubleQuant bool
 	Quant       kernels.QuantType
 	SMs         int
+	// Arch is the device's compute capability, major·10 + minor (90 for
+	// 9.0); 0 when unknown. The sm_90a warpgroup GEMM runs on 90 exactly.
+	Arch int
 	// TensorMaps says the driver encodes tensor maps (CUDA 12.0 and later),
-	// which the Hopper kernels' copies read.
+	// which the warpgroup GEMM's copies read.
 	TensorMaps bool
 }
 
@@ -110,7 +113,11 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 // bf16 mode for M ≥ 2 the tensor-core gemv, its tiles per block chosen
 // for p.N on p.SMs multiprocessors, else (one row is memory-bound on it
 // already, and float32 is exact) the float32 gemv, its rows per block
-// chosen so; the GEMM of the chosen mode above that; for a backward pass
+// chosen so; the GEMM of the chosen mode above that (in the bf16 mode on
+// compute capability 9.0 exactly, p.Arch 90, with a driver that encodes
+// tensor maps, the sm_90a warpgroup GEMM,
+// its rows per block chosen for p.M, p.N and p.SMs; GemmTC elsewhere,
+// sm_90a code running on 9.0 only); for a backward pass
 // the transposed GEMM, on tensor cores in the bf16 mode above
 // kernels.MaxGemvM rows, in float32 otherwise; and the float32 dequantize
 // kernel.
@@ -130,6 +137,8 @@ func Choose(p Problem) (Plan, error) {
 			k, err = kernels.NewGemvTCFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
+		case p.Mode == BF16 && p.Arch == 90 && p.TensorMaps:
+			k, err = kernels.NewGemmWGFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:
 			k, err = kernels.NewGemmTC(p.BlockSize, p.DoubleQuant)
 		case p.Mode == Float32:
@@ -165,7 +174,7 @@ func Choose(p Problem) (Plan, error) {
 // InBF16 reports whether the kernel reads the activation as bf16 (see
 // ToBF16), not float32: the tensor-core gemv and forward GEMMs, which read
 // it many times over, take it rounded once on the host, at half the bytes
-// (directly, or through a tensor map over it).
+// (GemmWG through a tensor map over that buffer, x_map).
 func (pl Plan) InBF16() bool {
 	for _, name := range pl.Kernel.Params() {
 		if name == "x_bf16" || name == "x_map" {

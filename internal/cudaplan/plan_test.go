@@ -42,6 +42,21 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Backward, M: 512, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 8, 1}},
 		{Problem{Op: Dequantize, N: 3, K: 64, BlockSize: 64}, "nf4_dequantize_f32_b64", [3]int{1, 1, 1}},
 		{Problem{Op: Dequantize, N: 4096, K: 4096, BlockSize: 128}, "nf4_dequantize_f32_b128", [3]int{2048, 1, 1}},
+		// Compute capability 9.0 exactly: the sm_90a warpgroup GEMM in the
+		// bf16 mode above the gemv's rows, 256 x rows per block where that
+		// still fills 132 SMs, 128 where it would not; GemmTC on 8.9 and
+		// on a 9.0 whose SM count is unknown only at 128 rows.
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64", [3]int{32, 4, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 4096, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64_n256", [3]int{32, 16, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 11008, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true, DoubleQuant: true}, "nf4_gemm_bf16wg_b64_n256_dq", [3]int{86, 2, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 9, N: 65, K: 128, BlockSize: 32, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b32", [3]int{1, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 89}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
+		// A driver before CUDA 12 cannot encode the tensor maps.
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 100}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 8, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemv_tc_m8_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, M: 512, N: 100, K: 256, BlockSize: 64, Arch: 90}, "nf4_gemm_f32_b64", [3]int{2, 8, 1}},
+		{Problem{Op: Backward, Mode: BF16, M: 512, N: 100, K: 256, BlockSize: 64, Arch: 90}, "nf4_gemm_t_bf16tc_b64", [3]int{2, 4, 1}},
 	}
 	for _, c := range cases {
 		pl, err := Choose(c.p)
@@ -204,15 +219,25 @@ func TestArgsTensorMap(t *testing.T) {
 	}
 }
 
-// bits is the 8-byte arguments of args, which the simulator takes.
-func bits(t *testing.T, args []Arg) []uint64 {
+// simArgs is args as the simulator takes them: 8-byte values as they are,
+// a tensor map encoded into device memory and passed by that address.
+func simArgs(t *testing.T, dev *ptxsim.Device, args []Arg) []uint64 {
 	t.Helper()
 	v := make([]uint64, len(args))
 	for i, a := range args {
-		if a.Map != nil {
-			t.Fatalf("argument %d is a tensor map", i)
-		}
 		v[i] = a.Bits
+		if a.Map == nil {
+			continue
+		}
+		enc, err := a.Map.Encode()
+		if err != nil {
+			t.Fatalf("argument %d: %v", i, err)
+		}
+		p := dev.Alloc(len(enc))
+		if err := dev.Write(p, enc[:]); err != nil {
+			t.Fatal(err)
+		}
+		v[i] = uint64(p)
 	}
 	return v
 }
@@ -305,6 +330,12 @@ func TestLaunchMatchesCPU(t *testing.T) {
 				for _, mode := range modes {
 					p := Problem{Op: op, Mode: mode, M: s.M, N: s.N, K: s.K, BlockSize: s.B, DoubleQuant: dq}
 					checkLaunch(t, r, p, w)
+					if op == Forward && mode == BF16 && s.M > kernels.MaxGemvM {
+						// On 9.0 with tensor maps: the warpgroup GEMM.
+						p.Arch, p.TensorMaps = 90, true
+						checkLaunch(t, r, p, w)
+						p.Arch, p.TensorMaps = 0, false
+					}
 					if op == Forward && s.M <= kernels.MaxGemvM {
 						// On 2 SMs the gemv takes fewer rows per block.
 						p.SMs = 2
@@ -354,7 +385,11 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := pl.Kernel.PTX(ptx.SM80)
+	target := ptx.SM80
+	if p.Arch == 90 {
+		target = ptx.SM90
+	}
+	src, err := pl.Kernel.PTX(target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +401,7 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dev.Launch(k, pl.Launch.Grid, pl.Launch.Block, 0, bits(t, args)...); err != nil {
+	if err := dev.Launch(k, pl.Launch.Grid, pl.Launch.Block, pl.Launch.DynamicShared, simArgs(t, dev, args)...); err != nil {
 		t.Fatalf("%v: %v", p, err)
 	}
 	got, err := dev.ReadFloat32s(ptxsim.Ptr(b.Out), p.OutLen())
@@ -467,6 +502,10 @@ func TestToBF16(t *testing.T) {
 	tc, _ := kernels.NewGemmTC(64, false)
 	if pl := (Plan{Kernel: tc}); !pl.InBF16() {
 		t.Error("the tensor-core GEMM does not read bf16 x")
+	}
+	wg, _ := kernels.NewGemmWG(64, false)
+	if pl := (Plan{Kernel: wg}); !pl.InBF16() {
+		t.Error("the warpgroup GEMM does not read bf16 x (through its tensor map)")
 	}
 	tt, _ := kernels.NewGemmTCTransposed(64, false)
 	if pl := (Plan{Kernel: tt}); pl.InBF16() {

@@ -318,7 +318,7 @@ func measure(kp *ptxsim.KernelProfile, n int) perCTA {
 	p.global = sumClasses(kp, ptxsim.GlobalLoad, ptxsim.GlobalStore, ptxsim.GlobalAtomic)
 	p.load = kp.Sum(ptxsim.GlobalLoad)
 	p.shared = sumClasses(kp, ptxsim.SharedLoad, ptxsim.SharedStore, ptxsim.SharedAtomic)
-	p.cp = kp.Sum(ptxsim.CpAsync)
+	p.cp = sumClasses(kp, ptxsim.CpAsync, ptxsim.TensorCopy)
 	p.ldm = kp.Sum(ptxsim.Ldmatrix)
 	p.shuffles = float64(kp.Sum(ptxsim.Shuffle).Requests)
 	if ls := kp.Loops(); len(ls) > 0 {
@@ -349,7 +349,7 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 	total := grid[0] * grid[1] * grid[2]
 	threads := block[0] * block[1] * block[2]
 	warpsPerCTA := (threads + 31) / 32
-	w := Workload{Kernel: k.Name(), CTAs: total, ThreadsPerCTA: threads, RegsPerThread: c.registers, SharedPerCTA: c.shared}
+	w := Workload{Kernel: k.Name(), CTAs: total, ThreadsPerCTA: threads, RegsPerThread: c.registers, SharedPerCTA: c.shared + r.Launch.DynamicShared}
 	ctasPerSM, _, _, err := Occupancy(w, d)
 	if err != nil {
 		return err
@@ -357,7 +357,7 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 
 	// Each block gets its share of the L1 that shared memory leaves.
 	resident := math.Min(float64(ctasPerSM), math.Ceil(float64(total)/d.SMs.V))
-	l1 := (d.L1SharedBytes.V - resident*float64(c.shared)) / resident
+	l1 := (d.L1SharedBytes.V - resident*float64(w.SharedPerCTA)) / resident
 	var avg perCTA
 	var interior perCTA
 	var sharing float64
@@ -372,7 +372,7 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 		}
 		dev.Profile = ptxsim.NewProfile()
 		dev.Profile.L1Bytes = int64(math.Max(l1, 0))
-		if err := dev.LaunchBlocks(c.sim, grid, block, 0, blocks, args...); err != nil {
+		if err := dev.LaunchBlocks(c.sim, grid, block, r.Launch.DynamicShared, blocks, args...); err != nil {
 			return err
 		}
 		kp := dev.Profile.Kernel(k.Name())
@@ -484,7 +484,7 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 	}
 	w.Roof = roofOf(k)
 	switch k.(type) {
-	case *kernels.Gemv, *kernels.GemvTC, *kernels.Gemm, *kernels.GemmTC:
+	case *kernels.Gemv, *kernels.GemvTC, *kernels.Gemm, *kernels.GemmTC, *kernels.GemmWG:
 		w.FLOPs = 2 * float64(r.Shape.M) * float64(r.Shape.N) * float64(r.Shape.K)
 	}
 	r.Workload = w
@@ -498,7 +498,7 @@ func roofOf(k kernels.Kernel) Roofline {
 		return Roofline(r.Roofline())
 	}
 	switch k.(type) {
-	case *kernels.GemmTC:
+	case *kernels.GemmTC, *kernels.GemmWG:
 		return RoofTensor
 	case *kernels.Gemm:
 		return RoofFP32
@@ -510,7 +510,7 @@ func roofOf(k kernels.Kernel) Roofline {
 // cp.async), so each trip waits on a round trip.
 func loadsIn(kp *ptxsim.KernelProfile, l ptxsim.Loop) bool {
 	for _, in := range kp.Instrs[l.Start : l.End+1] {
-		if in.Class == ptxsim.GlobalLoad || in.Class == ptxsim.CpAsync {
+		if in.Class == ptxsim.GlobalLoad || in.Class == ptxsim.CpAsync || in.Class == ptxsim.TensorCopy {
 			return true
 		}
 	}

@@ -50,6 +50,26 @@ func arguments(dev *ptxsim.Device, k kernels.Kernel, s kernels.Shape) ([]uint64,
 			}
 		case "x_bf16": // the timing does not depend on the values
 			add(name, 2*mk, false, genFloats(-1, 1))
+		case "x_map": // x as bf16 behind the tensor map the kernel asks for
+			tm, ok := k.(kernels.TensorMapper)
+			if !ok {
+				return nil, nil, fmt.Errorf("perf: %s: x_map without a TensorMap method", k.Name())
+			}
+			x := dev.AllocGenerated(2*mk, genFloats(-1, 1))
+			bufs = append(bufs, buffer{name: "x_bf16", bytes: 2 * mk, gen: genFloats(-1, 1)})
+			m, err := tm.TensorMap(name, s, uint64(x))
+			if err != nil {
+				return nil, nil, err
+			}
+			enc, err := m.Encode()
+			if err != nil {
+				return nil, nil, err
+			}
+			p := dev.Alloc(len(enc))
+			if err := dev.Write(p, enc[:]); err != nil {
+				return nil, nil, err
+			}
+			args = append(args, uint64(p))
 		case "dy":
 			add(name, 4*mn, false, genFloats(-1, 1))
 		case "codes":

@@ -80,6 +80,23 @@ var budgets = []struct {
 	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.413, ""},
 	{gemmTC, kernels.Shape{M: 512, N: 11008, K: 4096, BlockSize: 64}, 0.423, "h100"},
 	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.413, "h100"},
+	// The sm_90a warpgroup GEMM (wgmma at the full tensor rate, x by
+	// tensor copies), its rows per block as the planner picks them: 128
+	// where 256 would leave SMs idle (M = 512 at N = 4096, 8192), bound
+	// there by L2 (x read once per 128 W rows) or issue (the W decode);
+	// 256 elsewhere, L2-bound.
+	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.673, ""},
+	{gemmWG, kernels.Shape{M: 512, N: 8192, K: 8192, BlockSize: 64}, 0.682, ""},
+	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 11008, BlockSize: 64}, 0.683, ""},
+	{gemmWG, kernels.Shape{M: 512, N: 11008, K: 4096, BlockSize: 64}, 0.752, ""},
+	{gemmWG, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.752, ""},
+	{gemmWG, kernels.Shape{M: 4096, N: 4096, K: 4096, BlockSize: 64}, 0.752, ""},
+	{gemmWG, kernels.Shape{M: 4096, N: 8192, K: 8192, BlockSize: 64}, 0.772, ""},
+	{gemmWG, kernels.Shape{M: 4096, N: 4096, K: 11008, BlockSize: 64}, 0.778, ""},
+	{gemmWG, kernels.Shape{M: 4096, N: 11008, K: 4096, BlockSize: 64}, 0.752, ""},
+	{gemmWG, kernels.Shape{M: 4096, N: 14336, K: 4096, BlockSize: 64}, 0.752, ""},
+	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.673, "h100"},
+	{gemmWG, kernels.Shape{M: 4096, N: 14336, K: 4096, BlockSize: 64}, 0.752, "h100"},
 }
 
 func dequantizeF32(kernels.Shape, Device) (kernels.Kernel, error) {
@@ -89,6 +106,11 @@ func dequantizeBF16(kernels.Shape, Device) (kernels.Kernel, error) {
 	return kernels.NewDequantize(kernels.OutBF16, 64, false)
 }
 func gemmTC(kernels.Shape, Device) (kernels.Kernel, error) { return kernels.NewGemmTC(64, false) }
+
+// gemmWG is the sm_90a GEMM the planner picks on compute capability 9.0.
+func gemmWG(s kernels.Shape, d Device) (kernels.Kernel, error) {
+	return kernels.NewGemmWGFor(s.M, s.N, int(d.SMs.V), 64, false)
+}
 func gemmTCTransposed(kernels.Shape, Device) (kernels.Kernel, error) {
 	return kernels.NewGemmTCTransposed(64, false)
 }

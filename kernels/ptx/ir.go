@@ -16,9 +16,10 @@ type Instr struct {
 	args     []arg
 	guard    Reg // optional predicate guard
 	guardNeg bool
-	effect   bool // has a side effect: never removed
-	barrier  bool // bar.sync and friends
-	sync     bool // warp-synchronous (shfl, mma, ldmatrix): every lane must arrive
+	effect   bool  // has a side effect: never removed
+	barrier  bool  // bar.sync and friends
+	sync     bool  // warp-synchronous (shfl, mma, ldmatrix): every lane must arrive
+	reads    []Reg // registers read but not printed as a use (wgmma's accumulators)
 }
 
 // IfStmt runs Then when Cond (negated if Neg) holds, Else otherwise.
@@ -65,5 +66,5 @@ func (in *Instr) uses() []Reg {
 	if in.guard.Valid() {
 		out = append(out, in.guard)
 	}
-	return out
+	return append(out, in.reads...)
 }

@@ -11,7 +11,10 @@ import (
 type Kernel struct {
 	name       string
 	params     []string
+	mapParams  map[string]bool // parameters that are 128-byte tensor maps
 	shared     []sharedDecl
+	extern     []sharedDecl // dynamic shared arrays (bytes unused)
+	accel      bool         // uses sm_90a-only instructions
 	minSM      int
 	minISA     int // newest PTX ISA feature used, major·10+minor
 	maxThreads int
@@ -104,6 +107,21 @@ func (k *Kernel) Param(name string) Sym {
 	return Sym(name)
 }
 
+// TensorMapParam declares the next kernel parameter as a tensor map: 128
+// bytes passed by value, aligned to 64 (.param .align 64 .b8 name[128]),
+// the operand of cp.async.bulk.tensor through TensorMapAddr.
+func (k *Kernel) TensorMapParam(name string) Sym {
+	s := k.Param(name)
+	if k.mapParams == nil {
+		k.mapParams = map[string]bool{}
+	}
+	k.mapParams[name] = true
+	return s
+}
+
+// IsTensorMapParam reports whether the parameter name is a tensor map.
+func (k *Kernel) IsTensorMapParam(name string) bool { return k.mapParams[name] }
+
 // Params lists the parameter names in order.
 func (k *Kernel) Params() []string { return append([]string(nil), k.params...) }
 
@@ -122,6 +140,37 @@ func (k *Kernel) Shared(name string, align, bytes int) Sym {
 	k.shared = append(k.shared, sharedDecl{name, align, bytes})
 	return Sym(name)
 }
+
+// ExternShared declares the kernel's dynamic shared memory: an extern array
+// at module scope whose size the launch gives. Its alignment (a power of
+// two ≤ 1024; 1024 for the 128-byte swizzle of tensor copies) holds for the
+// window's start.
+func (k *Kernel) ExternShared(name string, align int) Sym {
+	if !identRE.MatchString(name) {
+		k.fail("shared array name %q is not an identifier", name)
+	}
+	if align < 1 || align&(align-1) != 0 || align > 1024 {
+		k.fail("extern shared array %s: alignment %d is not a power of two ≤ 1024", name, align)
+	}
+	if len(k.extern) > 0 {
+		k.fail("extern shared array %s: the kernel already has %s", name, k.extern[0].name)
+	}
+	k.extern = append(k.extern, sharedDecl{name: name, align: align})
+	return Sym(name)
+}
+
+// Accel marks the kernel as using architecture-specific instructions of
+// sm_90a (wgmma, tensor-memory copies, transaction-count barriers): it
+// prints only for SM90a, with PTX ISA 8.0 or newer. The Hopper instruction
+// methods call it.
+func (k *Kernel) Accel() {
+	k.accel = true
+	k.minSM = max(k.minSM, 90)
+	k.requireISA(accelISA)
+}
+
+// NeedsAccel reports whether the kernel prints only for sm_90a.
+func (k *Kernel) NeedsAccel() bool { return k.accel }
 
 // SharedBytes is the static shared memory the kernel declares.
 func (k *Kernel) SharedBytes() int {

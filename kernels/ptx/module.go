@@ -57,10 +57,13 @@ func (m *Module) Print(t Target) (string, error) {
 		return "", err
 	}
 	for _, k := range m.kernels {
+		if k.accel && !t.Accel {
+			return "", fmt.Errorf("ptx: kernel %s uses sm_90a instructions (wgmma, tensor copies) and prints only for sm_90a, not %s", k.name, t)
+		}
 		isa = max(isa, k.minISA)
 	}
-	if isa > maxISA {
-		return "", fmt.Errorf("ptx: module needs PTX ISA %s, newer than %s", isaString(isa), isaString(maxISA))
+	if isa > t.maxISA() {
+		return "", fmt.Errorf("ptx: module for %s needs PTX ISA %s, newer than %s", t, isaString(isa), isaString(t.maxISA()))
 	}
 	if m.err != nil {
 		return "", m.err
@@ -69,6 +72,7 @@ func (m *Module) Print(t Target) (string, error) {
 		return "", errNoKernel
 	}
 	var b strings.Builder
+	externs := map[string]bool{}
 	fmt.Fprintf(&b, ".version %s\n.target %s\n.address_size 64\n", isaString(isa), t)
 	for _, c := range m.consts {
 		fmt.Fprintf(&b, "\n.const .align 4 .f32 %s[%d] = {", c.name, len(c.vals))
@@ -87,10 +91,12 @@ func (m *Module) Print(t Target) (string, error) {
 		if t.SM < k.minSM {
 			return "", fmt.Errorf("ptx: kernel %s needs sm_%d or newer, not %s", k.name, k.minSM, t)
 		}
+
 		body := eliminateDead(k.body)
 		if err := checkBarriers(k.name, body); err != nil {
 			return "", err
 		}
+		printExtern(&b, k, externs)
 		printKernel(&b, k, body)
 	}
 	return b.String(), nil

@@ -17,7 +17,11 @@ func printKernel(b *strings.Builder, k *Kernel, body []Stmt) {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		fmt.Fprintf(b, "\n\t.param .u64 %s", p)
+		if k.mapParams[p] {
+			fmt.Fprintf(b, "\n\t.param .align 64 .b8 %s[128]", p)
+		} else {
+			fmt.Fprintf(b, "\n\t.param .u64 %s", p)
+		}
 	}
 	b.WriteString("\n)\n")
 	if k.maxThreads > 0 {
@@ -39,6 +43,17 @@ func printKernel(b *strings.Builder, k *Kernel, body []Stmt) {
 	p := printer{b: b}
 	p.stmts(body)
 	b.WriteString("\tret;\n}\n")
+}
+
+// printExtern declares k's dynamic shared array at module scope (PTX does
+// not accept an extern inside a function), once per name in a module.
+func printExtern(b *strings.Builder, k *Kernel, done map[string]bool) {
+	for _, s := range k.extern {
+		if !done[s.name] {
+			done[s.name] = true
+			fmt.Fprintf(b, "\n.extern .shared .align %d .b8 %s[];\n", s.align, s.name)
+		}
+	}
 }
 
 func (p *printer) label() string {

@@ -238,10 +238,21 @@ func TestTargets(t *testing.T) {
 	if _, err := m.Print(Target{SM: 100}); err == nil {
 		t.Error("printed for sm_100, which CUDA 11.8 cannot assemble")
 	}
-	for _, s := range []string{"sm_80", "90"} {
-		if _, err := ParseTarget(s); err != nil {
-			t.Error(err)
+	if _, err := m.Print(SM90a); err != nil {
+		t.Error(err)
+	}
+	for s, want := range map[string]Target{"sm_80": SM80, "90": SM90, "sm_90a": SM90a} {
+		if tg, err := ParseTarget(s); err != nil || tg != want {
+			t.Errorf("ParseTarget(%q) = %v, %v", s, tg, err)
 		}
+	}
+	for _, s := range []string{"sm_80a", "sm_x", "sm_90aa"} {
+		if _, err := ParseTarget(s); err == nil {
+			t.Errorf("parsed %s", s)
+		}
+	}
+	if SM90a.String() != "sm_90a" {
+		t.Errorf("SM90a prints as %s", SM90a)
 	}
 	if _, err := ParseTarget("sm_x"); err == nil {
 		t.Error("parsed sm_x")

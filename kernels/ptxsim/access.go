@@ -10,6 +10,8 @@ func (b *blockRun) access(t *thread, sp space, addr uint64, n int, write, atomic
 	if sp == spGeneric {
 		if addr >= sharedWindow && addr < sharedWindow+1<<32 {
 			sp, addr = spShared, addr-sharedWindow
+		} else if addr >= paramWindow && addr < paramWindow+1<<32 {
+			sp, addr = spParam, addr-paramWindow
 		} else {
 			sp = spGlobal
 		}
@@ -46,6 +48,7 @@ func (b *blockRun) access(t *thread, sp space, addr uint64, n int, write, atomic
 			for i := range init {
 				init[i] = true
 			}
+			b.noteStore(t, addr, n)
 		} else {
 			for i, ok := range init {
 				if !ok {

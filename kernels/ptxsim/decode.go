@@ -178,7 +178,22 @@ func (d *decoder) decode(ri *rawInst) (inst, error) {
 			err = d.nops(ops, 0)
 		}
 	case "membar", "fence":
-		// Execution is sequentially consistent, so fences order nothing new.
+		// Execution is sequentially consistent, so fences order nothing new,
+		// except that a proxy fence is recorded: wgmma reads only shared
+		// bytes written before the writer's fence.proxy.async.
+		if len(m) >= 2 && m[0] == ".proxy" && m[1] == ".async" {
+			in.op = opProxyFence
+			m = m[2:]
+			m.takeSpace()
+			m.take(".shared::cluster")
+			m.take(".global")
+			err = d.done(m)
+			break
+		}
+		if m.take(".mbarrier_init") {
+			// Barrier initialisation is immediately visible to the copies.
+			m.take(".cluster")
+		}
 		m.dropHints()
 		m.take(".gl")
 		m.take(".sc")
@@ -199,7 +214,15 @@ func (d *decoder) decode(ri *rawInst) (inst, error) {
 	case "ldmatrix":
 		err = d.decodeLdmatrix(&in, m, ops)
 	case "cp":
-		err = d.decodeCp(&in, m, ops)
+		if len(m) > 1 && m[1] == ".bulk" {
+			err = d.decodeBulkTensor(&in, m, ops)
+		} else {
+			err = d.decodeCp(&in, m, ops)
+		}
+	case "mbarrier":
+		err = d.decodeMbarrier(&in, m, ops)
+	case "wgmma":
+		err = d.decodeWgmma(&in, m, ops)
 	default:
 		err = d.errf("unsupported instruction %s", ri.opcode)
 	}

@@ -15,7 +15,8 @@
 //
 // Supported PTX: the module header (.version, .target, .address_size);
 // .const variables with initialisers; .visible .entry kernels with scalar
-// .param parameters; .reg, .shared (static and .extern dynamic) declarations;
+// .param parameters and .b8 array parameters passed by value (a tensor map;
+// the launch argument is the device address of its bytes); .reg, .shared (static and .extern dynamic) declarations;
 // labels and guard predicates (@%p, @!%p). Instructions: ld/st (.param,
 // .global, .global.nc, .shared, .const, generic; .v2/.v4; 8 to 64 bits),
 // cvta, mov (also packing and unpacking vectors), add, sub, mul
@@ -27,7 +28,12 @@
 // bar.warp.sync, membar/fence, shfl.sync, vote.sync, atom and red (add, min,
 // max, exch, cas, and, or, xor, inc, dec), mma.sync m16n8k16 (f16, bf16)
 // and m16n8k8 (tf32) with f32 accumulators, ldmatrix (.x1/.x2/.x4,
-// .trans) and cp.async with its groups. Anything else is an *Error naming
+// .trans) and cp.async with its groups; for sm_90a mbarrier (init,
+// arrive[.expect_tx], try_wait.parity), cp.async.bulk.tensor.2d tile copies
+// completing on an mbarrier, fence.proxy.async, fence.mbarrier_init and
+// wgmma (fence, commit_group, wait_group, mma_async m64nNk16 .f32 with bf16
+// or f16 operands from shared memory through matrix descriptors; see
+// hopper.go for their semantics). Anything else is an *Error naming
 // the line, at load time.
 //
 // Execution model. Blocks run one after another. Inside a block every

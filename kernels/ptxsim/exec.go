@@ -11,23 +11,25 @@ const (
 	stRun  uint8 = iota
 	stWarp       // waiting at a warp collective
 	stBar        // waiting at bar.sync
+	stMbar       // sleeping in mbarrier.try_wait until its phase completes
 	stDone
 )
 
 type thread struct {
-	regs  []uint64
-	pc    int32
-	state uint8
-	idx   int32 // linear index in the block
-	lane  int32
-	warp  int32
-	tid   [3]int
-	mask  uint32 // member mask at a warp collective
-	barID uint64
-	barN  uint64 // expected thread count, 0 for all
-	steps int64
-	async asyncState
-	execs []int32 // per instruction: times reached, when profiling
+	regs   []uint64
+	pc     int32
+	state  uint8
+	idx    int32 // linear index in the block
+	lane   int32
+	warp   int32
+	tid    [3]int
+	mask   uint32 // member mask at a warp collective
+	barID  uint64
+	barN   uint64 // expected thread count, 0 for all
+	steps  int64
+	async  asyncState
+	fences uint32  // fence.proxy.async executed
+	execs  []int32 // per instruction: times reached, when profiling
 }
 
 type blockRun struct {
@@ -42,10 +44,13 @@ type blockRun struct {
 	params   []byte
 	maxSteps int64
 	col      *collector // nil unless the device is profiling
+	hop      hopperState
 }
 
 // Launch runs kernel k over grid×block threads. params are the kernel's
-// parameters in order, each stored with the width its declaration gives.
+// parameters in order, each stored with the width its declaration gives;
+// for a .b8 array parameter (a tensor map, passed by value) the value is
+// the device address of its bytes, which the launch copies in.
 // The first failure stops the launch and is returned as an *Error.
 func (d *Device) Launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, params ...uint64) error {
 	return d.launch(k, grid, block, sharedDynamicBytes, nil, params)
@@ -90,6 +95,16 @@ func (d *Device) launch(k *Kernel, grid, block [3]int, sharedDynamicBytes int, b
 	}
 	pbuf := make([]byte, k.paramSize)
 	for i, p := range params {
+		if k.params[i].array {
+			// An array parameter (a tensor map) is passed by value: the
+			// launch argument is the device address of its bytes.
+			src, _, err := d.bytes(p, k.params[i].size)
+			if err != nil {
+				return fail("parameter %s: the %d bytes passed by value: %v", k.params[i].name, k.params[i].size, err)
+			}
+			copy(pbuf[k.paramOff[i]:], src)
+			continue
+		}
 		var tmp [8]byte
 		binary.LittleEndian.PutUint64(tmp[:], p)
 		copy(pbuf[k.paramOff[i]:], tmp[:k.params[i].size])
@@ -171,6 +186,7 @@ func (b *blockRun) reset(grid, block [3]int) {
 		r[slotLaneid], r[slotWarpid], r[slotNwarpid] = uint64(i%32), uint64(i/32), uint64(b.nwarps)
 		*t = thread{regs: t.regs, idx: int32(i), lane: int32(i % 32), warp: int32(i / 32), tid: [3]int{x, y, z}, execs: t.execs}
 	}
+	b.resetHopper()
 	if b.col != nil {
 		b.col.beginBlock()
 	}
@@ -205,6 +221,18 @@ func (b *blockRun) run(grid, block [3]int) error {
 			fired = fired || f
 		}
 		if fired {
+			continue
+		}
+		if fired, err := b.resolveGroups(); err != nil || fired {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if woke, err := b.wakeSleepers(); err != nil || woke {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		done, err := b.resolveBarrier()
@@ -283,10 +311,33 @@ func (b *blockRun) exec(t *thread) error {
 				return b.fail(t, "lane %d is not in its own member mask 0x%08x", t.lane, t.mask)
 			}
 			return nil
-		case opMma, opLdmatrix:
+		case opMma, opLdmatrix, opWgFence, opWgCommit, opWgWait, opWgmma:
 			t.state = stWarp
 			t.mask = 0xffffffff
 			return nil
+		case opMbarInit:
+			if err := b.mbarInit(t, in); err != nil {
+				return err
+			}
+		case opMbarArrive:
+			if err := b.mbarArrive(t, in); err != nil {
+				return err
+			}
+		case opMbarTryWait:
+			ready, err := b.mbarTryWait(t, in)
+			if err != nil {
+				return err
+			}
+			if !ready {
+				t.state = stMbar
+				return nil
+			}
+		case opTensorLoad:
+			if err := b.tensorIssue(t, in); err != nil {
+				return err
+			}
+		case opProxyFence:
+			t.fences++
 		case opNop:
 		case opLd:
 			if err := b.load(t, in); err != nil {

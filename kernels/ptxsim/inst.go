@@ -56,7 +56,19 @@ const (
 	opCpAsync
 	opCpCommit
 	opCpWait
+	opProxyFence  // fence.proxy.async
+	opMbarInit    // mbarrier.init
+	opMbarArrive  // mbarrier.arrive[.expect_tx]
+	opMbarTryWait // mbarrier.try_wait.parity
+	opTensorLoad  // cp.async.bulk.tensor.2d ... mbarrier::complete_tx::bytes
+	opWgFence     // wgmma.fence
+	opWgCommit    // wgmma.commit_group
+	opWgWait      // wgmma.wait_group
+	opWgmma       // wgmma.mma_async
 )
+
+// isGroupOp reports whether op is a warpgroup collective (four warps).
+func (op opcode) isGroupOp() bool { return op >= opWgFence && op <= opWgmma }
 
 // space is a state space.
 type space uint8
@@ -86,7 +98,8 @@ const (
 	fHasC     // setp with a combining predicate c
 	fZfill    // cp.async with a source-size operand
 	fApprox
-	fNoL1 // a global access that does not allocate in L1 (.cg, .cv, .L1::no_allocate)
+	fNoL1     // a global access that does not allocate in L1 (.cg, .cv, .L1::no_allocate)
+	fExpectTx // mbarrier.arrive.expect_tx
 )
 
 // comparison operators for setp

@@ -71,6 +71,10 @@ const (
 	// sharedWindow is where shared memory appears in the generic address
 	// space (cvta.shared), far from any global buffer.
 	sharedWindow = 0x7f00_0000_0000
+	// paramWindow is where the kernel's parameters appear in the generic
+	// address space (mov of a parameter's name, the operand of a tensor
+	// copy).
+	paramWindow = 0x7e00_0000_0000
 )
 
 // NewDevice returns an empty device.

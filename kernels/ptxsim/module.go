@@ -171,7 +171,7 @@ func decodeKernel(rk *rawKernel, moduleShared []varDecl, constOff map[string]int
 		d.regType[n] = tyU32
 	}
 	for _, p := range rk.params {
-		off := alignUp(k.paramSize, p.size)
+		off := alignUp(k.paramSize, p.align)
 		k.paramOff = append(k.paramOff, off)
 		if _, dup := d.params[p.name]; dup {
 			return nil, parseErr(rk.line, "", "duplicate parameter %s", p.name)
@@ -219,9 +219,12 @@ func decodeKernel(rk *rawKernel, moduleShared []varDecl, constOff map[string]int
 	}
 	k.sharedSize = alignUp(k.sharedSize, 16)
 	for _, v := range dyn {
-		if v.align > 16 {
-			return nil, parseErr(v.line, "", "dynamic shared alignment above 16 is not supported")
+		if v.align > 1024 {
+			return nil, parseErr(v.line, "", "dynamic shared alignment above 1024 is not supported")
 		}
+		// The dynamic window starts after the static arrays, aligned as
+		// its declaration asks (1024 for tiles swizzled by 128 bytes).
+		k.sharedSize = alignUp(k.sharedSize, v.align)
 		if err := d.addSym(v, symbol{spShared, int64(k.sharedSize)}); err != nil {
 			return nil, err
 		}
@@ -314,6 +317,11 @@ func (d *decoder) src(o rawOperand, t ptype) (int32, error) {
 		}
 		if sym, ok := d.syms[o.name]; ok {
 			return d.literal(uint64(sym.addr)), nil
+		}
+		if off, ok := d.params[o.name]; ok {
+			// The address of a parameter (a tensor map's operand), in the
+			// generic window where the parameter space appears.
+			return d.literal(paramWindow + uint64(off)), nil
 		}
 		return 0, d.errf("unknown operand %s", o.name)
 	}

@@ -62,8 +62,10 @@ type rawKernel struct {
 }
 
 type paramDecl struct {
-	name string
-	size int
+	name  string
+	size  int
+	align int
+	array bool // a .b8 array passed by value (a tensor map)
 }
 
 type parser struct {
@@ -214,7 +216,7 @@ func (p *parser) parseParam() (paramDecl, error) {
 	if t.text != ".param" {
 		return paramDecl{}, p.errAt(t, "expected .param, found %q", t.text)
 	}
-	size := 0
+	size, align := 0, 0
 	for {
 		t = p.next()
 		if t.kind != tIdent {
@@ -225,7 +227,12 @@ func (p *parser) parseParam() (paramDecl, error) {
 		}
 		if strings.HasPrefix(t.text, ".ptr") || t.text == ".align" {
 			if t.text == ".align" {
-				p.next()
+				n := p.next()
+				v, err := parseInt(n.text)
+				if err != nil || v < 1 || v > 1024 || v&(v-1) != 0 {
+					return paramDecl{}, p.errAt(n, "bad parameter alignment %q", n.text)
+				}
+				align = int(v)
 			}
 			continue
 		}
@@ -239,9 +246,19 @@ func (p *parser) parseParam() (paramDecl, error) {
 		return paramDecl{}, p.errAt(t, "parameter %s has no type", t.text)
 	}
 	if p.peek().text == "[" {
-		return paramDecl{}, p.errAt(t, "array parameters are not supported")
+		// Only byte arrays, the form of a tensor map passed by value.
+		p.next()
+		n := p.next()
+		count, err := parseInt(n.text)
+		if size != 1 || err != nil || count < 1 || count > 4096 {
+			return paramDecl{}, p.errAt(t, "only sized .b8 array parameters are supported")
+		}
+		if err := p.expect("]"); err != nil {
+			return paramDecl{}, err
+		}
+		return paramDecl{name: t.text, size: int(count), align: max(align, 1), array: true}, nil
 	}
-	return paramDecl{name: t.text, size: size}, nil
+	return paramDecl{name: t.text, size: size, align: max(align, size)}, nil
 }
 
 func (p *parser) parseBody(k *rawKernel) error {
@@ -533,6 +550,18 @@ func (p *parser) parseOperand() (rawOperand, error) {
 			o.off = v
 		default:
 			return o, p.errAt(b, "bad address operand")
+		}
+		if p.peek().text == "," {
+			// [tensorMap, {c0, c1, ...}]: a tensor copy's source.
+			p.next()
+			v, err := p.parseOperand()
+			if err != nil {
+				return o, err
+			}
+			if v.kind != rVec {
+				return o, p.errAt(b, "expected tensor coordinates {...}")
+			}
+			o.elems = v.elems
 		}
 		for p.peek().text == "+" || p.peek().text == "-" {
 			sign := int64(1)

@@ -13,7 +13,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 	const line = 9 // the first body line in wrap
 	cases := []struct{ body, want string }{
 		{"\ttestp.finite.f32 %p, %r1;", "unsupported instruction testp.finite.f32"},
-		{"\ttex.1d.v4.f32.s32 {%r1, %r1, %r1, %r1}, [t, {%r1}];", "expected \"]\""},
+		{"\ttex.1d.v4.f32.s32 {%r1, %r1, %r1, %r1}, [t, {%r1}];", "unsupported instruction tex"},
 		{"\tadd.u32 %r1, %r9, 1;", "unknown operand %r9"},
 		{"\tbra NOWHERE;", "unknown label NOWHERE"},
 		{"\tadd.cc.u32 %r1, %r1, 1;", "unsupported modifier .cc"},

@@ -99,12 +99,13 @@ const (
 	Ldmatrix // shared → registers, 8×8 matrices of 16-bit elements
 	ConstLoad
 	ParamLoad
-	Shuffle // shfl.sync: no memory, but it travels the same pipe
+	Shuffle    // shfl.sync: no memory, but it travels the same pipe
+	TensorCopy // cp.async.bulk.tensor: one box global → shared; Bytes and Sectors of the tensor's part, Wavefronts of the shared side
 	numMemClasses
 )
 
 var memClassNames = [...]string{"-", "global load", "global store", "global atomic", "shared load",
-	"shared store", "shared atomic", "cp.async", "ldmatrix", "const load", "param load", "shuffle"}
+	"shared store", "shared atomic", "cp.async", "ldmatrix", "const load", "param load", "shuffle", "tensor copy"}
 
 func (c MemClass) String() string {
 	if int(c) < len(memClassNames) {
@@ -115,12 +116,12 @@ func (c MemClass) String() string {
 
 // Global reports whether the class touches global memory.
 func (c MemClass) Global() bool {
-	return c == GlobalLoad || c == GlobalStore || c == GlobalAtomic || c == CpAsync
+	return c == GlobalLoad || c == GlobalStore || c == GlobalAtomic || c == CpAsync || c == TensorCopy
 }
 
 // Shared reports whether the class uses the shared-memory banks.
 func (c MemClass) Shared() bool {
-	return c == SharedLoad || c == SharedStore || c == SharedAtomic || c == CpAsync || c == Ldmatrix
+	return c == SharedLoad || c == SharedStore || c == SharedAtomic || c == CpAsync || c == Ldmatrix || c == TensorCopy
 }
 
 // classOf is the static class; generic loads and stores are refined per
@@ -153,6 +154,8 @@ func classOf(in *inst) MemClass {
 		return Ldmatrix
 	case opShfl:
 		return Shuffle
+	case opTensorLoad:
+		return TensorCopy
 	}
 	return MemNone
 }
@@ -320,7 +323,7 @@ func (k *KernelProfile) Bytes() SpaceBytes {
 		case SharedAtomic:
 			b.SharedRead += s.Bytes
 			b.SharedWritten += s.Bytes
-		case CpAsync:
+		case CpAsync, TensorCopy:
 			b.CpAsync += s.Bytes
 		case ConstLoad:
 			b.Const += s.Bytes

@@ -1,6 +1,10 @@
 package ptxsim
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/nf4go/nf4/kernels/tensormap"
+)
 
 // collector gathers one launch's profile for the block being run.
 type collector struct {
@@ -288,6 +292,29 @@ func (c *collector) ldmatrix(in *inst, pc int32, lanes *[32]*thread) {
 }
 
 func (c *collector) shuffle(pc int32) { c.kp.Instrs[pc].Requests++ }
+
+// tensorCopy counts one box copy: the sectors of its rows that lie in the
+// tensor, all sent to L2 (the copy bypasses L1), and a shared-memory
+// wavefront per 128 bytes of the box.
+func (c *collector) tensorCopy(pc int32, m tensormap.Map2D, c0, c1 int64) {
+	s := &c.kp.Instrs[pc]
+	s.Class = TensorCopy
+	s.Requests++
+	eb := int64(m.Elem.Bytes())
+	lo, hi := max(c0, 0), min(c0+int64(m.BoxCols), int64(m.Cols))
+	for r := max(c1, 0); r < min(c1+int64(m.BoxRows), int64(m.Rows)) && lo < hi; r++ {
+		a := m.Base + uint64(r)*m.RowStride + uint64(lo*eb)
+		e := a + uint64((hi-lo)*eb) - 1
+		s.Bytes += (hi - lo) * eb
+		n := int64(e>>5 - a>>5 + 1)
+		s.Sectors += n
+		s.L2Sectors += n
+		s.Lines += int64(e>>7 - a>>7 + 1)
+	}
+	wf := int64((m.BoxBytes() + 127) / 128)
+	s.Wavefronts += wf
+	s.IdealWavefronts += wf
+}
 
 // wavefronts applies the bank rule of Profile's documentation to one
 // request: the lanes in mask access n[l] bytes at addr[l].

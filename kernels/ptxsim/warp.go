@@ -18,6 +18,9 @@ func (b *blockRun) resolveWarp(w int) (bool, error) {
 			continue
 		}
 		in := &b.k.code[t.pc]
+		if in.op.isGroupOp() {
+			continue // resolveGroups fires these
+		}
 		mask := t.mask
 		if in.op == opMma || in.op == opLdmatrix {
 			if present != 0xffffffff {
@@ -112,6 +115,12 @@ func (b *blockRun) resolveBarrier() (done bool, err error) {
 		}
 		if in.op == opMma || in.op == opLdmatrix {
 			why = "not every lane of the warp reached it"
+		}
+		if in.op.isGroupOp() {
+			why = "not every thread of the warpgroup reached it"
+		}
+		if stuck.state == stMbar {
+			return false, b.fail(stuck, "deadlock: waits on an mbarrier phase that can never complete")
 		}
 		return false, b.fail(stuck, "deadlock: warp collective can never complete: %s", why)
 	}

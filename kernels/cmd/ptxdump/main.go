@@ -103,17 +103,26 @@ func run(w io.Writer, out, targetList string, mixN int) error {
 	}
 	for _, k := range kernels.All() {
 		for _, t := range tgs {
+			if t.SM < k.MinSM() {
+				continue // not printed for an older architecture
+			}
 			src, err := k.PTX(t)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", k.Name(), t, err)
 			}
+			// An sm_90a kernel prints sm_90a code for sm_90: the file is
+			// named by the target it holds.
+			printed := t
+			if strings.Contains(src, "\n.target sm_90a\n") {
+				printed = ptx.SM90a
+			}
 			if out != "" {
-				if err := os.WriteFile(filepath.Join(out, k.Name()+"."+t.String()+".ptx"), []byte(src), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(out, k.Name()+"."+printed.String()+".ptx"), []byte(src), 0o644); err != nil {
 					return err
 				}
 			}
-			if as == "" {
-				continue
+			if as == "" || printed.Accel {
+				continue // CUDA 11.8's ptxas cannot assemble sm_90a
 			}
 			if err := row(w, as, objdump, k, t, src, mixN); err != nil {
 				return err

@@ -32,7 +32,7 @@ func runPerf(w io.Writer, o perfOptions) error {
 	if err != nil {
 		return err
 	}
-	cases := perf.Cases(shapes, ms, int(d.SMs.V))
+	cases := perf.CasesFor(d, shapes, ms)
 	if o.run != "" {
 		re, err := regexp.Compile(o.run)
 		if err != nil {
