@@ -19,7 +19,12 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k.MaxThreads(tcThreads)
 	pDy, pCodes := k.Param("dy"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
-	pDx, pM, pN, pK := k.Param("dx"), k.Param("m"), k.Param("n"), k.Param("k")
+	pDx := k.Param("dx")
+	var pWs ptx.Sym
+	if g.split() {
+		pWs = k.Param("workspace")
+	}
+	pM, pN, pK := k.Param("m"), k.Param("n"), k.Param("k")
 	sX := k.Shared("tile_dy", 16, tcTile)
 	sW := k.Shared("tile_w", 16, tcTile)
 	sC := k.Shared("tile_codes", 16, tcCodeStages*tcCodeStage)
@@ -45,6 +50,10 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	nLast := k.Op("sub", ptx.U32, n, ptx.Imm(1))
 	halfK := k.Shift("shr", ptx.U32, kk, ptx.Imm(1))
 	steps := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, n, ptx.Imm(tcBK-1)), ptx.Imm(6))
+	var start ptx.Operand = ptx.Imm(0)
+	if g.split() { // this block's steps: [start, steps)
+		start, steps = splitRange(k, steps)
+	}
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
@@ -155,8 +164,8 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		}
 	}
 
-	t0 := k.Mov(ptx.U32, ptx.Imm(0))
-	t1 := k.Mov(ptx.U32, ptx.Imm(1))
+	t0 := k.Mov(ptx.U32, start)
+	t1 := k.Op("add", ptx.U32, t0, ptx.Imm(1))
 	copyCodes(t0)
 	k.CpAsyncCommit()
 	k.If(k.Setp("lt", ptx.U32, t1, steps), func() { copyCodes(t1) })
@@ -175,7 +184,7 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k.BarSync()
 
 	sNext := k.NewReg(ptx.F32)
-	k.For(ptx.Imm(0), steps, ptx.Imm(1), func(t ptx.Reg) {
+	k.For(start, steps, ptx.Imm(1), func(t ptx.Reg) {
 		t2 := k.Op("add", ptx.U32, t, ptx.Imm(2))
 		k.If(k.Setp("lt", ptx.U32, t2, steps), func() { copyCodes(t2) })
 		k.CpAsyncCommit()
@@ -213,6 +222,10 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.BarSync()
 	})
 
-	tcStore(k, &acc, dx, bm, bk, wm, wn, m, kk)
+	if g.split() {
+		tcSplitStore(k, &acc, dx, k.LoadParam(pWs), bm, bk, wm, wn, m, kk, xBase)
+	} else {
+		tcStore(k, &acc, dx, bm, bk, wm, wn, m, kk)
+	}
 	return k
 }

@@ -55,6 +55,14 @@ func Cases(shapes [][2]int, ms []int, sms int) []Case {
 				}
 				continue
 			}
+			tc, backTC := tc, backTC
+			// The split the CUDA backend picks when the tiles are under a wave.
+			if g, err := kernels.NewGemmTCFor(m, s.N, s.K, sms, 64, false); err == nil && g.Splits > 1 {
+				tc = g
+			}
+			if g, err := kernels.NewGemmTCTransposedFor(m, s.N, s.K, sms, 64, false); err == nil && g.Splits > 1 {
+				backTC = g
+			}
 			cs = append(cs, Case{gemm, s}, Case{tc, s}, Case{back, s}, Case{backTC, s})
 		}
 	}
