@@ -38,19 +38,19 @@ func tcSplitsFor(steps, want int) int {
 
 // TCSplitsFor picks the split of a tensor-core GEMM's reduction for m
 // rows, cols output columns and reduce reduction length on sms
-// multiprocessors (0: unknown, no split), of which each holds perSM
-// blocks: 1 when the output tiles fill a wave, else the split that
-// minimizes the busiest SM's steps, ⌈tiles·S ÷ slots⌉·⌈steps ÷ S⌉, plus
-// one step per split for the reduction, each split at least
-// tcMinSplitSteps steps deep; ties go to the smaller split.
-func TCSplitsFor(m, cols, reduce, sms, perSM int) int {
-	if sms <= 0 || perSM <= 0 || m <= 0 || cols <= 0 || reduce <= 0 {
+// multiprocessors (0: unknown, no split): 1 when the output tiles give
+// every SM one, else the split that minimizes the busiest SM's steps,
+// ⌈tiles·S ÷ sms⌉·⌈steps ÷ S⌉ (an SM's issue and shared-memory bandwidth
+// bound these kernels, so two blocks on one SM take as long as one block
+// of both their steps), plus one step per split for the reduction, each
+// split at least tcMinSplitSteps steps deep; ties go to the smaller split.
+func TCSplitsFor(m, cols, reduce, sms int) int {
+	if sms <= 0 || m <= 0 || cols <= 0 || reduce <= 0 {
 		return 1
 	}
 	tiles := ceilDiv(m, tcBM) * ceilDiv(cols, tcBN)
-	slots := sms * perSM
 	steps := ceilDiv(reduce, tcBK)
-	if tiles >= slots {
+	if tiles >= sms {
 		return 1
 	}
 	best, bestCost := 1, -1
@@ -58,21 +58,12 @@ func TCSplitsFor(m, cols, reduce, sms, perSM int) int {
 		if tcSplitsFor(steps, s) != s {
 			continue
 		}
-		cost := ceilDiv(tiles*s, slots)*ceilDiv(steps, s) + s
+		cost := ceilDiv(tiles*s, sms)*ceilDiv(steps, s) + s
 		if bestCost < 0 || cost < bestCost {
 			best, bestCost = s, cost
 		}
 	}
 	return best
-}
-
-// tcBlocksPerSM is how many blocks of the forward (2) or backward (1)
-// tensor-core GEMM an SM holds, by their register budgets.
-func tcBlocksPerSM(transposed bool) int {
-	if transposed {
-		return 1
-	}
-	return 2
 }
 
 // NewGemmTCFor is NewGemmTC with the split TCSplitsFor picks for an
@@ -82,7 +73,7 @@ func NewGemmTCFor(m, n, k, sms, blockSize int, doubleQuant bool) (*GemmTC, error
 	if err != nil {
 		return nil, err
 	}
-	g.Splits = TCSplitsFor(m, n, k, sms, tcBlocksPerSM(false))
+	g.Splits = TCSplitsFor(m, n, k, sms)
 	return g, nil
 }
 
@@ -93,7 +84,7 @@ func NewGemmTCTransposedFor(m, n, k, sms, blockSize int, doubleQuant bool) (*Gem
 	if err != nil {
 		return nil, err
 	}
-	g.Splits = TCSplitsFor(m, k, n, sms, tcBlocksPerSM(true))
+	g.Splits = TCSplitsFor(m, k, n, sms)
 	return g, nil
 }
 

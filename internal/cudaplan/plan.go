@@ -109,7 +109,9 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 // chosen so; the GEMM of the chosen mode above that; for a backward pass
 // the transposed GEMM, on tensor cores in the bf16 mode above
 // kernels.MaxGemvM rows, in float32 otherwise; and the float32 dequantize
-// kernel.
+// kernel. A tensor-core GEMM whose output tiles do not fill a wave of p.SMs
+// multiprocessors splits its reduction (kernels.TCSplitsFor): its launch
+// then names a Workspace, passed as the parameter "workspace".
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
 		return Plan{}, fmt.Errorf("%w: %v", ErrShape, p)
@@ -127,7 +129,7 @@ func Choose(p Problem) (Plan, error) {
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:
-			k, err = kernels.NewGemmTC(p.BlockSize, p.DoubleQuant)
+			k, err = kernels.NewGemmTCFor(p.M, p.N, p.K, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == Float32:
 			k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, false)
 		default:
@@ -135,7 +137,7 @@ func Choose(p Problem) (Plan, error) {
 		}
 	case Backward:
 		if p.Mode == BF16 && p.M > kernels.MaxGemvM {
-			k, err = kernels.NewGemmTCTransposed(p.BlockSize, p.DoubleQuant)
+			k, err = kernels.NewGemmTCTransposedFor(p.M, p.N, p.K, p.SMs, p.BlockSize, p.DoubleQuant)
 		} else {
 			k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, true)
 		}

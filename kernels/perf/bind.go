@@ -18,7 +18,7 @@ type buffer struct {
 	// partial sums): not compulsory DRAM traffic, its L2 traffic is
 	// what the simulated blocks make of it.
 	scratch bool
-	gen   func(off int64, p []byte)
+	gen     func(off int64, p []byte)
 }
 
 // arguments sizes every parameter of k for shape s, by the names the
