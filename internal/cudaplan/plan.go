@@ -103,10 +103,10 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 
 // Choose picks the kernel for p: for a forward pass with M ≤
 // kernels.MaxGemvM a gemv (each block streams a few weight rows): in the
-// bf16 mode for M ≥ 2 the tensor-core gemv, its tiles per block chosen
-// for p.N on p.SMs multiprocessors, else (one row is memory-bound on it
-// already, and float32 is exact) the float32 gemv, its rows per block
-// chosen so; the GEMM of the chosen mode above that; for a backward pass
+// bf16 mode for M ≥ 2 (up to kernels.MaxGemvTCM) the tensor-core gemv,
+// its tiles per block chosen for p.N on p.SMs multiprocessors, else (one
+// row is memory-bound on it already, and float32 is exact) the float32
+// gemv, its rows per block chosen so; the GEMM of the chosen mode above that; for a backward pass
 // the transposed GEMM, on tensor cores in the bf16 mode above
 // kernels.MaxGemvM rows, in float32 otherwise; and the float32 dequantize
 // kernel. A tensor-core GEMM whose output tiles do not fill a wave of p.SMs
@@ -124,7 +124,7 @@ func Choose(p Problem) (Plan, error) {
 	switch p.Op {
 	case Forward:
 		switch {
-		case p.M <= kernels.MaxGemvM && p.M >= kernels.MinGemvTCM && p.Mode == BF16:
+		case p.M <= kernels.MaxGemvTCM && p.M >= kernels.MinGemvTCM && p.Mode == BF16:
 			k, err = kernels.NewGemvTCFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)

@@ -35,12 +35,15 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Forward, Mode: BF16, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
 		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
+		// bf16 M = 9…16: the tensor-core gemv with two B tiles.
+		{Problem{Op: Forward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m16_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 9, N: 4096, K: 4096, BlockSize: 32, SMs: 132}, "nf4_gemv_tc_m9_b32", [3]int{256, 1, 1}},
 		// Tiles under a wave of 132 SMs split the reduction over grid.z;
 		// unknown SMs, or tiles enough for every SM, do not.
-		{Problem{Op: Forward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_sk_b64", [3]int{32, 1, 4}},
+		{Problem{Op: Forward, Mode: BF16, M: 17, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_sk_b64", [3]int{32, 1, 4}},
 		{Problem{Op: Forward, Mode: BF16, M: 100, N: 11008, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_sk_b64", [3]int{86, 1, 3}},
 		{Problem{Op: Backward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_t_bf16tc_sk_b64", [3]int{32, 1, 4}},
-		{Problem{Op: Forward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemm_bf16tc_b64", [3]int{32, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 17, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemm_bf16tc_b64", [3]int{32, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
 		{Problem{Op: Backward, M: 1, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
 		{Problem{Op: Backward, Mode: BF16, M: 512, N: 100, K: 256, BlockSize: 64, DoubleQuant: true}, "nf4_gemm_t_bf16tc_b64_dq", [3]int{2, 4, 1}},
@@ -68,7 +71,7 @@ func TestChoose(t *testing.T) {
 // parameter "workspace"; unsplit plans have none.
 func TestChooseSplitWorkspace(t *testing.T) {
 	for _, p := range []Problem{
-		{Op: Forward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64, SMs: 132},
+		{Op: Forward, Mode: BF16, M: 17, N: 4096, K: 4096, BlockSize: 64, SMs: 132},
 		{Op: Forward, Mode: BF16, M: 70, N: 4000, K: 11008, BlockSize: 64, DoubleQuant: true, SMs: 132},
 		{Op: Backward, Mode: BF16, M: 33, N: 11008, K: 4096, BlockSize: 64, SMs: 114},
 		{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132},
@@ -257,6 +260,9 @@ func TestLaunchMatchesCPU(t *testing.T) {
 		// multiple of 16, K not a multiple of the 128-weight unit.
 		{2, 37, 640, 64},
 		{8, 19, 1152, 32},
+		// Two B tiles of the batch (M = 9…16 in the bf16 mode).
+		{16, 37, 640, 64},
+		{12, 19, 1152, 32},
 	}
 	for _, s := range shapes {
 		for _, dq := range []bool{false, true} {
@@ -269,7 +275,7 @@ func TestLaunchMatchesCPU(t *testing.T) {
 				for _, mode := range modes {
 					p := Problem{Op: op, Mode: mode, M: s.M, N: s.N, K: s.K, BlockSize: s.B, DoubleQuant: dq}
 					checkLaunch(t, r, p, w)
-					if op == Forward && s.M <= kernels.MaxGemvM {
+					if op == Forward && (s.M <= kernels.MaxGemvM || mode == BF16 && s.M <= kernels.MaxGemvTCM) {
 						// On 2 SMs the gemv takes fewer rows per block.
 						p.SMs = 2
 						checkLaunch(t, r, p, w)

@@ -55,6 +55,11 @@ func Cases(shapes [][2]int, ms []int, sms int) []Case {
 				}
 				continue
 			}
+			if m <= kernels.MaxGemvTCM {
+				if t, err := kernels.NewGemvTCFor(m, s.N, sms, 64, false); err == nil {
+					cs = append(cs, Case{t, s})
+				}
+			}
 			tc, backTC := tc, backTC
 			// The split the CUDA backend picks when the tiles are under a wave.
 			if g, err := kernels.NewGemmTCFor(m, s.N, s.K, sms, 64, false); err == nil && g.Splits > 1 {
