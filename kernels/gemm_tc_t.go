@@ -183,6 +183,14 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	storeDy(t0)
 	k.BarSync()
 
+	// The split variant runs small batches: a warp skips its 16-row
+	// tiles that lie wholly past M (warp-uniform branches).
+	var live [4]ptx.Reg
+	if g.split() {
+		for i := range live {
+			live[i] = k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), ptx.Imm(16*i))), m)
+		}
+	}
 	sNext := k.NewReg(ptx.F32)
 	k.For(start, steps, ptx.Imm(1), func(t ptx.Reg) {
 		t2 := k.Op("add", ptx.U32, t, ptx.Imm(2))
@@ -196,19 +204,33 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 				k.MovTo(sNext, ptx.F32, scaleOf(next))
 			}
 		})
-		for st := 0; st < tcBK/16; st++ {
-			var bf [4]ptx.Vec
-			for jp := 0; jp < 2; jp++ {
-				v := k.Ldmatrix(4, true, ptx.Addr{Base: bAddr[jp], Offset: int64(16 * st * wRow)})
-				bf[2*jp] = ptx.Vec{v[0], v[1]}
-				bf[2*jp+1] = ptx.Vec{v[2], v[3]}
-			}
-			for i := 0; i < 4; i++ {
-				a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
-				for j := 0; j < 4; j++ {
-					k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
+		math := func() {
+			for st := 0; st < tcBK/16; st++ {
+				var bf [4]ptx.Vec
+				for jp := 0; jp < 2; jp++ {
+					v := k.Ldmatrix(4, true, ptx.Addr{Base: bAddr[jp], Offset: int64(16 * st * wRow)})
+					bf[2*jp] = ptx.Vec{v[0], v[1]}
+					bf[2*jp+1] = ptx.Vec{v[2], v[3]}
+				}
+				for i := 0; i < 4; i++ {
+					tile := func() {
+						a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
+						for j := 0; j < 4; j++ {
+							k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
+						}
+					}
+					if live[i].Valid() && i > 0 {
+						k.If(live[i], tile)
+					} else {
+						tile()
+					}
 				}
 			}
+		}
+		if live[0].Valid() {
+			k.If(live[0], math)
+		} else {
+			math()
 		}
 		k.BarSync()
 		k.If(hasNext, func() {
