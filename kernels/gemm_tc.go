@@ -321,13 +321,12 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	decodeW(t0, s0)
 	k.BarSync()
 
-	// The split variant runs small batches: a warp skips its 16-row
-	// tiles that lie wholly past M (warp-uniform branches).
+	// A warp skips its 16-row tiles that lie wholly past M (warp-uniform
+	// branches): at M ≤ 64 half the warps have no row of the result, and
+	// their ldmatrix traffic would bind the kernel.
 	var live [4]ptx.Reg
-	if g.split() {
-		for i := range live {
-			live[i] = k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), ptx.Imm(16*i))), m)
-		}
+	for i := range live {
+		live[i] = k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), ptx.Imm(16*i))), m)
 	}
 	sNext := k.NewReg(ptx.F32)
 	k.For(start, tiles, ptx.Imm(1), func(t ptx.Reg) {
@@ -356,7 +355,7 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 							k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
 						}
 					}
-					if live[i].Valid() && i > 0 {
+					if i > 0 {
 						k.If(live[i], tile)
 					} else {
 						tile()
@@ -364,11 +363,7 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 				}
 			}
 		}
-		if live[0].Valid() {
-			k.If(live[0], math)
-		} else {
-			math()
-		}
+		k.If(live[0], math)
 		k.BarSync()
 		// x lands while W is decoded: the wait for all groups but the
 		// newest (x) covers the codes of the next step (and of the one
