@@ -101,6 +101,7 @@ var budgets = []struct {
 	{gemmTCFor(false), kernels.Shape{M: 128, N: 14336, K: 4096, BlockSize: 64}, 0.409, ""}, // unsplit
 	{gemmTCFor(true), kernels.Shape{M: 128, N: 14336, K: 4096, BlockSize: 64}, 0.320, ""},
 	{gemmTCFor(false), kernels.Shape{M: 256, N: 4096, K: 4096, BlockSize: 64}, 0.455, ""},
+	{gemmTCFor(false), kernels.Shape{M: 32, N: 14336, K: 4096, BlockSize: 64}, 0.258, ""}, // unsplit
 	{gemmTCFor(false), kernels.Shape{M: 32, N: 8192, K: 8192, BlockSize: 64}, 0.416, "h100"},
 	{gemmTCFor(true), kernels.Shape{M: 32, N: 8192, K: 8192, BlockSize: 64}, 0.321, "h100"},
 }
