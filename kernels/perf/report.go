@@ -32,7 +32,9 @@ var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 // the rows per block chosen for the shape (and for M ≥ 2 the bf16
 // tensor-core GEMV, with its tiles per block chosen so), and for larger M
 // the float32 GEMM, the bf16 tensor-core GEMM and the backward
-// (transposed) GEMM of each mode.
+// (transposed) GEMM of each mode, the tensor-core ones split along the
+// reduction as TCSplitsFor picks for sms, and up to kernels.MaxGemvTCM the
+// bf16 tensor-core GEMV too.
 func Cases(shapes [][2]int, ms []int, sms int) []Case {
 	var cs []Case
 	deq, _ := kernels.NewDequantize(kernels.OutF32, 64, false)
