@@ -59,6 +59,14 @@ func All() []Kernel {
 	add(&GemvTC{M: 8, BlockSize: 64, DoubleQuant: true, Tiles: MaxGemvTCTiles}, nil)
 	add(&GemvTC{M: 2, BlockSize: 32, Tiles: GemvTCMaxTiles(32)}, nil)
 	add(NewGemvTC(5, 4096, true))
+	// Two B tiles (M = 9…16), with the most registers (double-quantized
+	// scales at 2 tiles, four scales a unit at block size 32).
+	add(NewGemvTC(16, 64, false))
+	add(&GemvTC{M: 16, BlockSize: 64, Tiles: 1}, nil)
+	add(NewGemvTC(9, 64, true))
+	add(NewGemvTC(16, 128, true))
+	add(NewGemvTC(16, 32, true))
+	add(NewGemvTC(9, 4096, false))
 	add(NewGemmTC(64, false))
 	add(NewGemmTC(64, true))
 	add(NewGemmTC(32, false))
@@ -70,6 +78,11 @@ func All() []Kernel {
 	add(NewGemmWG(32, false))
 	add(&GemmWG{BlockSize: 64, Rows: 256}, nil)
 	add(&GemmWG{BlockSize: 64, DoubleQuant: true, Rows: 256}, nil)
+	// Split along the reduction (the same code for every split count).
+	add(&GemmTC{BlockSize: 64, Splits: 2}, nil)
+	add(&GemmTC{BlockSize: 64, DoubleQuant: true, Splits: 2}, nil)
+	add(&GemmTC{BlockSize: 64, Transposed: true, Splits: 2}, nil)
+	add(&GemmTC{BlockSize: 32, DoubleQuant: true, Transposed: true, Splits: 2}, nil)
 	fp4 := func(k Kernel, err error) {
 		if err == nil {
 			add(ForQuant(k, FP4))

@@ -33,19 +33,25 @@
 //	            x, codes, absmax, n              grid ⌈N·K/B/8⌉, block 256
 //	Gemv        nf4_gemv_m<M>[_r<rows>]_b<B>[_dq], M = 1…8
 //	            x, codes, scales, y, n, k        grid ⌈N/rows⌉, block 128
-//	GemvTC      nf4_gemv_tc_m<M>[_t<tiles>]_b<B>[_dq], M = 2…8, bf16 x
+//	GemvTC      nf4_gemv_tc_m<M>[_t<tiles>]_b<B>[_dq], M = 2…16, bf16 x
 //	            x_bf16, codes, scales, y, n, k   grid ⌈N/(16·tiles)⌉, block 128, 34–40 KiB shared
 //	Gemm        nf4_gemm_f32_b<B>[_dq]
 //	            x, codes, scales, y, m, n, k     grid (⌈N/64⌉, ⌈M/64⌉), block 256, 16 KiB shared
 //	Gemm (T)    nf4_gemm_t_f32_b<B>[_dq]
 //	            dy, codes, scales, dx, m, n, k   grid (⌈K/64⌉, ⌈M/64⌉), block 256, 16 KiB shared
-//	GemmTC      nf4_gemm_bf16tc_b<B>[_dq], bf16 x
-//	            x_bf16, codes, scales, y, m, n, k grid (⌈N/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
-//	GemmTC (T)  nf4_gemm_t_bf16tc_b<B>[_dq]
-//	            dy, codes, scales, dx, m, n, k   grid (⌈K/128⌉, ⌈M/128⌉), block 256, 47 KiB shared
+//	GemmTC      nf4_gemm_bf16tc[_sk]_b<B>[_dq], bf16 x
+//	            x_bf16, codes, scales, y, [workspace,] m, n, k
+//	                                             grid (⌈N/128⌉, ⌈M/128⌉, S), block 256, 47 KiB shared
+//	GemmTC (T)  nf4_gemm_t_bf16tc[_sk]_b<B>[_dq]
+//	            dy, codes, scales, dx, [workspace,] m, n, k
+//	                                             grid (⌈K/128⌉, ⌈M/128⌉, S), block 256, 47 KiB shared
 //	GemmWG      nf4_gemm_bf16wg_b<B>[_n256][_dq], bf16 x by tensor copies, sm_90a only
 //	            x_map, codes, scales, y, m, n, k grid (⌈N/128⌉, ⌈M/R⌉), R = 128 or 256, block 256,
 //	                                             111 or 143 KiB dynamic shared (Launch.DynamicShared)
+//
+// _sk splits the reduction S = grid.z ways (Splits, chosen by TCSplitsFor):
+// workspace is 4·(S·M·cols + grid.x·grid.y) bytes (cols = N forward, K
+// backward), zeroed once by the host, and zero again after every launch.
 //
 // Kernels never read or write out of bounds for any M, N ≥ 1 and K a multiple
 // of the block size; a shape they cannot run is an error from Launch.

@@ -31,6 +31,10 @@ type GemmTC struct {
 	// instead (params dy, codes, scales, dx, m, n, k); see gemm_tc_t.go.
 	Transposed bool
 	Quant      QuantType // the code table (NF4 unless set; see ForQuant)
+	// Splits above 1 splits the reduction over grid.z (at most this many
+	// ways, see gemm_tc_split.go), for grids under a wave: the kernel
+	// takes a workspace.
+	Splits int
 }
 
 const (
@@ -64,14 +68,18 @@ func NewGemmTCTransposed(blockSize int, doubleQuant bool) (*GemmTC, error) {
 	return g, nil
 }
 
-// Name is nf4_gemm_bf16tc_b<B>[_dq], or nf4_gemm_t_bf16tc_b<B>[_dq]
-// transposed.
+// Name is nf4_gemm[_t]_bf16tc[_sk]_b<B>[_dq]: _t transposed, _sk split
+// along the reduction.
 func (g *GemmTC) Name() string {
 	t := ""
 	if g.Transposed {
 		t = "_t"
 	}
-	return fmt.Sprintf("nf4_gemm%s_bf16tc_b%d%s%s", t, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
+	sk := ""
+	if g.split() {
+		sk = "_sk"
+	}
+	return fmt.Sprintf("nf4_gemm%s_bf16tc%s_b%d%s%s", t, sk, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
 
 // Params lists the launch arguments in order.
@@ -81,7 +89,11 @@ func (g *GemmTC) Params() []string {
 		in, out = "dy", "dx"
 	}
 	p := append([]string{in, "codes"}, scaleParamNames(g.DoubleQuant)...)
-	return append(p, out, "m", "n", "k")
+	p = append(p, out)
+	if g.split() {
+		p = append(p, "workspace")
+	}
+	return append(p, "m", "n", "k")
 }
 
 // MinSM is 80: bf16 mma.sync and cp.async are Ampere features.
@@ -97,23 +109,29 @@ func (g *GemmTC) RegBudget() int {
 }
 
 // Launch tiles the result in 128×128 blocks: grid.x over N (over K when
-// transposed), grid.y over M.
+// transposed), grid.y over M, grid.z over the reduction's splits.
 func (g *GemmTC) Launch(s Shape) (Launch, error) {
 	if err := checkShape(s, g.BlockSize, true); err != nil {
 		return Launch{}, err
 	}
-	cols := s.N
+	cols, reduce := s.N, s.K
 	if g.Transposed {
-		cols = s.K
+		cols, reduce = s.K, s.N
 	}
 	if ceilDiv(s.M, tcBM) > 65535 {
 		return Launch{}, fmt.Errorf("%w: M=%d needs more than 65535 row tiles", errShape, s.M)
 	}
-	return Launch{
+	l := Launch{
 		Grid:        [3]int{ceilDiv(cols, tcBN), ceilDiv(s.M, tcBM), 1},
 		Block:       [3]int{tcThreads, 1, 1},
 		SharedBytes: tcShared,
-	}, nil
+	}
+	if g.split() {
+		if err := g.splitLaunch(&l, s, cols, reduce); err != nil {
+			return Launch{}, err
+		}
+	}
+	return l, nil
 }
 
 // PTX prints the kernel for target t.
@@ -132,7 +150,12 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k.MaxThreads(tcThreads)
 	pX, pCodes := k.Param("x_bf16"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
-	pY, pM, pN, pK := k.Param("y"), k.Param("m"), k.Param("n"), k.Param("k")
+	pY := k.Param("y")
+	var pWs ptx.Sym
+	if g.split() {
+		pWs = k.Param("workspace")
+	}
+	pM, pN, pK := k.Param("m"), k.Param("n"), k.Param("k")
 	sX := k.Shared("tile_x", 16, tcTile)
 	sW := k.Shared("tile_w", 16, tcTile)
 	sC := k.Shared("tile_codes", 16, tcCodeStages*tcCodeStage)
@@ -158,6 +181,10 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	nLast := k.Op("sub", ptx.U32, n, ptx.Imm(1))
 	halfK := k.Shift("shr", ptx.U32, kk, ptx.Imm(1))
 	tiles := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, kk, ptx.Imm(tcBK-1)), ptx.Imm(6))
+	var start ptx.Operand = ptx.Imm(0)
+	if g.split() { // this block's steps: [start, tiles)
+		start, tiles = splitRange(k, tiles)
+	}
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
@@ -276,8 +303,8 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	}
 
 	// Prologue: codes of steps 0 and 1 in flight, step 0 staged.
-	t0 := k.Mov(ptx.U32, ptx.Imm(0))
-	t1 := k.Mov(ptx.U32, ptx.Imm(1))
+	t0 := k.Mov(ptx.U32, start)
+	t1 := k.Op("add", ptx.U32, t0, ptx.Imm(1))
 	copyCodes(t0)
 	copyX(t0)
 	k.CpAsyncCommit()
@@ -294,8 +321,15 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	decodeW(t0, s0)
 	k.BarSync()
 
+	// A warp skips its 16-row tiles that lie wholly past M (warp-uniform
+	// branches): at M ≤ 64 half the warps have no row of the result, and
+	// their ldmatrix traffic would bind the kernel.
+	var live [4]ptx.Reg
+	for i := range live {
+		live[i] = k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), ptx.Imm(16*i))), m)
+	}
 	sNext := k.NewReg(ptx.F32)
-	k.For(ptx.Imm(0), tiles, ptx.Imm(1), func(t ptx.Reg) {
+	k.For(start, tiles, ptx.Imm(1), func(t ptx.Reg) {
 		t2 := k.Op("add", ptx.U32, t, ptx.Imm(2))
 		k.If(k.Setp("lt", ptx.U32, t2, tiles), func() { copyCodes(t2) })
 		k.CpAsyncCommit()
@@ -306,20 +340,30 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		if sc.dq {
 			k.If(hasNext, func() { k.MovTo(sNext, ptx.F32, scaleOf(next)) })
 		}
-		for st := 0; st < tcBK/16; st++ {
-			var bf [4]ptx.Vec
-			for jp := 0; jp < 2; jp++ {
-				v := k.Ldmatrix(4, false, ptx.Addr{Base: bAddr[st], Offset: int64(16 * jp * tcRow)})
-				bf[2*jp] = ptx.Vec{v[0], v[1]}
-				bf[2*jp+1] = ptx.Vec{v[2], v[3]}
-			}
-			for i := 0; i < 4; i++ {
-				a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
-				for j := 0; j < 4; j++ {
-					k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
+		math := func() {
+			for st := 0; st < tcBK/16; st++ {
+				var bf [4]ptx.Vec
+				for jp := 0; jp < 2; jp++ {
+					v := k.Ldmatrix(4, false, ptx.Addr{Base: bAddr[st], Offset: int64(16 * jp * tcRow)})
+					bf[2*jp] = ptx.Vec{v[0], v[1]}
+					bf[2*jp+1] = ptx.Vec{v[2], v[3]}
+				}
+				for i := 0; i < 4; i++ {
+					tile := func() {
+						a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
+						for j := 0; j < 4; j++ {
+							k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
+						}
+					}
+					if i > 0 {
+						k.If(live[i], tile)
+					} else {
+						tile()
+					}
 				}
 			}
 		}
+		k.If(live[0], math)
 		k.BarSync()
 		// x lands while W is decoded: the wait for all groups but the
 		// newest (x) covers the codes of the next step (and of the one
@@ -337,7 +381,11 @@ func (g *GemmTC) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.BarSync()
 	})
 
-	tcStore(k, &acc, y, bm, bn, wm, wn, m, n)
+	if g.split() {
+		tcSplitStore(k, &acc, y, k.LoadParam(pWs), bm, bn, wm, wn, m, n, xBase)
+	} else {
+		tcStore(k, &acc, y, bm, bn, wm, wn, m, n)
+	}
 	return k
 }
 

@@ -19,7 +19,12 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	k.MaxThreads(tcThreads)
 	pDy, pCodes := k.Param("dy"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
-	pDx, pM, pN, pK := k.Param("dx"), k.Param("m"), k.Param("n"), k.Param("k")
+	pDx := k.Param("dx")
+	var pWs ptx.Sym
+	if g.split() {
+		pWs = k.Param("workspace")
+	}
+	pM, pN, pK := k.Param("m"), k.Param("n"), k.Param("k")
 	sX := k.Shared("tile_dy", 16, tcTile)
 	sW := k.Shared("tile_w", 16, tcTile)
 	sC := k.Shared("tile_codes", 16, tcCodeStages*tcCodeStage)
@@ -45,6 +50,10 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	nLast := k.Op("sub", ptx.U32, n, ptx.Imm(1))
 	halfK := k.Shift("shr", ptx.U32, kk, ptx.Imm(1))
 	steps := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, n, ptx.Imm(tcBK-1)), ptx.Imm(6))
+	var start ptx.Operand = ptx.Imm(0)
+	if g.split() { // this block's steps: [start, steps)
+		start, steps = splitRange(k, steps)
+	}
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
@@ -155,8 +164,8 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		}
 	}
 
-	t0 := k.Mov(ptx.U32, ptx.Imm(0))
-	t1 := k.Mov(ptx.U32, ptx.Imm(1))
+	t0 := k.Mov(ptx.U32, start)
+	t1 := k.Op("add", ptx.U32, t0, ptx.Imm(1))
 	copyCodes(t0)
 	k.CpAsyncCommit()
 	k.If(k.Setp("lt", ptx.U32, t1, steps), func() { copyCodes(t1) })
@@ -174,8 +183,15 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	storeDy(t0)
 	k.BarSync()
 
+	// A warp skips its 16-row tiles that lie wholly past M (warp-uniform
+	// branches): at M ≤ 64 half the warps have no row of the result, and
+	// their ldmatrix traffic would bind the kernel.
+	var live [4]ptx.Reg
+	for i := range live {
+		live[i] = k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, bm, k.Op("mad.lo", ptx.U32, wm, ptx.Imm(64), ptx.Imm(16*i))), m)
+	}
 	sNext := k.NewReg(ptx.F32)
-	k.For(ptx.Imm(0), steps, ptx.Imm(1), func(t ptx.Reg) {
+	k.For(start, steps, ptx.Imm(1), func(t ptx.Reg) {
 		t2 := k.Op("add", ptx.U32, t, ptx.Imm(2))
 		k.If(k.Setp("lt", ptx.U32, t2, steps), func() { copyCodes(t2) })
 		k.CpAsyncCommit()
@@ -187,20 +203,30 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 				k.MovTo(sNext, ptx.F32, scaleOf(next))
 			}
 		})
-		for st := 0; st < tcBK/16; st++ {
-			var bf [4]ptx.Vec
-			for jp := 0; jp < 2; jp++ {
-				v := k.Ldmatrix(4, true, ptx.Addr{Base: bAddr[jp], Offset: int64(16 * st * wRow)})
-				bf[2*jp] = ptx.Vec{v[0], v[1]}
-				bf[2*jp+1] = ptx.Vec{v[2], v[3]}
-			}
-			for i := 0; i < 4; i++ {
-				a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
-				for j := 0; j < 4; j++ {
-					k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
+		math := func() {
+			for st := 0; st < tcBK/16; st++ {
+				var bf [4]ptx.Vec
+				for jp := 0; jp < 2; jp++ {
+					v := k.Ldmatrix(4, true, ptx.Addr{Base: bAddr[jp], Offset: int64(16 * st * wRow)})
+					bf[2*jp] = ptx.Vec{v[0], v[1]}
+					bf[2*jp+1] = ptx.Vec{v[2], v[3]}
+				}
+				for i := 0; i < 4; i++ {
+					tile := func() {
+						a := k.Ldmatrix(4, false, ptx.Addr{Base: aAddr[st], Offset: int64(16 * i * tcRow)})
+						for j := 0; j < 4; j++ {
+							k.Mma(ptx.MmaBF16, acc[i][j], a, bf[j], acc[i][j])
+						}
+					}
+					if i > 0 {
+						k.If(live[i], tile)
+					} else {
+						tile()
+					}
 				}
 			}
 		}
+		k.If(live[0], math)
 		k.BarSync()
 		k.If(hasNext, func() {
 			k.CpAsyncWait(1)
@@ -213,6 +239,10 @@ func (g *GemmTC) buildTransposed(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.BarSync()
 	})
 
-	tcStore(k, &acc, dx, bm, bk, wm, wn, m, kk)
+	if g.split() {
+		tcSplitStore(k, &acc, dx, k.LoadParam(pWs), bm, bk, wm, wn, m, kk, xBase)
+	} else {
+		tcStore(k, &acc, dx, bm, bk, wm, wn, m, kk)
+	}
 	return k
 }

@@ -7,10 +7,11 @@ import (
 )
 
 // GemvTC is the small-batch product y[m,n] = Σ_k x[m,k]·W[n,k] for
-// m < M (M = 2…8) on tensor cores: mma.sync m16n8k16 with bf16 inputs and
-// float32 accumulators, y^T = W·x^T with 16 rows of W as the A operand and
-// the batch as the 8 columns of B (batch columns past M read row M−1 and
-// are never stored). x comes as bf16, rounded once by the caller: every
+// m < M (M = 2…MaxGemvTCM) on tensor cores: mma.sync m16n8k16 with bf16
+// inputs and float32 accumulators, y^T = W·x^T with 16 rows of W as the A
+// operand and the batch as the columns of ⌈M ÷ 8⌉ B tiles of 8 (batch
+// columns past M read row M−1 and are never stored): each decoded W
+// fragment serves every B tile. x comes as bf16, rounded once by the caller: every
 // block reads all of it, and bf16 halves those bytes through L2 and L1.
 //
 // A block owns Tiles tiles of 16 consecutive output rows and its warps
@@ -58,14 +59,19 @@ const (
 	// MinGemvTCM is the smallest batch the tensor-core gemv takes: one
 	// row is memory-bound on the float32 gemv already.
 	MinGemvTCM = 2
+	// MaxGemvTCM is the largest: two B tiles of 8 batch rows. Past it
+	// every block's x (read from L2 once per 16·Tiles rows of W, and
+	// fewer tiles fit the registers) costs more than the tensor-core
+	// GEMM's shared-memory staging.
+	MaxGemvTCM = 16
 	// gemvTCTable is the decode table: 256 bf16 pairs × 32 lanes.
 	gemvTCTable = 256 * 32 * 4
 )
 
 // NewGemvTC checks the configuration.
 func NewGemvTC(m, blockSize int, doubleQuant bool) (*GemvTC, error) {
-	if m < MinGemvTCM || m > MaxGemvM {
-		return nil, fmt.Errorf("kernels: gemv_tc: M=%d outside %d..%d", m, MinGemvTCM, MaxGemvM)
+	if m < MinGemvTCM || m > MaxGemvTCM {
+		return nil, fmt.Errorf("kernels: gemv_tc: M=%d outside %d..%d", m, MinGemvTCM, MaxGemvTCM)
 	}
 	if err := validBlockSize(blockSize); err != nil {
 		return nil, err
@@ -73,9 +79,9 @@ func NewGemvTC(m, blockSize int, doubleQuant bool) (*GemvTC, error) {
 	return &GemvTC{M: m, BlockSize: blockSize, DoubleQuant: doubleQuant}, nil
 }
 
-// GemvTCMaxTiles is the most tiles a block of block size b may own: at
-// b = 32 a unit has four scales per row, which with 4 tiles would not fit
-// the registers.
+// GemvTCMaxTiles is the most tiles a block of block size b may own at
+// M ≤ 8: at b = 32 a unit has four scales per row, which with 4 tiles
+// would not fit the registers.
 func GemvTCMaxTiles(b int) int {
 	if b < 64 {
 		return 2
@@ -83,17 +89,33 @@ func GemvTCMaxTiles(b int) int {
 	return MaxGemvTCTiles
 }
 
+// GemvTCMaxTilesM is GemvTCMaxTiles for a batch of m: a second B tile
+// takes x and sums for every tile, so at most 2 tiles fit, and only 1 at
+// block sizes whose scales take more registers (four a unit at 32, the
+// per-trip clamping past 128).
+func GemvTCMaxTilesM(m, b int) int {
+	switch {
+	case m <= 8:
+		return GemvTCMaxTiles(b)
+	case b >= 64 && b <= 128:
+		return 2
+	}
+	return 1
+}
+
 // GemvTCTilesFor picks the tiles per block for n output rows on sms
 // multiprocessors (0: unknown, the default) at block size b: the most
 // tiles (each unit's x loads serve them all) that still give every SM a
 // block, counting the busiest SM's ⌈blocks ÷ sms⌉ blocks of tiles + 1
 // each (x and the final sums cost a block about a tile more).
-func GemvTCTilesFor(n, sms, b int) int {
+func GemvTCTilesFor(n, sms, b int) int { return gemvTCTilesFor(n, sms, GemvTCMaxTiles(b)) }
+
+func gemvTCTilesFor(n, sms, most int) int {
 	if sms <= 0 || n <= 0 {
-		return gemvTCTiles
+		return min(gemvTCTiles, most)
 	}
 	best, bestCost := 1, -1
-	for t := 1; t <= GemvTCMaxTiles(b); t++ {
+	for t := 1; t <= most; t++ {
 		busiest := ceilDiv(ceilDiv(n, 16*t), sms)
 		if cost := busiest * (t + 1); bestCost < 0 || cost <= bestCost {
 			best, bestCost = t, cost
@@ -109,7 +131,7 @@ func NewGemvTCFor(m, n, sms, blockSize int, doubleQuant bool) (*GemvTC, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t := GemvTCTilesFor(n, sms, blockSize); t != gemvTCTiles {
+	if t := gemvTCTilesFor(n, sms, GemvTCMaxTilesM(m, blockSize)); t != gemvTCTiles {
 		g.Tiles = t
 	}
 	return g, nil
@@ -119,14 +141,17 @@ func (g *GemvTC) tiles() int {
 	if g.Tiles != 0 {
 		return g.Tiles
 	}
-	return gemvTCTiles
+	return min(gemvTCTiles, GemvTCMaxTilesM(g.M, g.BlockSize))
 }
+
+// bTiles is the number of 8-column B tiles the batch takes.
+func (g *GemvTC) bTiles() int { return ceilDiv(g.M, 8) }
 
 func (g *GemvTC) check() error {
 	if _, err := NewGemvTC(g.M, g.BlockSize, g.DoubleQuant); err != nil {
 		return err
 	}
-	if most := GemvTCMaxTiles(g.BlockSize); g.Tiles < 0 || g.Tiles > most {
+	if most := GemvTCMaxTilesM(g.M, g.BlockSize); g.Tiles < 0 || g.Tiles > most {
 		return fmt.Errorf("kernels: gemv_tc: %d tiles per block outside 1..%d at block size %d", g.Tiles, most, g.BlockSize)
 	}
 	return nil
@@ -136,7 +161,7 @@ func (g *GemvTC) check() error {
 // where they are not the default.
 func (g *GemvTC) Name() string {
 	t := ""
-	if g.Tiles != 0 && g.Tiles != gemvTCTiles {
+	if g.Tiles != 0 && g.Tiles != min(gemvTCTiles, GemvTCMaxTilesM(g.M, g.BlockSize)) {
 		t = fmt.Sprintf("_t%d", g.Tiles)
 	}
 	return fmt.Sprintf("nf4_gemv_tc_m%d%s_b%d%s%s", g.M, t, g.BlockSize, dqSuffix(g.DoubleQuant), g.Quant.suffix())
@@ -152,9 +177,10 @@ func (g *GemvTC) Params() []string {
 func (g *GemvTC) MinSM() int { return 80 }
 
 // RegBudget bounds registers per thread: at block size 32 the four
-// scales and masked copies of x a unit takes need more.
+// scales and masked copies of x a unit takes need more, and so does a
+// second B tile.
 func (g *GemvTC) RegBudget() int {
-	if g.BlockSize < 64 {
+	if g.BlockSize < 64 || g.M > 8 {
 		return 200
 	}
 	return 168
@@ -178,7 +204,7 @@ func (g *GemvTC) Launch(s Shape) (Launch, error) {
 // sharedBytes is the decode table and every warp's tile sums.
 func (g *GemvTC) sharedBytes() int { return gemvTCTable + g.partialBytes() }
 
-func (g *GemvTC) partialBytes() int { return gemvTCWarps * g.tiles() * 128 * 4 }
+func (g *GemvTC) partialBytes() int { return gemvTCWarps * g.tiles() * g.bTiles() * 128 * 4 }
 
 // PTX prints the kernel for target t.
 func (g *GemvTC) PTX(t ptx.Target) (string, error) {
@@ -189,7 +215,7 @@ func (g *GemvTC) PTX(t ptx.Target) (string, error) {
 }
 
 func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
-	tiles := g.tiles()
+	tiles, bt := g.tiles(), g.bTiles()
 	// Blocks per unit: each takes its own masked mma and scale.
 	parts := gemvTCUnit / min(g.BlockSize, gemvTCUnit)
 	k := ptx.NewKernel(g.Name())
@@ -251,8 +277,11 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		rowChunk[r] = k.Op("mul.lo", ptx.U32, row, chunks)
 		rowBlock[r] = k.Op("mul.lo", ptx.U32, row, blocksPerRow)
 	}
-	// The lane's batch row of x (B column g), clamped to M−1.
-	xRow := k.Op("mul.lo", ptx.U32, k.Op("min", ptx.U32, grp, ptx.Imm(g.M-1)), kk)
+	// The lane's batch rows of x (column g of each B tile), clamped to M−1.
+	xRow := make([]ptx.Reg, bt)
+	for j := range xRow {
+		xRow[j] = k.Op("mul.lo", ptx.U32, k.Op("min", ptx.U32, k.Op("add", ptx.U32, grp, ptx.Imm(8*j)), ptx.Imm(g.M-1)), kk)
+	}
 	// x load j reads the lane's 16-byte piece (j + t) mod 4 (its element
 	// offset here), which holds the quads mma 2j and 2j+1 take.
 	var xOff [4]ptx.Reg
@@ -272,9 +301,12 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	zero := k.Mov(ptx.F32, ptx.F32Imm(0))
 	zeroVec := ptx.Vec{zero, zero, zero, zero}
 	zeroB := k.Mov(ptx.B32, ptx.Imm(0))
-	acc := make([]ptx.Vec, tiles)
+	acc := make([][]ptx.Vec, tiles) // [tile][B tile]
 	for i := range acc {
-		acc[i] = ptx.Vec{k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0))}
+		acc[i] = make([]ptx.Vec, bt)
+		for j := range acc[i] {
+			acc[i][j] = ptx.Vec{k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0)), k.Mov(ptx.F32, ptx.F32Imm(0))}
+		}
 	}
 
 	// A trip takes gemvTCTrip consecutive units, so one vector load per
@@ -288,7 +320,7 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 		var words [gemvTCTrip][]ptx.Vec
 		var active [gemvTCTrip]ptx.Reg
-		var xv [gemvTCTrip][4]ptx.Vec
+		var xv [gemvTCTrip][][4]ptx.Vec // [unit][B tile][load]
 		for p := range gemvTCTrip {
 			u := k.Op("mad.lo", ptx.U32, trip, ptx.Imm(gemvTCTrip), ptx.Imm(p))
 			c := k.Op("mad.lo", ptx.U32, u, ptx.Imm(4), tig)
@@ -298,24 +330,26 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 			for r := range nRows {
 				words[p][r] = k.LdV("global.nc.L1::no_allocate", ptx.U32, 4, ptx.Addr{Base: index(k, codes, k.Op("add", ptx.U32, rowChunk[r], c), 16)})
 			}
-			xBase := k.Op("add", ptx.U32, xRow, k.Shift("shl", ptx.B32, c, ptx.Imm(5)))
-			for j := range xv[p] {
-				xv[p][j] = k.LdV("global.nc", ptx.B32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xBase, xOff[j]), 2)})
+			xv[p] = make([][4]ptx.Vec, bt)
+			for b := range xv[p] {
+				xBase := k.Op("add", ptx.U32, xRow[b], k.Shift("shl", ptx.B32, c, ptx.Imm(5)))
+				for j := range xv[p][b] {
+					xv[p][b][j] = k.LdV("global.nc", ptx.B32, 4, ptx.Addr{Base: index(k, x, k.Op("add", ptx.U32, xBase, xOff[j]), 2)})
+				}
 			}
 		}
 		for p := range gemvTCTrip {
 			// x's bf16 pairs, [mma][b0 b1], masked per part (and to zero
 			// past K).
-			var xb [8][2]ptx.Reg
-			for i := range xb {
-				v := xv[p][i/2]
-				xb[i][0], xb[i][1] = v[2*(i%2)], v[2*(i%2)+1]
-			}
-			masked := make([][8]ptx.Vec, parts)
+			masked := make([][][8]ptx.Vec, parts) // [part][B tile][mma]
 			for v := range parts {
 				use := k.Op("and", ptx.Pred, inPart[v], active[p])
-				for i := range xb {
-					masked[v][i] = ptx.Vec{k.Selp(ptx.B32, xb[i][0], zeroB, use), k.Selp(ptx.B32, xb[i][1], zeroB, use)}
+				masked[v] = make([][8]ptx.Vec, bt)
+				for b := range bt {
+					for i := range 8 {
+						w := xv[p][b][i/2]
+						masked[v][b][i] = ptx.Vec{k.Selp(ptx.B32, w[2*(i%2)], zeroB, use), k.Selp(ptx.B32, w[2*(i%2)+1], zeroB, use)}
+					}
 				}
 			}
 			for t := range tiles {
@@ -335,47 +369,55 @@ func (g *GemvTC) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 					}
 				}
 				for v := range parts {
-					tmp := ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
-					for i := range 8 {
-						a := ptx.Vec{pairs[0][2*i], pairs[1][2*i], pairs[0][2*i+1], pairs[1][2*i+1]}
-						cin := tmp
-						if i == 0 {
-							cin = zeroVec
+					for b := range bt {
+						tmp := ptx.Vec{k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32), k.NewReg(ptx.F32)}
+						for i := range 8 {
+							a := ptx.Vec{pairs[0][2*i], pairs[1][2*i], pairs[0][2*i+1], pairs[1][2*i+1]}
+							cin := tmp
+							if i == 0 {
+								cin = zeroVec
+							}
+							k.Mma(ptx.MmaBF16, tmp, a, masked[v][b][i], cin)
 						}
-						k.Mma(ptx.MmaBF16, tmp, a, masked[v][i], cin)
-					}
-					// Block (128p + v·min(B, 128)) ÷ B of the trip.
-					blk := (gemvTCUnit*p + v*min(g.BlockSize, gemvTCUnit)) >> log2(g.BlockSize)
-					for e := range 4 {
-						k.OpTo(acc[t][e], "fma.rn", ptx.F32, tmp[e], scale[2*t+e/2][blk], acc[t][e])
+						// Block (128p + v·min(B, 128)) ÷ B of the trip.
+						blk := (gemvTCUnit*p + v*min(g.BlockSize, gemvTCUnit)) >> log2(g.BlockSize)
+						for e := range 4 {
+							k.OpTo(acc[t][b][e], "fma.rn", ptx.F32, tmp[e], scale[2*t+e/2][blk], acc[t][b][e])
+						}
 					}
 				}
 			}
 		}
 	})
 
-	// Warps store their tiles' sums; thread j of the block then adds the
-	// warps' sums of value j (tile j ÷ 128, lane, element) and stores it.
+	// Warps store their sums (tile t, B tile b as chunk tb = t·bt + b);
+	// thread j of the block then adds the warps' sums of value j (chunk
+	// j ÷ 128, lane, element) and stores it.
 	partial := k.SharedAddr(sPartial)
+	sumChunks := tiles * bt
 	for t := range tiles {
-		at := k.Op("mad.lo", ptx.U32, k.Op("add", ptx.U32, k.Op("mul.lo", ptx.U32, warp, ptx.Imm(tiles*32)), ptx.Imm(32*t)), ptx.Imm(16), partial)
-		k.StV("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, lane, ptx.Imm(16), at)}, acc[t])
+		for b := range bt {
+			at := k.Op("mad.lo", ptx.U32, k.Op("add", ptx.U32, k.Op("mul.lo", ptx.U32, warp, ptx.Imm(sumChunks*32)), ptx.Imm(32*(t*bt+b))), ptx.Imm(16), partial)
+			k.StV("shared", ptx.F32, ptx.Addr{Base: k.Op("mad.lo", ptx.U32, lane, ptx.Imm(16), at)}, acc[t][b])
+		}
 	}
 	k.BarSync()
-	for t := range tiles {
-		j := k.Op("add", ptx.U32, tid, ptx.Imm(128*t))
+	for tb := range sumChunks {
+		t, b := tb/bt, tb%bt
+		j := k.Op("add", ptx.U32, tid, ptx.Imm(128*tb))
 		l := k.Shift("shr", ptx.U32, tid, ptx.Imm(2))
 		e := k.Op("and", ptx.B32, tid, ptx.Imm(3))
-		// C element e of lane l: row g + 8(e ÷ 2), batch column 2t + e mod 2.
+		// C element e of lane l: row g + 8(e ÷ 2), batch column
+		// 8b + 2(l mod 4) + e mod 2.
 		row := k.Op("add", ptx.U32, k.Op("add", ptx.U32, rowBase, ptx.Imm(16*t)),
 			k.Op("add", ptx.U32, k.Shift("shr", ptx.U32, l, ptx.Imm(2)), k.Shift("shl", ptx.B32, k.Shift("shr", ptx.U32, e, ptx.Imm(1)), ptx.Imm(3))))
-		m := k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, l, ptx.Imm(3)), ptx.Imm(1)), k.Op("and", ptx.B32, e, ptx.Imm(1)))
+		m := k.Op("add", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, k.Op("and", ptx.B32, l, ptx.Imm(3)), ptx.Imm(1)), k.Op("and", ptx.B32, e, ptx.Imm(1))), ptx.Imm(8*b))
 		ok := k.SetpAnd("lt", ptx.U32, row, n, k.Setp("lt", ptx.U32, m, ptx.Imm(g.M)))
 		k.If(ok, func() {
 			addr := k.Op("mad.lo", ptx.U32, j, ptx.Imm(4), partial)
 			total := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr})
 			for w := 1; w < gemvTCWarps; w++ {
-				v := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr, Offset: int64(w * tiles * 128 * 4)})
+				v := k.Ld("shared", ptx.F32, ptx.Addr{Base: addr, Offset: int64(w * sumChunks * 128 * 4)})
 				k.OpTo(total, "add.rn", ptx.F32, total, v)
 			}
 			k.St("global", ptx.F32, ptx.Addr{Base: index(k, y, k.Op("mad.lo", ptx.U32, n, m, row), 4)}, total)

@@ -60,6 +60,40 @@ func TestSimGemvTC(t *testing.T) {
 	}
 }
 
+// TestSimGemvTCWide runs batches of two B tiles (M = 9…16: a second
+// tile of one row, part-filled, full) the same way on a subset of the
+// shapes, every tile count they allow.
+func TestSimGemvTCWide(t *testing.T) {
+	r := rand.New(rand.NewSource(22))
+	for mi, m := range []int{9, 12, 15, 16} {
+		for i, c := range gemvTCShapes {
+			if (i+mi)%2 == 1 && c.B != 4096 {
+				continue
+			}
+			dq := (i+mi)%3 == 0
+			q := kernels.NF4
+			if (i+mi)%4 == 2 {
+				q = kernels.FP4
+			}
+			tiles := 1 + (i/2+mi)%kernels.GemvTCMaxTilesM(m, c.B)
+			name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v_%v_t%d", m, c.N, c.K, c.B, dq, q, tiles)
+			t.Run(name, func(t *testing.T) {
+				p := newProblem(t, r, m, c.N, c.K, c.B, dq)
+				if q != kernels.NF4 {
+					p.wq = deqTable(q.Values(), p.codes, p.absmax, c.N*c.K, c.B)
+				}
+				g := &kernels.GemvTC{M: m, BlockSize: c.B, DoubleQuant: dq, Quant: q, Tiles: tiles}
+				y := p.poisoned(t, m*c.N)
+				xh := p.put(t, bf16bytes(p.x))
+				launch(t, g, p, p.args([]ptxsim.Ptr{xh, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
+				if e := relErr(p.read(t, y, m*c.N), forwardRef(p)); !(e <= 1e-2) {
+					t.Errorf("normwise relative error %g", e)
+				}
+			})
+		}
+	}
+}
+
 // bf16bytes rounds v to bf16 (to nearest, ties to even), little-endian.
 func bf16bytes(v []float32) []byte {
 	b := make([]byte, 2*len(v))

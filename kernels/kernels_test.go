@@ -104,7 +104,7 @@ func TestConstructorErrors(t *testing.T) {
 			t.Errorf("gemv accepted M=%d", m)
 		}
 	}
-	for _, m := range []int{0, 1, 9} {
+	for _, m := range []int{0, 1, MaxGemvTCM + 1} {
 		if _, err := NewGemvTC(m, 64, false); err == nil {
 			t.Errorf("gemv_tc accepted M=%d", m)
 		}

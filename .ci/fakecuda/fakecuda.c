@@ -293,7 +293,10 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	for (const char *p = strstr(name, "_b"); p; p = strstr(p + 1, "_b"))
 		if (p[2] >= '0' && p[2] <= '9') bp = p;
 	int mgemv = 0;
-	if (!bp || sscanf(bp, "_b%lu", &w.b) != 1 || gz != 1 || by != 1 || bz != 1) return CUDA_ERROR_INVALID_VALUE;
+	// A split tensor-core GEMM (_sk) splits K grid.z ways and takes a
+	// workspace after its output.
+	int split = strstr(name, "bf16tc_sk_") != NULL;
+	if (!bp || sscanf(bp, "_b%lu", &w.b) != 1 || (gz != 1 && !split) || by != 1 || bz != 1) return CUDA_ERROR_INVALID_VALUE;
 	int gemvTC = sscanf(name, "nf4_gemv_tc_m%d", &mgemv) == 1;
 	int gemv = gemvTC || sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;
 	int deq = strncmp(name, "nf4_dequantize_f32", 18) == 0;
@@ -302,7 +305,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	// parameter, 128 bytes by value) into dynamic shared memory.
 	int wg = strncmp(name, "nf4_gemm_bf16wg", 15) == 0;
 	int gemm = strncmp(name, "nf4_gemm_f32", 12) == 0 || strncmp(name, "nf4_gemm_bf16tc", 15) == 0 || wg;
-	np = (w.dq ? 4 : 1) + (deq ? 3 : gemv ? 5 : 6);
+	np = (w.dq ? 4 : 1) + (deq ? 3 : gemv ? 5 : 6) + split;
 	for (int i = 0; i < np; i++) a[i] = *(uint64_t *)params[i];
 	int compute = getenv("FAKE_CUDA_NOCOMPUTE") == NULL;
 	if (deq) {
@@ -323,6 +326,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	w.codes = (const uint8_t *)a[1];
 	int j = 2 + take(&w, a + 2);
 	float *y = (float *)a[j];
+	const uint32_t *work = NULL;
+	if (split) work = (const uint32_t *)a[++j];
 	uint64_t m, n, k;
 	if (gemv) {
 		m = mgemv, n = a[j + 1], k = a[j + 2];
@@ -351,6 +356,14 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		uint64_t tile = tc || wg ? 128 : 64, mtile = strstr(name, "_n256") ? 256 : tile;
 		uint64_t cols = gemmT ? k : n;
 		if (!(gemm || gemmT) || ((tc || wg) && bx != 256) || (uint64_t)gx * tile < cols || (uint64_t)gy * mtile < m) return CUDA_ERROR_INVALID_VALUE;
+		if (split) {
+			// The workspace (4·(S·M·cols + tiles) bytes) must come zeroed,
+			// as the kernel leaves it: partial sums and arrival counters.
+			uint64_t words = (uint64_t)gz * m * cols + (uint64_t)gx * gy;
+			if (gz < 2 || !work) return CUDA_ERROR_INVALID_VALUE;
+			for (uint64_t i = 0; i < words; i++)
+				if (work[i]) return CUDA_ERROR_ILLEGAL_ADDRESS;
+		}
 		if (wg) {
 			// The map kernels/tensormap's Encode describes, as this
 			// driver's cuTensorMapEncodeTiled wrote it: x as bf16 [m][k],

@@ -110,17 +110,20 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 
 // Choose picks the kernel for p: for a forward pass with M ≤
 // kernels.MaxGemvM a gemv (each block streams a few weight rows): in the
-// bf16 mode for M ≥ 2 the tensor-core gemv, its tiles per block chosen
-// for p.N on p.SMs multiprocessors, else (one row is memory-bound on it
-// already, and float32 is exact) the float32 gemv, its rows per block
-// chosen so; the GEMM of the chosen mode above that (in the bf16 mode on
-// compute capability 9.0 exactly, p.Arch 90, with a driver that encodes
-// tensor maps, the sm_90a warpgroup GEMM,
-// its rows per block chosen for p.M, p.N and p.SMs; GemmTC elsewhere,
+// bf16 mode for M ≥ 2 (up to kernels.MaxGemvTCM) the tensor-core gemv,
+// its tiles per block chosen for p.N on p.SMs multiprocessors, else (one
+// row is memory-bound on it already, and float32 is exact) the float32
+// gemv, its rows per block chosen so; the GEMM of the chosen mode above
+// that (in the bf16 mode on compute capability 9.0 exactly, p.Arch 90,
+// with a driver that encodes tensor maps, the sm_90a warpgroup GEMM when
+// its tiles fill the device, its rows per block chosen for p.M, p.N and
+// p.SMs; GemmTC elsewhere, split along K when its tiles are under a wave,
 // sm_90a code running on 9.0 only); for a backward pass
 // the transposed GEMM, on tensor cores in the bf16 mode above
 // kernels.MaxGemvM rows, in float32 otherwise; and the float32 dequantize
-// kernel.
+// kernel. A tensor-core GEMM whose output tiles do not fill a wave of p.SMs
+// multiprocessors splits its reduction (kernels.TCSplitsFor): its launch
+// then names a Workspace, passed as the parameter "workspace".
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
 		return Plan{}, fmt.Errorf("%w: %v", ErrShape, p)
@@ -133,14 +136,14 @@ func Choose(p Problem) (Plan, error) {
 	switch p.Op {
 	case Forward:
 		switch {
-		case p.M <= kernels.MaxGemvM && p.M >= kernels.MinGemvTCM && p.Mode == BF16:
+		case p.M <= kernels.MaxGemvTCM && p.M >= kernels.MinGemvTCM && p.Mode == BF16:
 			k, err = kernels.NewGemvTCFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
-		case p.Mode == BF16 && p.Arch == 90 && p.TensorMaps:
+		case p.Mode == BF16 && p.Arch == 90 && p.TensorMaps && kernels.TCSplitsFor(p.M, p.N, p.K, p.SMs) == 1:
 			k, err = kernels.NewGemmWGFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:
-			k, err = kernels.NewGemmTC(p.BlockSize, p.DoubleQuant)
+			k, err = kernels.NewGemmTCFor(p.M, p.N, p.K, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == Float32:
 			k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, false)
 		default:
@@ -148,7 +151,7 @@ func Choose(p Problem) (Plan, error) {
 		}
 	case Backward:
 		if p.Mode == BF16 && p.M > kernels.MaxGemvM {
-			k, err = kernels.NewGemmTCTransposed(p.BlockSize, p.DoubleQuant)
+			k, err = kernels.NewGemmTCTransposedFor(p.M, p.N, p.K, p.SMs, p.BlockSize, p.DoubleQuant)
 		} else {
 			k, err = kernels.NewGemm(p.BlockSize, p.DoubleQuant, true)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,6 +37,16 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Forward, Mode: BF16, M: 1, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemv_m1_b64", [3]int{256, 1, 1}},
 		{Problem{Op: Forward, M: 9, N: 65, K: 128, BlockSize: 32}, "nf4_gemm_f32_b32", [3]int{2, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 129, N: 64, K: 4096, BlockSize: 4096}, "nf4_gemm_bf16tc_b4096", [3]int{1, 2, 1}},
+		// bf16 M = 9…16: the tensor-core gemv with two B tiles.
+		{Problem{Op: Forward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemv_tc_m16_b64", [3]int{128, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 9, N: 4096, K: 4096, BlockSize: 32, SMs: 132}, "nf4_gemv_tc_m9_b32", [3]int{256, 1, 1}},
+		// Tiles under a wave of 132 SMs split the reduction over grid.z;
+		// unknown SMs, or tiles enough for every SM, do not.
+		{Problem{Op: Forward, Mode: BF16, M: 17, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_sk_b64", [3]int{32, 1, 4}},
+		{Problem{Op: Forward, Mode: BF16, M: 100, N: 11008, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_sk_b64", [3]int{86, 1, 3}},
+		{Problem{Op: Backward, Mode: BF16, M: 16, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_t_bf16tc_sk_b64", [3]int{32, 1, 4}},
+		{Problem{Op: Forward, Mode: BF16, M: 17, N: 4096, K: 4096, BlockSize: 64}, "nf4_gemm_bf16tc_b64", [3]int{32, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
 		{Problem{Op: Backward, M: 1, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
 		{Problem{Op: Backward, Mode: BF16, M: 512, N: 100, K: 256, BlockSize: 64, DoubleQuant: true}, "nf4_gemm_t_bf16tc_b64_dq", [3]int{2, 4, 1}},
 		{Problem{Op: Backward, Mode: BF16, M: 8, N: 100, K: 256, BlockSize: 64}, "nf4_gemm_t_f32_b64", [3]int{4, 1, 1}},
@@ -49,7 +60,9 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64", [3]int{32, 4, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 4096, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64_n256", [3]int{32, 16, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 11008, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true, DoubleQuant: true}, "nf4_gemm_bf16wg_b64_n256_dq", [3]int{86, 2, 1}},
-		{Problem{Op: Forward, Mode: BF16, M: 9, N: 65, K: 128, BlockSize: 32, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b32", [3]int{1, 1, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 17, N: 65, K: 128, BlockSize: 32, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b32", [3]int{1, 1, 1}},
+		// Under a wave the split GEMM runs instead.
+		{Problem{Op: Forward, Mode: BF16, M: 32, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16tc_sk_b64", [3]int{32, 1, 4}},
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 89}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
 		// A driver before CUDA 12 cannot encode the tensor maps.
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
@@ -68,6 +81,38 @@ func TestChoose(t *testing.T) {
 		}
 		if pl.Launch.Block[0] < 32 || pl.Launch.Block[0]%32 != 0 {
 			t.Errorf("%v: block %v is not whole warps", c.p, pl.Launch.Block)
+		}
+	}
+}
+
+// TestChooseSplitWorkspace checks the split plans' workspace: S·M·cols
+// float32 partial sums and a counter per output tile, passed as the
+// parameter "workspace"; unsplit plans have none.
+func TestChooseSplitWorkspace(t *testing.T) {
+	for _, p := range []Problem{
+		{Op: Forward, Mode: BF16, M: 17, N: 4096, K: 4096, BlockSize: 64, SMs: 132},
+		{Op: Forward, Mode: BF16, M: 70, N: 4000, K: 11008, BlockSize: 64, DoubleQuant: true, SMs: 132},
+		{Op: Backward, Mode: BF16, M: 33, N: 11008, K: 4096, BlockSize: 64, SMs: 114},
+		{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132},
+	} {
+		pl, err := Choose(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := pl.Launch
+		cols := p.N
+		if p.Op == Backward {
+			cols = p.K
+		}
+		want := 0
+		if l.Grid[2] > 1 {
+			want = 4 * (l.Grid[2]*p.M*cols + l.Grid[0]*l.Grid[1])
+		}
+		if l.Workspace != want {
+			t.Errorf("%v: workspace %d bytes, want %d", p, l.Workspace, want)
+		}
+		if got := slices.Contains(pl.Kernel.Params(), "workspace"); got != (want > 0) {
+			t.Errorf("%v: parameter workspace %v, want %v", p, got, want > 0)
 		}
 	}
 }
@@ -318,6 +363,9 @@ func TestLaunchMatchesCPU(t *testing.T) {
 		// multiple of 16, K not a multiple of the 128-weight unit.
 		{2, 37, 640, 64},
 		{8, 19, 1152, 32},
+		// Two B tiles of the batch (M = 9…16 in the bf16 mode).
+		{16, 37, 640, 64},
+		{12, 19, 1152, 32},
 	}
 	for _, s := range shapes {
 		for _, dq := range []bool{false, true} {
@@ -330,13 +378,13 @@ func TestLaunchMatchesCPU(t *testing.T) {
 				for _, mode := range modes {
 					p := Problem{Op: op, Mode: mode, M: s.M, N: s.N, K: s.K, BlockSize: s.B, DoubleQuant: dq}
 					checkLaunch(t, r, p, w)
-					if op == Forward && mode == BF16 && s.M > kernels.MaxGemvM {
+					if op == Forward && mode == BF16 && s.M > kernels.MaxGemvTCM {
 						// On 9.0 with tensor maps: the warpgroup GEMM.
 						p.Arch, p.TensorMaps = 90, true
 						checkLaunch(t, r, p, w)
 						p.Arch, p.TensorMaps = 0, false
 					}
-					if op == Forward && s.M <= kernels.MaxGemvM {
+					if op == Forward && (s.M <= kernels.MaxGemvM || mode == BF16 && s.M <= kernels.MaxGemvTCM) {
 						// On 2 SMs the gemv takes fewer rows per block.
 						p.SMs = 2
 						checkLaunch(t, r, p, w)

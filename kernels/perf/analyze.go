@@ -407,7 +407,9 @@ func (r *Report) simulate(k kernels.Kernel, c *compiled, d Device) error {
 	}
 	w.L2Bytes = 32 * n * (avg.l2 - avg.missed + eff)
 	for _, b := range bufs {
-		w.DRAMBytes += float64(b.bytes)
+		if !b.scratch {
+			w.DRAMBytes += float64(b.bytes)
+		}
 	}
 
 	// Machine code: the main loop runs trips ÷ unroll times per warp, the

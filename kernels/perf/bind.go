@@ -14,7 +14,11 @@ type buffer struct {
 	name  string
 	bytes int64
 	write bool // the kernel writes it (an output), else reads it
-	gen   func(off int64, p []byte)
+	// scratch is a workspace the kernel leaves as it found it (split-K
+	// partial sums): not compulsory DRAM traffic, its L2 traffic is
+	// what the simulated blocks make of it.
+	scratch bool
+	gen     func(off int64, p []byte)
 }
 
 // arguments sizes every parameter of k for shape s, by the names the
@@ -107,6 +111,14 @@ func arguments(dev *ptxsim.Device, k kernels.Kernel, s kernels.Shape) ([]uint64,
 			}
 		case "k":
 			args = append(args, uint64(s.K))
+		case "workspace":
+			l, err := k.Launch(s)
+			if err != nil {
+				return nil, nil, err
+			}
+			b := buffer{name: name, bytes: int64(l.Workspace), scratch: true}
+			bufs = append(bufs, b)
+			args = append(args, uint64(dev.AllocGenerated(int64(l.Workspace), func(_ int64, p []byte) { clear(p) })))
 		default:
 			return nil, nil, fmt.Errorf("perf: %s: no rule sizes parameter %q (add one in kernels/perf/bind.go)", k.Name(), name)
 		}

@@ -97,6 +97,32 @@ var budgets = []struct {
 	{gemmWG, kernels.Shape{M: 4096, N: 14336, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.673, "h100"},
 	{gemmWG, kernels.Shape{M: 4096, N: 14336, K: 4096, BlockSize: 64}, 0.752, "h100"},
+	// M = 9…16 in the bf16 mode: the tensor-core gemv with two B tiles,
+	// bound by x re-read from L2 by every block at M = 16. Floors half a
+	// point under today's fractions.
+	{gemvTC(9), kernels.Shape{M: 9, N: 4096, K: 4096, BlockSize: 64}, 0.803, ""},
+	{gemvTC(16), kernels.Shape{M: 16, N: 4096, K: 4096, BlockSize: 64}, 0.582, ""},
+	{gemvTC(16), kernels.Shape{M: 16, N: 8192, K: 8192, BlockSize: 64}, 0.582, ""},
+	{gemvTC(16), kernels.Shape{M: 16, N: 11008, K: 4096, BlockSize: 64}, 0.636, ""},
+	{gemvTC(16), kernels.Shape{M: 16, N: 4096, K: 11008, BlockSize: 64}, 0.586, ""},
+	{gemvTC(16), kernels.Shape{M: 16, N: 14336, K: 4096, BlockSize: 64}, 0.620, ""},
+	{gemvTC(16), kernels.Shape{M: 16, N: 4096, K: 4096, BlockSize: 64}, 0.836, "h100"},
+	{gemvTC(16), kernels.Shape{M: 16, N: 11008, K: 4096, BlockSize: 64}, 0.914, "h100"},
+	// M = 17…256 with tiles under a wave: the GEMMs split along the
+	// reduction as the backend picks (TCSplitsFor), issue-bound by the W
+	// decode at M ≤ 64. Floors half a point under today's fractions.
+	{gemmTCFor(false), kernels.Shape{M: 32, N: 4096, K: 4096, BlockSize: 64}, 0.268, ""},
+	{gemmTCFor(true), kernels.Shape{M: 32, N: 4096, K: 4096, BlockSize: 64}, 0.211, ""},
+	{gemmTCFor(false), kernels.Shape{M: 64, N: 11008, K: 4096, BlockSize: 64}, 0.285, ""},
+	{gemmTCFor(true), kernels.Shape{M: 64, N: 11008, K: 4096, BlockSize: 64}, 0.239, ""},
+	{gemmTCFor(false), kernels.Shape{M: 128, N: 4096, K: 4096, BlockSize: 64}, 0.431, ""},
+	{gemmTCFor(true), kernels.Shape{M: 128, N: 4096, K: 4096, BlockSize: 64}, 0.303, ""},
+	{gemmTCFor(false), kernels.Shape{M: 128, N: 14336, K: 4096, BlockSize: 64}, 0.409, ""}, // unsplit
+	{gemmTCFor(true), kernels.Shape{M: 128, N: 14336, K: 4096, BlockSize: 64}, 0.320, ""},
+	{gemmTCFor(false), kernels.Shape{M: 256, N: 4096, K: 4096, BlockSize: 64}, 0.455, ""},
+	{gemmTCFor(false), kernels.Shape{M: 32, N: 14336, K: 4096, BlockSize: 64}, 0.258, ""}, // unsplit
+	{gemmTCFor(false), kernels.Shape{M: 32, N: 8192, K: 8192, BlockSize: 64}, 0.416, "h100"},
+	{gemmTCFor(true), kernels.Shape{M: 32, N: 8192, K: 8192, BlockSize: 64}, 0.321, "h100"},
 }
 
 func dequantizeF32(kernels.Shape, Device) (kernels.Kernel, error) {
@@ -113,6 +139,17 @@ func gemmWG(s kernels.Shape, d Device) (kernels.Kernel, error) {
 }
 func gemmTCTransposed(kernels.Shape, Device) (kernels.Kernel, error) {
 	return kernels.NewGemmTCTransposed(64, false)
+}
+
+// gemmTCFor is the tensor-core GEMM the CUDA backend launches: split
+// along the reduction where its tiles are under a wave of the device.
+func gemmTCFor(transposed bool) func(kernels.Shape, Device) (kernels.Kernel, error) {
+	return func(s kernels.Shape, d Device) (kernels.Kernel, error) {
+		if transposed {
+			return kernels.NewGemmTCTransposedFor(s.M, s.N, s.K, int(d.SMs.V), 64, false)
+		}
+		return kernels.NewGemmTCFor(s.M, s.N, s.K, int(d.SMs.V), 64, false)
+	}
 }
 
 // gemv is the kernel the CUDA backend launches: its rows per block chosen

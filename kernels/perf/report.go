@@ -33,7 +33,9 @@ var StandardMs = []int{1, 2, 4, 8, 16, 64, 512, 4096}
 // the rows per block chosen for the shape (and for M ≥ 2 the bf16
 // tensor-core GEMV, with its tiles per block chosen so), and for larger M
 // the float32 GEMM, the bf16 tensor-core GEMM and the backward
-// (transposed) GEMM of each mode.
+// (transposed) GEMM of each mode, the tensor-core ones split along the
+// reduction as TCSplitsFor picks for sms, and up to kernels.MaxGemvTCM the
+// bf16 tensor-core GEMV too.
 func Cases(shapes [][2]int, ms []int, sms int) []Case {
 	var cs []Case
 	deq, _ := kernels.NewDequantize(kernels.OutF32, 64, false)
@@ -56,6 +58,19 @@ func Cases(shapes [][2]int, ms []int, sms int) []Case {
 					cs = append(cs, Case{t, s})
 				}
 				continue
+			}
+			if m <= kernels.MaxGemvTCM {
+				if t, err := kernels.NewGemvTCFor(m, s.N, sms, 64, false); err == nil {
+					cs = append(cs, Case{t, s})
+				}
+			}
+			tc, backTC := tc, backTC
+			// The split the CUDA backend picks when the tiles are under a wave.
+			if g, err := kernels.NewGemmTCFor(m, s.N, s.K, sms, 64, false); err == nil && g.Splits > 1 {
+				tc = g
+			}
+			if g, err := kernels.NewGemmTCTransposedFor(m, s.N, s.K, sms, 64, false); err == nil && g.Splits > 1 {
+				backTC = g
 			}
 			cs = append(cs, Case{gemm, s}, Case{tc, s}, Case{back, s}, Case{backTC, s})
 		}
