@@ -44,6 +44,7 @@ func TestFakeCUDAKnowsGemvTCTiles(t *testing.T) {
 		fmt.Sprintf("int tiles = %d;", gemvTCTiles),
 		fmt.Sprintf("tiles <= %d", MaxGemvTCTiles),
 		fmt.Sprintf("mgemv >= %d", MinGemvTCM),
+		fmt.Sprintf("mgemv <= %d", MaxGemvTCM),
 		`sscanf(name, "nf4_gemv_tc_m%d_t%d"`,
 	} {
 		if !strings.Contains(string(src), want) {

@@ -341,7 +341,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 			// 16-row tiles per block unless named (nf4_gemv_tc_m<M>_t<tiles>_…),
 			// for M = 2…16: GemvTC's default of 2, or 1 at M > 8 where the
 			// block size's scales leave registers for one (GemvTCMaxTilesM).
-			int tiles = mgemv > 8 && (w.b < 64 || w.b > 128) ? 1 : 2;
+			int tiles = 2;
+			if (mgemv > 8 && (w.b < 64 || w.b > 128)) tiles = 1;
 			if (sscanf(name, "nf4_gemv_tc_m%d_t%d", &mgemv, &named) == 2) tiles = named;
 			r = mgemv >= 2 && mgemv <= 16 && tiles >= 1 && tiles <= 4 ? 16 * (uint64_t)tiles : 0;
 		} else if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {

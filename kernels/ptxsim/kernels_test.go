@@ -263,6 +263,10 @@ func launch(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape, a *args) error
 	if err != nil {
 		return err
 	}
+	if l.Workspace > 0 {
+		// Zeroed, as the host hands it over; the kernel must leave it so.
+		a.bytes("workspace", make([]byte, l.Workspace))
+	}
 	var params []uint64
 	for _, name := range kn.Params() {
 		v, ok := a.vals[name]
@@ -271,7 +275,21 @@ func launch(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape, a *args) error
 		}
 		params = append(params, v)
 	}
-	return a.d.Launch(k, l.Grid, l.Block, l.DynamicShared, params...)
+	if err := a.d.Launch(k, l.Grid, l.Block, l.DynamicShared, params...); err != nil {
+		return err
+	}
+	if l.Workspace > 0 {
+		w, err := a.d.Read(ptxsim.Ptr(a.vals["workspace"]), l.Workspace)
+		if err != nil {
+			return err
+		}
+		for i, v := range w {
+			if v != 0 {
+				return fmt.Errorf("workspace byte %d is %#x after the launch", i, v)
+			}
+		}
+	}
+	return nil
 }
 
 func runShape(kn kernels.Kernel, k *ptxsim.Kernel, s kernels.Shape) error {
