@@ -425,17 +425,40 @@ func wgStore(k *ptx.Kernel, acc ptx.Vec, y, bm, bn, wgroup, m, n ptx.Reg) {
 	}
 }
 
-// NewGemmWGFor picks the rows per block for M×N on sms multiprocessors:
-// 256 (half the W decodes per product, one block per SM) where that still
-// gives every SM at least one block, else 128 (two blocks per SM, twice
-// the blocks).
-func NewGemmWGFor(m, n, sms, blockSize int, doubleQuant bool) (*GemmWG, error) {
+// NewGemmWGFor picks the rows per block and the split of K for an
+// [m, n] result of reduction length k on sms multiprocessors: 256 rows
+// (half the W decodes per product, one block per SM) where that still
+// gives every SM at least one block, or where M is over one 128-row tile
+// and the 128-row tiles are under a wave anyway (the model puts 256 rows
+// ahead there: M = 256 and 512 at 4096²); else 128 (two blocks per SM,
+// twice the blocks). The split is WGSplitsFor's.
+func NewGemmWGFor(m, n, k, sms, blockSize int, doubleQuant bool) (*GemmWG, error) {
 	g, err := NewGemmWG(blockSize, doubleQuant)
 	if err != nil {
 		return nil, err
 	}
-	if sms > 0 && ceilDiv(n, wgBN)*ceilDiv(m, 256) >= sms {
+	if sms > 0 && (ceilDiv(n, wgBN)*ceilDiv(m, 256) >= sms || m > 128 && ceilDiv(n, wgBN)*ceilDiv(m, 128) < sms) {
 		g.Rows = 256
 	}
+	g.Splits = WGSplitsFor(m, n, k, sms, g.Rows)
 	return g, nil
+}
+
+// WGSplitsFor picks the split of K for GemmWG with rows x rows per block
+// (0: 128) as TCSplitsFor does, in 128-row tile units: a 256-row block
+// issues the wgmmas of two 128-row ones, so it counts as two. Where the
+// tile holds at most 64 x rows a step waits on its round trip more than
+// on issue (the model binds M ≤ 64 on latency, M = 128 on issue), so the
+// two blocks an SM holds at 128 rows overlap: twice the slots.
+func WGSplitsFor(m, n, k, sms, rows int) int {
+	if sms <= 0 || m <= 0 || n <= 0 || k <= 0 {
+		return 1
+	}
+	units, slots := 1, sms
+	if rows == 256 {
+		units = 2
+	} else if m <= 64 {
+		slots = 2 * sms
+	}
+	return splitsFor(ceilDiv(m, max(rows, 128))*ceilDiv(n, wgBN)*units, ceilDiv(k, wgBK), slots)
 }

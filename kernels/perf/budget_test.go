@@ -135,7 +135,7 @@ func gemmTC(kernels.Shape, Device) (kernels.Kernel, error) { return kernels.NewG
 
 // gemmWG is the sm_90a GEMM the planner picks on compute capability 9.0.
 func gemmWG(s kernels.Shape, d Device) (kernels.Kernel, error) {
-	return kernels.NewGemmWGFor(s.M, s.N, int(d.SMs.V), 64, false)
+	return kernels.NewGemmWGFor(s.M, s.N, s.K, int(d.SMs.V), 64, false)
 }
 func gemmTCTransposed(kernels.Shape, Device) (kernels.Kernel, error) {
 	return kernels.NewGemmTCTransposed(64, false)

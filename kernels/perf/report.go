@@ -314,7 +314,7 @@ func CasesFor(d Device, shapes [][2]int, ms []int) []Case {
 	for _, nk := range shapes {
 		for _, m := range ms {
 			if m > kernels.MaxGemvM {
-				wg, _ := kernels.NewGemmWGFor(m, nk[0], int(d.SMs.V), 64, false)
+				wg, _ := kernels.NewGemmWGFor(m, nk[0], nk[1], int(d.SMs.V), 64, false)
 				cs = append(cs, Case{wg, kernels.Shape{M: m, N: nk[0], K: nk[1], BlockSize: 64}})
 			}
 		}
