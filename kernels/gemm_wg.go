@@ -30,8 +30,8 @@ import (
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
 // Params: x_map (a tensor map over x as bf16, see TensorMap), codes, scales
-// (absmax, or absmax_q, nested_map, nested_absmax, nested_offset), y, m, n,
-// k. The launch passes DynamicShared bytes of dynamic shared memory.
+// (absmax, or absmax_q, nested_map, nested_absmax, nested_offset), y,
+// workspace (the split variant only), m, n, k. The launch passes DynamicShared bytes of dynamic shared memory.
 type GemmWG struct {
 	BlockSize   int
 	DoubleQuant bool
