@@ -339,10 +339,10 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		if (mgemv >= 1 && mgemv <= 8) r = rows[mgemv];
 		if (gemvTC) {
 			// 16-row tiles per block: 2 (GemvTC's default) unless named
-			// (nf4_gemv_tc_m<M>_t<tiles>_…), for M = 2…8.
+			// (nf4_gemv_tc_m<M>_t<tiles>_…), for M = 2…16.
 			int tiles = 2;
 			if (sscanf(name, "nf4_gemv_tc_m%d_t%d", &mgemv, &named) == 2) tiles = named;
-			r = mgemv >= 2 && mgemv <= 8 && tiles >= 1 && tiles <= 4 ? 16 * (uint64_t)tiles : 0;
+			r = mgemv >= 2 && mgemv <= 16 && tiles >= 1 && tiles <= 4 ? 16 * (uint64_t)tiles : 0;
 		} else if (sscanf(name, "nf4_gemv_m%d_r%d", &mgemv, &named) == 2) {
 			if (named < 1 || (uint64_t)named > r) return CUDA_ERROR_INVALID_VALUE;
 			r = named;
