@@ -83,6 +83,9 @@ func All() []Kernel {
 	add(&GemmTC{BlockSize: 64, DoubleQuant: true, Splits: 2}, nil)
 	add(&GemmTC{BlockSize: 64, Transposed: true, Splits: 2}, nil)
 	add(&GemmTC{BlockSize: 32, DoubleQuant: true, Transposed: true, Splits: 2}, nil)
+	add(&GemmWG{BlockSize: 64, Splits: 2}, nil)
+	add(&GemmWG{BlockSize: 32, DoubleQuant: true, Splits: 2}, nil)
+	add(&GemmWG{BlockSize: 64, DoubleQuant: true, Rows: 256, Splits: 2}, nil)
 	fp4 := func(k Kernel, err error) {
 		if err == nil {
 			add(ForQuant(k, FP4))

@@ -45,11 +45,12 @@
 //	GemmTC (T)  nf4_gemm_t_bf16tc[_sk]_b<B>[_dq]
 //	            dy, codes, scales, dx, [workspace,] m, n, k
 //	                                             grid (⌈K/128⌉, ⌈M/128⌉, S), block 256, 47 KiB shared
-//	GemmWG      nf4_gemm_bf16wg_b<B>[_n256][_dq], bf16 x by tensor copies, sm_90a only
-//	            x_map, codes, scales, y, m, n, k grid (⌈N/128⌉, ⌈M/R⌉), R = 128 or 256, block 256,
+//	GemmWG      nf4_gemm_bf16wg[_sk]_b<B>[_n256][_dq], bf16 x by tensor copies, sm_90a only
+//	            x_map, codes, scales, y, [workspace,] m, n, k
+//	                                             grid (⌈N/128⌉, ⌈M/R⌉, S), R = 128 or 256, block 256,
 //	                                             111 or 143 KiB dynamic shared (Launch.DynamicShared)
 //
-// _sk splits the reduction S = grid.z ways (Splits, chosen by TCSplitsFor):
+// _sk splits the reduction S = grid.z ways (Splits, chosen by TCSplitsFor, WGSplitsFor):
 // workspace is 4·(S·M·cols + grid.x·grid.y) bytes (cols = N forward, K
 // backward), zeroed once by the host, and zero again after every launch.
 //

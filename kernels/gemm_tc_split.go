@@ -26,6 +26,10 @@ const MaxTCSplits = 16
 // the prologue and the reduction cost more than the split saves.
 const tcMinSplitSteps = 4
 
+// splitTileCols is the width of the output tile splitReduce sums: 128
+// columns for both GEMMs.
+const splitTileCols = 128
+
 // tcSplitsFor is the split of steps reduction steps into at most want
 // ranges with none empty: ⌈steps ÷ ⌈steps ÷ want⌉⌉.
 func tcSplitsFor(steps, want int) int {
@@ -50,9 +54,13 @@ func TCSplitsFor(m, cols, reduce, sms int) int {
 	if sms <= 0 || m <= 0 || cols <= 0 || reduce <= 0 {
 		return 1
 	}
-	tiles := ceilDiv(m, tcBM) * ceilDiv(cols, tcBN)
-	steps := ceilDiv(reduce, tcBK)
-	if tiles >= sms {
+	return splitsFor(ceilDiv(m, tcBM)*ceilDiv(cols, tcBN), ceilDiv(reduce, tcBK), sms)
+}
+
+// splitsFor is TCSplitsFor's choice for tiles output tiles of steps
+// reduction steps on slots concurrent blocks' worth of SMs.
+func splitsFor(tiles, steps, slots int) int {
+	if tiles >= slots {
 		return 1
 	}
 	best, bestCost := 1, -1
@@ -60,7 +68,7 @@ func TCSplitsFor(m, cols, reduce, sms int) int {
 		if tcSplitsFor(steps, s) != s {
 			continue
 		}
-		cost := ceilDiv(tiles*s, sms)*ceilDiv(steps, s) + s
+		cost := ceilDiv(tiles*s, slots)*ceilDiv(steps, s) + s
 		if bestCost < 0 || cost < bestCost {
 			best, bestCost = s, cost
 		}
@@ -102,8 +110,15 @@ func (g *GemmTC) splitLaunch(l *Launch, s Shape, cols, reduce int) error {
 	if g.Splits > MaxTCSplits {
 		return fmt.Errorf("kernels: gemm_tc: %d splits, at most %d", g.Splits, MaxTCSplits)
 	}
-	z := tcSplitsFor(ceilDiv(reduce, tcBK), g.Splits)
-	elems := int64(z)*int64(s.M)*int64(cols) + int64(l.Grid[0])*int64(l.Grid[1])
+	return setSplitLaunch(l, g.Splits, ceilDiv(reduce, tcBK), s.M, cols)
+}
+
+// setSplitLaunch sets l's grid.z to the split of steps into at most
+// splits ranges and its workspace: a plane of m·cols float32 partials per
+// range, then a counter per output tile (l.Grid's x·y).
+func setSplitLaunch(l *Launch, splits, steps, m, cols int) error {
+	z := tcSplitsFor(steps, splits)
+	elems := int64(z)*int64(m)*int64(cols) + int64(l.Grid[0])*int64(l.Grid[1])
 	if elems >= 1<<32 {
 		return fmt.Errorf("%w: split-K workspace of %d values", errShape, elems)
 	}
@@ -122,14 +137,22 @@ func splitRange(k *ptx.Kernel, steps ptx.Reg) (first, end ptx.Reg) {
 }
 
 // tcSplitStore is the split variant's epilogue: the block's partial tile
-// into its plane of ws, then, in the tile's last block to arrive, the sum
-// of the planes into out (row-major [m, cols], block origin bm, bc),
-// coalesced over the tile. flag is shared scratch (the tiles are free by
-// now) that tells the block's threads it came last.
+// into its plane of ws, then splitReduce over the 128×128 tile. flag is
+// shared scratch (the tiles are free by now).
 func tcSplitStore(k *ptx.Kernel, acc *[4][4]ptx.Vec, out, ws, bm, bc, wm, wn, m, cols, flag ptx.Reg) {
-	nz := k.Special(ptx.NctaidZ)
 	plane := k.Op("mul.lo", ptx.U32, m, cols)
 	tcStore(k, acc, index(k, ws, k.Op("mul.lo", ptx.U32, k.Special(ptx.CtaidZ), plane), 4), bm, bc, wm, wn, m, cols)
+	splitReduce(k, out, ws, plane, bm, bc, m, cols, flag, tcBM, tcThreads)
+}
+
+// splitReduce ends a split variant's epilogue once the block has stored
+// its partial tile into its plane of ws (plane = m·cols values apart): in
+// the tile's last block to arrive, the sum of the planes into out
+// (row-major [m, cols]; the tile of tileRows rows × 128 columns at bm, bc),
+// coalesced over the tile by the block's threads. flag is shared scratch
+// that tells the block's threads it came last.
+func splitReduce(k *ptx.Kernel, out, ws, plane, bm, bc, m, cols, flag ptx.Reg, tileRows, threads int) {
+	nz := k.Special(ptx.NctaidZ)
 	// Release: every thread's partials are visible device-wide before
 	// thread 0 counts the block in.
 	k.FenceGPU()
@@ -148,12 +171,12 @@ func tcSplitStore(k *ptx.Kernel, acc *[4][4]ptx.Vec, out, ws, bm, bc, wm, wn, m,
 	last := k.Setp("ne", ptx.U32, k.Ld("shared", ptx.U32, ptx.Addr{Base: flag}), ptx.Imm(0))
 	k.If(last, func() {
 		k.FenceGPU() // acquire: the other blocks' partials
-		rows := k.Op("min", ptx.U32, k.Op("sub", ptx.U32, m, bm), ptx.Imm(tcBM))
-		width := k.Op("min", ptx.U32, k.Op("sub", ptx.U32, cols, bc), ptx.Imm(tcBN))
-		k.For(tid, k.Shift("shl", ptx.B32, rows, ptx.Imm(7)), ptx.Imm(tcThreads), func(e ptx.Reg) {
-			c := k.Op("and", ptx.B32, e, ptx.Imm(tcBN-1))
+		rows := k.Op("min", ptx.U32, k.Op("sub", ptx.U32, m, bm), ptx.Imm(tileRows))
+		width := k.Op("min", ptx.U32, k.Op("sub", ptx.U32, cols, bc), ptx.Imm(splitTileCols))
+		k.For(tid, k.Shift("shl", ptx.B32, rows, ptx.Imm(log2(splitTileCols))), ptx.Imm(threads), func(e ptx.Reg) {
+			c := k.Op("and", ptx.B32, e, ptx.Imm(splitTileCols-1))
 			k.If(k.Setp("lt", ptx.U32, c, width), func() {
-				r := k.Op("add", ptx.U32, bm, k.Shift("shr", ptx.U32, e, ptx.Imm(7)))
+				r := k.Op("add", ptx.U32, bm, k.Shift("shr", ptx.U32, e, ptx.Imm(log2(splitTileCols))))
 				off := k.Op("mad.lo", ptx.U32, r, cols, k.Op("add", ptx.U32, bc, c))
 				sum := k.Mov(ptx.F32, ptx.F32Imm(0))
 				zero := k.Mov(ptx.F32, ptx.F32Imm(0))

@@ -30,8 +30,8 @@ import (
 // Precision is bf16 (about 3 significant digits) with float32 accumulation.
 //
 // Params: x_map (a tensor map over x as bf16, see TensorMap), codes, scales
-// (absmax, or absmax_q, nested_map, nested_absmax, nested_offset), y, m, n,
-// k. The launch passes DynamicShared bytes of dynamic shared memory.
+// (absmax, or absmax_q, nested_map, nested_absmax, nested_offset), y,
+// workspace (the split variant only), m, n, k. The launch passes DynamicShared bytes of dynamic shared memory.
 type GemmWG struct {
 	BlockSize   int
 	DoubleQuant bool
@@ -40,6 +40,10 @@ type GemmWG struct {
 	// which halves the W decodes per product at twice the accumulators
 	// (one block per SM) and half the blocks.
 	Rows int
+	// Splits above 1 splits K over grid.z (at most MaxTCSplits ways) as
+	// GemmTC's split does (gemm_tc_split.go), for grids under a wave: the
+	// kernel takes a workspace after y.
+	Splits int
 }
 
 const (
@@ -91,22 +95,36 @@ func (g *GemmWG) check() error {
 	if g.Rows != 0 && g.Rows != 128 && g.Rows != 256 {
 		return fmt.Errorf("kernels: GemmWG rows per block %d (want 128 or 256)", g.Rows)
 	}
+	if g.Splits > MaxTCSplits {
+		return fmt.Errorf("kernels: GemmWG: %d splits, at most %d", g.Splits, MaxTCSplits)
+	}
 	return nil
 }
 
-// Name is nf4_gemm_bf16wg_b<B>[_n256][_dq].
+// Name is nf4_gemm_bf16wg[_sk]_b<B>[_n256][_dq]: _sk split along K.
 func (g *GemmWG) Name() string {
 	rows := ""
 	if g.Rows == 256 {
 		rows = "_n256"
 	}
-	return fmt.Sprintf("nf4_gemm_bf16wg_b%d%s%s%s", g.BlockSize, rows, dqSuffix(g.DoubleQuant), g.Quant.suffix())
+	sk := ""
+	if g.split() {
+		sk = "_sk"
+	}
+	return fmt.Sprintf("nf4_gemm_bf16wg%s_b%d%s%s%s", sk, g.BlockSize, rows, dqSuffix(g.DoubleQuant), g.Quant.suffix())
 }
+
+// split reports whether the kernel is the split-K variant.
+func (g *GemmWG) split() bool { return g.Splits > 1 }
 
 // Params lists the launch arguments in order.
 func (g *GemmWG) Params() []string {
 	p := append([]string{"x_map", "codes"}, scaleParamNames(g.DoubleQuant)...)
-	return append(p, "y", "m", "n", "k")
+	p = append(p, "y")
+	if g.split() {
+		p = append(p, "workspace")
+	}
+	return append(p, "m", "n", "k")
 }
 
 // MinSM is 90: wgmma and the tensor memory accelerator are Hopper's, and
@@ -122,7 +140,8 @@ func (g *GemmWG) RegBudget() int {
 	return 128
 }
 
-// Launch tiles yᵀ in 128×128 blocks: grid.x over N, grid.y over M.
+// Launch tiles yᵀ in blocks of 128 W rows × Rows x rows: grid.x over N,
+// grid.y over M, grid.z over K's splits.
 func (g *GemmWG) Launch(s Shape) (Launch, error) {
 	if err := g.check(); err != nil {
 		return Launch{}, err
@@ -134,11 +153,17 @@ func (g *GemmWG) Launch(s Shape) (Launch, error) {
 	if ceilDiv(s.M, l.bm) > 65535 {
 		return Launch{}, fmt.Errorf("%w: M=%d needs more than 65535 row tiles", errShape, s.M)
 	}
-	return Launch{
+	ln := Launch{
 		Grid:          [3]int{ceilDiv(s.N, wgBN), ceilDiv(s.M, l.bm), 1},
 		Block:         [3]int{wgThreads, 1, 1},
 		DynamicShared: l.shared,
-	}, nil
+	}
+	if g.split() {
+		if err := setSplitLaunch(&ln, g.Splits, ceilDiv(s.K, wgBK), s.M, s.N); err != nil {
+			return Launch{}, err
+		}
+	}
+	return ln, nil
 }
 
 // TensorMap is the map x_map must hold: x as bf16, row-major [M][K] at
@@ -176,7 +201,12 @@ func (g *GemmWG) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	lay := g.layout()
 	pX, pCodes := k.TensorMapParam("x_map"), k.Param("codes")
 	sp := declareScales(k, g.DoubleQuant)
-	pY, pM, pN, pK := k.Param("y"), k.Param("m"), k.Param("n"), k.Param("k")
+	pY := k.Param("y")
+	var pWs ptx.Sym
+	if g.split() {
+		pWs = k.Param("workspace")
+	}
+	pM, pN, pK := k.Param("m"), k.Param("n"), k.Param("k")
 	smem := k.SharedAddr(k.ExternShared("wg_smem", 1024))
 
 	xmap := k.TensorMapAddr(pX)
@@ -201,6 +231,16 @@ func (g *GemmWG) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	nLast := k.Op("sub", ptx.U32, n, ptx.Imm(1))
 	halfK := k.Shift("shr", ptx.U32, kk, ptx.Imm(1))
 	tiles := k.Shift("shr", ptx.U32, k.Op("add", ptx.U32, kk, ptx.Imm(wgBK-1)), ptx.Imm(6))
+	// The loop counts this block's steps from 0 (ring stages, barrier
+	// phases, buffers); kOf is step t's first k.
+	kOf := func(t ptx.Reg) ptx.Reg { return k.Shift("shl", ptx.B32, t, ptx.Imm(6)) }
+	if g.split() {
+		start, end := splitRange(k, tiles)
+		tiles = k.Op("sub", ptx.U32, end, start)
+		kOf = func(t ptx.Reg) ptx.Reg {
+			return k.Shift("shl", ptx.B32, k.Op("add", ptx.U32, t, start), ptx.Imm(6))
+		}
+	}
 	perRow := k.Shift("shr", ptx.U32, kk, ptx.Imm(log2(g.BlockSize)))
 	sc.count = k.Op("mul.lo", ptx.U32, n, perRow)
 
@@ -213,7 +253,7 @@ func (g *GemmWG) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		bar := barOf(s)
 		k.MbarrierArriveExpectTx(bar, ptx.Imm(lay.xStage))
 		dst := k.Op("mad.lo", ptx.U32, s, ptx.Imm(lay.xStage), xBase)
-		k.TensorLoad2D(ptx.Addr{Base: dst}, xmap, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), bm, bar)
+		k.TensorLoad2D(ptx.Addr{Base: dst}, xmap, kOf(t), bm, bar)
 	}
 
 	// Codes, scales and the W decode as in GemmTC: thread tid copies and
@@ -225,7 +265,7 @@ func (g *GemmWG) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 	rowBlock := k.Op("mul.lo", ptx.U32, gnCopy, perRow)
 	codeOwn := k.Op("add", ptx.U32, cBase, k.Shift("shl", ptx.B32, tid, ptx.Imm(4)))
 	wk := func(t ptx.Reg) ptx.Reg {
-		return k.Op("min", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), wHalf), k.Op("sub", ptx.U32, kk, ptx.Imm(32)))
+		return k.Op("min", ptx.U32, k.Op("add", ptx.U32, kOf(t), wHalf), k.Op("sub", ptx.U32, kk, ptx.Imm(32)))
 	}
 	stageOf := func(t ptx.Reg) ptx.Reg { return k.Op("rem", ptx.U32, t, ptx.Imm(wgCodeStages)) }
 	scaleOwn := k.Op("add", ptx.U32, sBase, k.Shift("shl", ptx.B32, tid, ptx.Imm(2)))
@@ -256,7 +296,7 @@ func (g *GemmWG) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		for w := range dst {
 			dst[w] = k.Op("add", ptx.U32, buf, k.Shift("shl", ptx.B32, k.Op("xor", ptx.B32, wChunk, ptx.Imm(w)), ptx.Imm(4)))
 		}
-		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, k.Shift("shl", ptx.B32, t, ptx.Imm(6)), wHalf), kk)
+		inK := k.Setp("lt", ptx.U32, k.Op("add", ptx.U32, kOf(t), wHalf), kk)
 		tab.decodeToShared(k, k.Op("mad.lo", ptx.U32, stageOf(t), ptx.Imm(wgCodeStage), codeOwn), s, dst, inK)
 		k.FenceProxyAsync()
 	}
@@ -345,6 +385,16 @@ func (g *GemmWG) build(_ *ptx.Module, _ ptx.Sym) *ptx.Kernel {
 		k.If(k.SetpAnd("lt", ptx.U32, ahead, tiles, first), func() { issueX(ahead) })
 	})
 	k.WgmmaWait(0)
+	if g.split() {
+		// The partial tile into plane z, then the last block's sum; the
+		// code stages (their copies all waited for) hold the flag.
+		ws := k.LoadParam(pWs)
+		plane := k.Op("mul.lo", ptx.U32, m, n)
+		wgStore(k, acc, index(k, ws, k.Op("mul.lo", ptx.U32, k.Special(ptx.CtaidZ), plane), 4), bm, bn, wgroup, m, n)
+		k.CpAsyncWait(0)
+		splitReduce(k, y, ws, plane, bm, bn, m, n, cBase, lay.bm, wgThreads)
+		return k
+	}
 	wgStore(k, acc, y, bm, bn, wgroup, m, n)
 	return k
 }
@@ -375,17 +425,40 @@ func wgStore(k *ptx.Kernel, acc ptx.Vec, y, bm, bn, wgroup, m, n ptx.Reg) {
 	}
 }
 
-// NewGemmWGFor picks the rows per block for M×N on sms multiprocessors:
-// 256 (half the W decodes per product, one block per SM) where that still
-// gives every SM at least one block, else 128 (two blocks per SM, twice
-// the blocks).
-func NewGemmWGFor(m, n, sms, blockSize int, doubleQuant bool) (*GemmWG, error) {
+// NewGemmWGFor picks the rows per block and the split of K for an
+// [m, n] result of reduction length k on sms multiprocessors: 256 rows
+// (half the W decodes per product, one block per SM) where that still
+// gives every SM at least one block, or where M is over one 128-row tile
+// and the 128-row tiles are under a wave anyway (the model puts 256 rows
+// ahead there: M = 256 and 512 at 4096²); else 128 (two blocks per SM,
+// twice the blocks). The split is WGSplitsFor's.
+func NewGemmWGFor(m, n, k, sms, blockSize int, doubleQuant bool) (*GemmWG, error) {
 	g, err := NewGemmWG(blockSize, doubleQuant)
 	if err != nil {
 		return nil, err
 	}
-	if sms > 0 && ceilDiv(n, wgBN)*ceilDiv(m, 256) >= sms {
+	if sms > 0 && (ceilDiv(n, wgBN)*ceilDiv(m, 256) >= sms || m > 128 && ceilDiv(n, wgBN)*ceilDiv(m, 128) < sms) {
 		g.Rows = 256
 	}
+	g.Splits = WGSplitsFor(m, n, k, sms, g.Rows)
 	return g, nil
+}
+
+// WGSplitsFor picks the split of K for GemmWG with rows x rows per block
+// (0: 128) as TCSplitsFor does, in 128-row tile units: a 256-row block
+// issues the wgmmas of two 128-row ones, so it counts as two. Where the
+// tile holds at most 64 x rows a step waits on its round trip more than
+// on issue (the model binds M ≤ 64 on latency, M = 128 on issue), so the
+// two blocks an SM holds at 128 rows overlap: twice the slots.
+func WGSplitsFor(m, n, k, sms, rows int) int {
+	if sms <= 0 || m <= 0 || n <= 0 || k <= 0 {
+		return 1
+	}
+	units, slots := 1, sms
+	if rows == 256 {
+		units = 2
+	} else if m <= 64 {
+		slots = 2 * sms
+	}
+	return splitsFor(ceilDiv(m, max(rows, 128))*ceilDiv(n, wgBN)*units, ceilDiv(k, wgBK), slots)
 }

@@ -23,8 +23,10 @@ var gemmWGShapes = []struct{ M, N, K, B, Rows int }{
 }
 
 // launchWG runs GemmWG g on p with y as the output: x as bf16 through the
-// tensor map the kernel asks for, passed by value.
-func launchWG(t *testing.T, g *kernels.GemmWG, p *problem, y ptxsim.Ptr) {
+// tensor map the kernel asks for, passed by value; ws is the split
+// variant's workspace (none else), blocks the blocks' order (nil: grid
+// order).
+func launchWG(t *testing.T, g *kernels.GemmWG, p *problem, y ptxsim.Ptr, ws []ptxsim.Ptr, blocks [][3]int) {
 	t.Helper()
 	s := p.s
 	xh := p.put(t, bf16bytes(p.x))
@@ -52,11 +54,20 @@ func launchWG(t *testing.T, g *kernels.GemmWG, p *problem, y ptxsim.Ptr) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := p.args([]ptxsim.Ptr{p.put(t, enc[:]), p.pc}, uint64(y), uint64(s.M), uint64(s.N), uint64(s.K))
+	tail := []uint64{uint64(y)}
+	for _, w := range ws {
+		tail = append(tail, uint64(w))
+	}
+	args := p.args([]ptxsim.Ptr{p.put(t, enc[:]), p.pc}, append(tail, uint64(s.M), uint64(s.N), uint64(s.K))...)
 	if len(args) != len(g.Params()) {
 		t.Fatalf("%d args for params %v", len(args), g.Params())
 	}
-	if err := p.dev.Launch(kk, l.Grid, l.Block, l.DynamicShared, args...); err != nil {
+	if blocks == nil {
+		err = p.dev.Launch(kk, l.Grid, l.Block, l.DynamicShared, args...)
+	} else {
+		err = p.dev.LaunchBlocks(kk, l.Grid, l.Block, l.DynamicShared, blocks, args...)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -81,7 +92,7 @@ func TestSimGemmWG(t *testing.T) {
 				}
 				g := &kernels.GemmWG{BlockSize: c.B, DoubleQuant: dq, Quant: q, Rows: c.Rows}
 				y := p.poisoned(t, c.M*c.N)
-				launchWG(t, g, p, y)
+				launchWG(t, g, p, y, nil, nil)
 				if e := relErr(p.read(t, y, c.M*c.N), forwardRef(p)); !(e <= 1e-2) {
 					t.Errorf("normwise relative error %g", e)
 				}

@@ -293,9 +293,9 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 	for (const char *p = strstr(name, "_b"); p; p = strstr(p + 1, "_b"))
 		if (p[2] >= '0' && p[2] <= '9') bp = p;
 	int mgemv = 0;
-	// A split tensor-core GEMM (_sk) splits K grid.z ways and takes a
-	// workspace after its output.
-	int split = strstr(name, "bf16tc_sk_") != NULL;
+	// A split tensor-core or warpgroup GEMM (_sk) splits K grid.z ways
+	// and takes a workspace after its output.
+	int split = strstr(name, "bf16tc_sk_") != NULL || strstr(name, "bf16wg_sk_") != NULL;
 	if (!bp || sscanf(bp, "_b%lu", &w.b) != 1 || (gz != 1 && !split) || by != 1 || bz != 1) return CUDA_ERROR_INVALID_VALUE;
 	int gemvTC = sscanf(name, "nf4_gemv_tc_m%d", &mgemv) == 1;
 	int gemv = gemvTC || sscanf(name, "nf4_gemv_m%d", &mgemv) == 1;

@@ -115,14 +115,16 @@ var ErrShape = errors.New("shape not supported by the device kernels")
 // row is memory-bound on it already, and float32 is exact) the float32
 // gemv, its rows per block chosen so; the GEMM of the chosen mode above
 // that (in the bf16 mode on compute capability 9.0 exactly, p.Arch 90,
-// with a driver that encodes tensor maps, the sm_90a warpgroup GEMM when
-// its tiles fill the device, its rows per block chosen for p.M, p.N and
-// p.SMs; GemmTC elsewhere, split along K when its tiles are under a wave,
-// sm_90a code running on 9.0 only); for a backward pass
+// with a driver that encodes tensor maps, the sm_90a warpgroup GEMM, its
+// rows per block and split of K chosen for p.M, p.N, p.K and p.SMs by
+// kernels.NewGemmWGFor: the model puts it ahead of the split GemmTC at
+// every M above kernels.MaxGemvTCM, BENCHMARKS.md; GemmTC elsewhere, split
+// along K when its tiles are under a wave, sm_90a code running on 9.0
+// only); for a backward pass
 // the transposed GEMM, on tensor cores in the bf16 mode above
 // kernels.MaxGemvM rows, in float32 otherwise; and the float32 dequantize
 // kernel. A tensor-core GEMM whose output tiles do not fill a wave of p.SMs
-// multiprocessors splits its reduction (kernels.TCSplitsFor): its launch
+// multiprocessors splits its reduction (kernels.TCSplitsFor, WGSplitsFor): its launch
 // then names a Workspace, passed as the parameter "workspace".
 func Choose(p Problem) (Plan, error) {
 	if p.N < 1 || p.K < 1 || (p.Op != Dequantize && p.M < 1) {
@@ -140,8 +142,8 @@ func Choose(p Problem) (Plan, error) {
 			k, err = kernels.NewGemvTCFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.M <= kernels.MaxGemvM:
 			k, err = kernels.NewGemvFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
-		case p.Mode == BF16 && p.Arch == 90 && p.TensorMaps && kernels.TCSplitsFor(p.M, p.N, p.K, p.SMs) == 1:
-			k, err = kernels.NewGemmWGFor(p.M, p.N, p.SMs, p.BlockSize, p.DoubleQuant)
+		case p.Mode == BF16 && p.Arch == 90 && p.TensorMaps:
+			k, err = kernels.NewGemmWGFor(p.M, p.N, p.K, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == BF16:
 			k, err = kernels.NewGemmTCFor(p.M, p.N, p.K, p.SMs, p.BlockSize, p.DoubleQuant)
 		case p.Mode == Float32:

@@ -55,14 +55,17 @@ func TestChoose(t *testing.T) {
 		{Problem{Op: Dequantize, N: 4096, K: 4096, BlockSize: 128}, "nf4_dequantize_f32_b128", [3]int{2048, 1, 1}},
 		// Compute capability 9.0 exactly: the sm_90a warpgroup GEMM in the
 		// bf16 mode above the gemv's rows, 256 x rows per block where that
-		// still fills 132 SMs, 128 where it would not; GemmTC on 8.9 and
-		// on a 9.0 whose SM count is unknown only at 128 rows.
-		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64", [3]int{32, 4, 1}},
+		// still fills 132 SMs or M is over one 128-row tile, 128 else;
+		// split along K under a wave; on a 9.0 whose SM count is unknown
+		// only at 128 rows, unsplit.
+		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64_n256", [3]int{32, 2, 1}},
+		{Problem{Op: Forward, Mode: BF16, M: 256, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_sk_b64_n256", [3]int{32, 1, 2}},
+		{Problem{Op: Forward, Mode: BF16, M: 128, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_sk_b64", [3]int{32, 1, 4}},
+		{Problem{Op: Forward, Mode: BF16, M: 32, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_sk_b64", [3]int{32, 1, 8}},
+		{Problem{Op: Forward, Mode: BF16, M: 128, N: 14336, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64", [3]int{112, 1, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 4096, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b64_n256", [3]int{32, 16, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 11008, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true, DoubleQuant: true}, "nf4_gemm_bf16wg_b64_n256_dq", [3]int{86, 2, 1}},
 		{Problem{Op: Forward, Mode: BF16, M: 17, N: 65, K: 128, BlockSize: 32, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16wg_b32", [3]int{1, 1, 1}},
-		// Under a wave the split GEMM runs instead.
-		{Problem{Op: Forward, Mode: BF16, M: 32, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true}, "nf4_gemm_bf16tc_sk_b64", [3]int{32, 1, 4}},
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 89}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
 		// A driver before CUDA 12 cannot encode the tensor maps.
 		{Problem{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132, Arch: 90}, "nf4_gemm_bf16tc_b64", [3]int{32, 4, 1}},
@@ -94,6 +97,8 @@ func TestChooseSplitWorkspace(t *testing.T) {
 		{Op: Forward, Mode: BF16, M: 70, N: 4000, K: 11008, BlockSize: 64, DoubleQuant: true, SMs: 132},
 		{Op: Backward, Mode: BF16, M: 33, N: 11008, K: 4096, BlockSize: 64, SMs: 114},
 		{Op: Forward, Mode: BF16, M: 512, N: 4096, K: 4096, BlockSize: 64, SMs: 132},
+		{Op: Forward, Mode: BF16, M: 70, N: 4000, K: 4096, BlockSize: 64, SMs: 132, Arch: 90, TensorMaps: true},
+		{Op: Forward, Mode: BF16, M: 200, N: 4096, K: 11008, BlockSize: 64, DoubleQuant: true, SMs: 132, Arch: 90, TensorMaps: true},
 	} {
 		pl, err := Choose(p)
 		if err != nil {
@@ -366,6 +371,8 @@ func TestLaunchMatchesCPU(t *testing.T) {
 		// Two B tiles of the batch (M = 9…16 in the bf16 mode).
 		{16, 37, 640, 64},
 		{12, 19, 1152, 32},
+		// Split along K on 132 SMs: 10 steps in two ranges.
+		{33, 70, 640, 64},
 	}
 	for _, s := range shapes {
 		for _, dq := range []bool{false, true} {
@@ -382,7 +389,10 @@ func TestLaunchMatchesCPU(t *testing.T) {
 						// On 9.0 with tensor maps: the warpgroup GEMM.
 						p.Arch, p.TensorMaps = 90, true
 						checkLaunch(t, r, p, w)
-						p.Arch, p.TensorMaps = 0, false
+						// On 132 SMs, split along K where the steps allow.
+						p.SMs = 132
+						checkLaunch(t, r, p, w)
+						p.Arch, p.TensorMaps, p.SMs = 0, false, 0
 					}
 					if op == Forward && (s.M <= kernels.MaxGemvM || mode == BF16 && s.M <= kernels.MaxGemvTCM) {
 						// On 2 SMs the gemv takes fewer rows per block.
@@ -428,6 +438,13 @@ func checkLaunch(t *testing.T, r *rand.Rand, p Problem, w cpu.Weights) {
 	b.Out = uint64(dev.Alloc(4 * len(poison)))
 	if err := dev.WriteFloat32s(ptxsim.Ptr(b.Out), poison); err != nil {
 		t.Fatal(err)
+	}
+	if pl.Launch.Workspace > 0 {
+		// Zeroed once, as the engine does at allocation.
+		b.Workspace = uint64(dev.Alloc(pl.Launch.Workspace))
+		if err := dev.Write(ptxsim.Ptr(b.Workspace), make([]byte, pl.Launch.Workspace)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	args, err := pl.Args(b)
 	if err != nil {

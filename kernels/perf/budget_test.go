@@ -81,21 +81,28 @@ var budgets = []struct {
 	{gemmTC, kernels.Shape{M: 512, N: 11008, K: 4096, BlockSize: 64}, 0.423, "h100"},
 	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.413, "h100"},
 	// The sm_90a warpgroup GEMM (wgmma at the full tensor rate, x by
-	// tensor copies), its rows per block as the planner picks them: 128
-	// where 256 would leave SMs idle (M = 512 at N = 4096, 8192), bound
-	// there by L2 (x read once per 128 W rows) or issue (the W decode);
-	// 256 elsewhere, L2-bound.
-	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.673, ""},
+	// tensor copies), its rows per block and split as the planner picks
+	// them: 128 rows at M = 512, N = 8192 (256 would leave SMs idle), bound
+	// there by issue (the W decode); 256 elsewhere, L2-bound.
+	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 512, N: 8192, K: 8192, BlockSize: 64}, 0.682, ""},
-	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 11008, BlockSize: 64}, 0.683, ""},
+	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 11008, BlockSize: 64}, 0.778, ""},
 	{gemmWG, kernels.Shape{M: 512, N: 11008, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.752, ""},
+	// Under a wave split along K (WGSplitsFor), 256 rows per block above
+	// M = 128: ahead of the split GemmTC at every M.
+	{gemmWG, kernels.Shape{M: 32, N: 4096, K: 4096, BlockSize: 64}, 0.407, ""},
+	{gemmWG, kernels.Shape{M: 64, N: 11008, K: 4096, BlockSize: 64}, 0.478, ""},
+	{gemmWG, kernels.Shape{M: 128, N: 4096, K: 4096, BlockSize: 64}, 0.591, ""},
+	{gemmWG, kernels.Shape{M: 256, N: 4096, K: 4096, BlockSize: 64}, 0.715, ""},
+	{gemmWG, kernels.Shape{M: 128, N: 14336, K: 4096, BlockSize: 64}, 0.590, ""}, // unsplit
+	{gemmWG, kernels.Shape{M: 32, N: 14336, K: 4096, BlockSize: 64}, 0.413, ""},
 	{gemmWG, kernels.Shape{M: 4096, N: 4096, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 4096, N: 8192, K: 8192, BlockSize: 64}, 0.772, ""},
 	{gemmWG, kernels.Shape{M: 4096, N: 4096, K: 11008, BlockSize: 64}, 0.778, ""},
 	{gemmWG, kernels.Shape{M: 4096, N: 11008, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 4096, N: 14336, K: 4096, BlockSize: 64}, 0.752, ""},
-	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.673, "h100"},
+	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.752, "h100"},
 	{gemmWG, kernels.Shape{M: 4096, N: 14336, K: 4096, BlockSize: 64}, 0.752, "h100"},
 	// M = 9…16 in the bf16 mode: the tensor-core gemv with two B tiles,
 	// bound by x re-read from L2 by every block at M = 16. Floors half a
@@ -135,7 +142,7 @@ func gemmTC(kernels.Shape, Device) (kernels.Kernel, error) { return kernels.NewG
 
 // gemmWG is the sm_90a GEMM the planner picks on compute capability 9.0.
 func gemmWG(s kernels.Shape, d Device) (kernels.Kernel, error) {
-	return kernels.NewGemmWGFor(s.M, s.N, int(d.SMs.V), 64, false)
+	return kernels.NewGemmWGFor(s.M, s.N, s.K, int(d.SMs.V), 64, false)
 }
 func gemmTCTransposed(kernels.Shape, Device) (kernels.Kernel, error) {
 	return kernels.NewGemmTCTransposed(64, false)

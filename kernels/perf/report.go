@@ -304,8 +304,8 @@ func WriteHotLines(w io.Writer, rs []*Report, n int) {
 }
 
 // CasesFor is Cases on device d, with the kernels only its architecture
-// runs: the warpgroup GEMM (sm_90a, its rows per block as the planner
-// picks them) beside GemmTC on compute capability 9.0.
+// runs: the warpgroup GEMM (sm_90a, its rows per block and split as the
+// planner picks them) beside GemmTC on compute capability 9.0.
 func CasesFor(d Device, shapes [][2]int, ms []int) []Case {
 	cs := Cases(shapes, ms, int(d.SMs.V))
 	if d.SM != 90 {
@@ -314,7 +314,7 @@ func CasesFor(d Device, shapes [][2]int, ms []int) []Case {
 	for _, nk := range shapes {
 		for _, m := range ms {
 			if m > kernels.MaxGemvM {
-				wg, _ := kernels.NewGemmWGFor(m, nk[0], int(d.SMs.V), 64, false)
+				wg, _ := kernels.NewGemmWGFor(m, nk[0], nk[1], int(d.SMs.V), 64, false)
 				cs = append(cs, Case{wg, kernels.Shape{M: m, N: nk[0], K: nk[1], BlockSize: 64}})
 			}
 		}
