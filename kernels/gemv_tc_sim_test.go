@@ -40,21 +40,7 @@ func TestSimGemvTC(t *testing.T) {
 				if (i+m)%2 == 1 {
 					q = kernels.FP4
 				}
-				tiles := 1 + (i+m+b2i(dq))%kernels.GemvTCMaxTiles(c.B)
-				name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v_%v_t%d", m, c.N, c.K, c.B, dq, q, tiles)
-				t.Run(name, func(t *testing.T) {
-					p := newProblem(t, r, m, c.N, c.K, c.B, dq)
-					if q != kernels.NF4 {
-						p.wq = deqTable(q.Values(), p.codes, p.absmax, c.N*c.K, c.B)
-					}
-					g := &kernels.GemvTC{M: m, BlockSize: c.B, DoubleQuant: dq, Quant: q, Tiles: tiles}
-					y := p.poisoned(t, m*c.N)
-					xh := p.put(t, bf16bytes(p.x))
-					launch(t, g, p, p.args([]ptxsim.Ptr{xh, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
-					if e := relErr(p.read(t, y, m*c.N), forwardRef(p)); !(e <= 1e-2) {
-						t.Errorf("normwise relative error %g", e)
-					}
-				})
+				checkGemvTC(t, r, m, c.N, c.K, c.B, dq, q, 1+(i+m+b2i(dq))%kernels.GemvTCMaxTiles(c.B))
 			}
 		}
 	}
@@ -75,23 +61,29 @@ func TestSimGemvTCWide(t *testing.T) {
 			if (i+mi)%4 == 2 {
 				q = kernels.FP4
 			}
-			tiles := 1 + (i/2+mi)%kernels.GemvTCMaxTilesM(m, c.B)
-			name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v_%v_t%d", m, c.N, c.K, c.B, dq, q, tiles)
-			t.Run(name, func(t *testing.T) {
-				p := newProblem(t, r, m, c.N, c.K, c.B, dq)
-				if q != kernels.NF4 {
-					p.wq = deqTable(q.Values(), p.codes, p.absmax, c.N*c.K, c.B)
-				}
-				g := &kernels.GemvTC{M: m, BlockSize: c.B, DoubleQuant: dq, Quant: q, Tiles: tiles}
-				y := p.poisoned(t, m*c.N)
-				xh := p.put(t, bf16bytes(p.x))
-				launch(t, g, p, p.args([]ptxsim.Ptr{xh, p.pc}, uint64(y), uint64(c.N), uint64(c.K)))
-				if e := relErr(p.read(t, y, m*c.N), forwardRef(p)); !(e <= 1e-2) {
-					t.Errorf("normwise relative error %g", e)
-				}
-			})
+			checkGemvTC(t, r, m, c.N, c.K, c.B, dq, q, 1+(i/2+mi)%kernels.GemvTCMaxTilesM(m, c.B))
 		}
 	}
+}
+
+// checkGemvTC runs the tensor-core gemv for batch m with the given tiles
+// per block on W[n, k] (block size b) against the float64 reference, at
+// bf16's precision, its output poisoned with NaN.
+func checkGemvTC(t *testing.T, r *rand.Rand, m, n, k, b int, dq bool, q kernels.QuantType, tiles int) {
+	name := fmt.Sprintf("M%d_N%d_K%d_B%d_dq%v_%v_t%d", m, n, k, b, dq, q, tiles)
+	t.Run(name, func(t *testing.T) {
+		p := newProblem(t, r, m, n, k, b, dq)
+		if q != kernels.NF4 {
+			p.wq = deqTable(q.Values(), p.codes, p.absmax, n*k, b)
+		}
+		g := &kernels.GemvTC{M: m, BlockSize: b, DoubleQuant: dq, Quant: q, Tiles: tiles}
+		y := p.poisoned(t, m*n)
+		xh := p.put(t, bf16bytes(p.x))
+		launch(t, g, p, p.args([]ptxsim.Ptr{xh, p.pc}, uint64(y), uint64(n), uint64(k)))
+		if e := relErr(p.read(t, y, m*n), forwardRef(p)); !(e <= 1e-2) {
+			t.Errorf("normwise relative error %g", e)
+		}
+	})
 }
 
 // bf16bytes rounds v to bf16 (to nearest, ties to even), little-endian.
