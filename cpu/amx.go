@@ -132,11 +132,26 @@ func decodeBF16Go(dst []uint16, codes []byte, scales []float32, blockSize int, v
 // gives (the hardware's may differ, as the SDM leaves it open). Denormal
 // sums are not flushed, as TDPBF16PS does: random data has none.
 func linearAMXGo(out, x []float32, m int, w *Weights) error {
+	return linearPairsGo(out, x, m, w, false)
+}
+
+// linearTilesGo is the VDPBF16PS tile path's arithmetic in plain Go: as
+// linearAMXGo, but each pair of k values adds its second product first,
+// as VDPBF16PS does.
+func linearTilesGo(out, x []float32, m int, w *Weights) error {
+	return linearPairsGo(out, x, m, w, true)
+}
+
+func linearPairsGo(out, x []float32, m int, w *Weights, secondFirst bool) error {
 	if err := checkOperands(w, m, len(x), len(out), w.Cols, w.Rows); err != nil {
 		return err
 	}
 	N, K, B := w.Rows, w.Cols, w.BlockSize
 	values := &w.table().values
+	first, second := 0, 1
+	if secondFirst {
+		first, second = 1, 0
+	}
 	parallelFor(N, 16, func(lo, hi int) {
 		row := make([]float32, K)
 		for n := lo; n < hi; n++ {
@@ -150,8 +165,10 @@ func linearAMXGo(out, x []float32, m int, w *Weights) error {
 			}
 			for i := range m {
 				var acc float32
-				for k, v := range x[i*K : (i+1)*K] {
-					acc += float32(roundBF16(v) * row[k])
+				xi := x[i*K : (i+1)*K]
+				for k := 0; k < K; k += 2 {
+					acc += float32(roundBF16(xi[k+first]) * row[k+first])
+					acc += float32(roundBF16(xi[k+second]) * row[k+second])
 				}
 				out[i*N+n] = acc
 			}

@@ -16,7 +16,10 @@ package cpu
 //
 // Where AMXKernels reports true, batches of 16 rows or more run on the
 // AMX-BF16 tiles instead (same rounding of each operand; the sums' order
-// is the hardware's).
+// is the hardware's). Without AMX, batches of 32 rows or more (where it
+// measured faster than the slices) run the same tiled product with a
+// VDPBF16PS tile kernel (see linearAMX); the sums then go pair by pair
+// along k.
 func LinearBF16(out, x []float32, m int, w *Weights) error {
 	k := active
 	if k != nil && k.amx != nil && m >= amxMinRows && k.amx.ready() {
@@ -33,6 +36,8 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 		return err
 	}
 	switch {
+	case k.tilesBF16 != nil && m >= k.tilesFrom:
+		linearAMX(k.tilesBF16, out, x, m, w)
 	case m == 1:
 		// One row is bound by reading W: bf16 measured no faster.
 		return Linear(out, x, m, w)

@@ -60,12 +60,17 @@ func TestLinearBF16(t *testing.T) {
 			if e := relErr(got, refLinear(c.w0, x64, c.m, false)); !(e <= 1e-2) {
 				t.Errorf("%v: error %.2e against float64", c, e)
 			}
-			// On AMX tiles the sums run in k's order, as in their own twin.
+			// On AMX tiles the sums run in k's order, as in their own
+			// twin; on VDPBF16PS tiles in pairs, each second value first.
 			amx := AMXKernels() && c.m >= amxMinRows
-			if amx || BF16Kernels() && c.m >= 2 && c.m <= active.slicesUpTo {
+			tiles := !amx && BF16Kernels() && active.tilesBF16 != nil && c.m >= active.tilesFrom
+			if amx || tiles || BF16Kernels() && c.m >= 2 && c.m <= active.slicesUpTo {
 				twin, twinOf := make([]float32, c.m*c.n), linearBF16Go
-				if amx {
+				switch {
+				case amx:
 					twinOf = linearAMXGo
+				case tiles:
+					twinOf = linearTilesGo
 				}
 				if err := twinOf(twin, x, c.m, c.w); err != nil {
 					t.Fatal(err)

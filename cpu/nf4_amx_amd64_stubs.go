@@ -6,6 +6,3 @@ package cpu
 
 // amxBF16x32x32 is the AMX-BF16 32×32 tile kernel: c = a·b (+ c if acc ≠ 0) over 32·ksteps values of k.
 func amxBF16x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
-
-// decodeBF16AVX512 writes rows rows of blocks·blockSize scaled values, rounded to bf16, to dst.
-func decodeBF16AVX512(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows int, blocks int, blockSize int, tab *[16]float32)

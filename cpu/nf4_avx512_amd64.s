@@ -7183,3 +7183,1043 @@ gemvBF16AVX512x8_r1_unit:
 gemvBF16AVX512x8_done:
 	VZEROUPPER
 	RET
+
+// func tileBF16AVX512x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
+// Requires: AVX, AVX512F
+TEXT ·tileBF16AVX512x32x32(SB), NOSPLIT, $0-56
+	MOVQ    lda+8(FP), AX
+	MOVQ    ldc+32(FP), CX
+	LEAQ    (AX)(AX*2), DX
+	LEAQ    (CX)(CX*2), BX
+	MOVQ    acc+48(FP), SI
+	MOVQ    a+0(FP), DI
+	MOVQ    a+0(FP), R8
+	ADDQ    DX, R8
+	MOVQ    a+0(FP), R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	MOVQ    a+0(FP), R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	MOVQ    c+24(FP), R11
+	TESTQ   SI, SI
+	JZ      tileBF16AVX512x32x32_g0_zero
+	VMOVUPS (R11), Z0
+	VMOVUPS 64(R11), Z1
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z2
+	VMOVUPS 64(R11), Z3
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z4
+	VMOVUPS 64(R11), Z5
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z6
+	VMOVUPS 64(R11), Z7
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z8
+	VMOVUPS 64(R11), Z9
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z10
+	VMOVUPS 64(R11), Z11
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z12
+	VMOVUPS 64(R11), Z13
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z14
+	VMOVUPS 64(R11), Z15
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z16
+	VMOVUPS 64(R11), Z17
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z18
+	VMOVUPS 64(R11), Z19
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z20
+	VMOVUPS 64(R11), Z21
+	JMP     tileBF16AVX512x32x32_g0_start
+
+tileBF16AVX512x32x32_g0_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+
+tileBF16AVX512x32x32_g0_start:
+	MOVQ b+16(FP), R11
+	MOVQ ksteps+40(FP), R12
+	SHLQ $0x04, R12
+
+tileBF16AVX512x32x32_g0_k:
+	VMOVDQU32    (R11), Z28
+	VMOVDQU32    64(R11), Z29
+	VPBROADCASTD (DI), Z30
+
+	// VDPBF16PS Z28, Z30, Z0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (DI)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (DI)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xed
+	VPBROADCASTD (R8), Z30
+
+	// VDPBF16PS Z28, Z30, Z6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// VDPBF16PS Z29, Z30, Z7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfd
+	VPBROADCASTD (R8)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z9
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (R9), Z30
+
+	// VDPBF16PS Z28, Z30, Z12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z13
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xed
+	VPBROADCASTD (R9)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// VDPBF16PS Z29, Z30, Z15
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfd
+	VPBROADCASTD (R9)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z16
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z17
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (R10), Z30
+
+	// VDPBF16PS Z28, Z30, Z18
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z19
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (R10)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z20
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z21
+	BYTE    $0x62
+	BYTE    $0x82
+	BYTE    $0x0e
+	BYTE    $0x40
+	BYTE    $0x52
+	BYTE    $0xed
+	ADDQ    $0x04, DI
+	ADDQ    $0x04, R8
+	ADDQ    $0x04, R9
+	ADDQ    $0x04, R10
+	ADDQ    $0x00000080, R11
+	DECQ    R12
+	JNZ     tileBF16AVX512x32x32_g0_k
+	MOVQ    c+24(FP), DI
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z10, (DI)
+	VMOVUPS Z11, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z14, (DI)
+	VMOVUPS Z15, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z16, (DI)
+	VMOVUPS Z17, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z18, (DI)
+	VMOVUPS Z19, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z20, (DI)
+	VMOVUPS Z21, 64(DI)
+	MOVQ    a+0(FP), DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    AX, DI
+	ADDQ    AX, DI
+	MOVQ    a+0(FP), R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    AX, R8
+	ADDQ    AX, R8
+	MOVQ    a+0(FP), R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    AX, R9
+	ADDQ    AX, R9
+	MOVQ    a+0(FP), R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    AX, R10
+	ADDQ    AX, R10
+	MOVQ    c+24(FP), R11
+	ADDQ    BX, R11
+	ADDQ    BX, R11
+	ADDQ    BX, R11
+	ADDQ    CX, R11
+	ADDQ    CX, R11
+	TESTQ   SI, SI
+	JZ      tileBF16AVX512x32x32_g1_zero
+	VMOVUPS (R11), Z0
+	VMOVUPS 64(R11), Z1
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z2
+	VMOVUPS 64(R11), Z3
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z4
+	VMOVUPS 64(R11), Z5
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z6
+	VMOVUPS 64(R11), Z7
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z8
+	VMOVUPS 64(R11), Z9
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z10
+	VMOVUPS 64(R11), Z11
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z12
+	VMOVUPS 64(R11), Z13
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z14
+	VMOVUPS 64(R11), Z15
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z16
+	VMOVUPS 64(R11), Z17
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z18
+	VMOVUPS 64(R11), Z19
+	ADDQ    CX, R11
+	VMOVUPS (R11), Z20
+	VMOVUPS 64(R11), Z21
+	JMP     tileBF16AVX512x32x32_g1_start
+
+tileBF16AVX512x32x32_g1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+
+tileBF16AVX512x32x32_g1_start:
+	MOVQ b+16(FP), R11
+	MOVQ ksteps+40(FP), R12
+	SHLQ $0x04, R12
+
+tileBF16AVX512x32x32_g1_k:
+	VMOVDQU32    (R11), Z28
+	VMOVDQU32    64(R11), Z29
+	VPBROADCASTD (DI), Z30
+
+	// VDPBF16PS Z28, Z30, Z0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (DI)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (DI)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xed
+	VPBROADCASTD (R8), Z30
+
+	// VDPBF16PS Z28, Z30, Z6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// VDPBF16PS Z29, Z30, Z7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfd
+	VPBROADCASTD (R8)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z9
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (R9), Z30
+
+	// VDPBF16PS Z28, Z30, Z12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z13
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xed
+	VPBROADCASTD (R9)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// VDPBF16PS Z29, Z30, Z15
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfd
+	VPBROADCASTD (R9)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z16
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z17
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (R10), Z30
+
+	// VDPBF16PS Z28, Z30, Z18
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z19
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (R10)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z20
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z21
+	BYTE    $0x62
+	BYTE    $0x82
+	BYTE    $0x0e
+	BYTE    $0x40
+	BYTE    $0x52
+	BYTE    $0xed
+	ADDQ    $0x04, DI
+	ADDQ    $0x04, R8
+	ADDQ    $0x04, R9
+	ADDQ    $0x04, R10
+	ADDQ    $0x00000080, R11
+	DECQ    R12
+	JNZ     tileBF16AVX512x32x32_g1_k
+	MOVQ    c+24(FP), DI
+	ADDQ    BX, DI
+	ADDQ    BX, DI
+	ADDQ    BX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z10, (DI)
+	VMOVUPS Z11, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z14, (DI)
+	VMOVUPS Z15, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z16, (DI)
+	VMOVUPS Z17, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z18, (DI)
+	VMOVUPS Z19, 64(DI)
+	ADDQ    CX, DI
+	VMOVUPS Z20, (DI)
+	VMOVUPS Z21, 64(DI)
+	MOVQ    a+0(FP), DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    DX, DI
+	ADDQ    AX, DI
+	MOVQ    a+0(FP), R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    DX, R8
+	ADDQ    AX, R8
+	MOVQ    a+0(FP), R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    DX, R9
+	ADDQ    AX, R9
+	MOVQ    a+0(FP), R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    DX, R10
+	ADDQ    AX, R10
+	MOVQ    c+24(FP), DX
+	ADDQ    BX, DX
+	ADDQ    BX, DX
+	ADDQ    BX, DX
+	ADDQ    BX, DX
+	ADDQ    BX, DX
+	ADDQ    BX, DX
+	ADDQ    BX, DX
+	ADDQ    CX, DX
+	TESTQ   SI, SI
+	JZ      tileBF16AVX512x32x32_g2_zero
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z2
+	VMOVUPS 64(DX), Z3
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z4
+	VMOVUPS 64(DX), Z5
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z6
+	VMOVUPS 64(DX), Z7
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z8
+	VMOVUPS 64(DX), Z9
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z10
+	VMOVUPS 64(DX), Z11
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z12
+	VMOVUPS 64(DX), Z13
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z14
+	VMOVUPS 64(DX), Z15
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z16
+	VMOVUPS 64(DX), Z17
+	ADDQ    CX, DX
+	VMOVUPS (DX), Z18
+	VMOVUPS 64(DX), Z19
+	JMP     tileBF16AVX512x32x32_g2_start
+
+tileBF16AVX512x32x32_g2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+tileBF16AVX512x32x32_g2_start:
+	MOVQ b+16(FP), DX
+	MOVQ ksteps+40(FP), SI
+	SHLQ $0x04, SI
+
+tileBF16AVX512x32x32_g2_k:
+	VMOVDQU32    (DX), Z28
+	VMOVDQU32    64(DX), Z29
+	VPBROADCASTD (DI), Z30
+
+	// VDPBF16PS Z28, Z30, Z0
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z1
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (DI)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z2
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z3
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (DI)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z4
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z5
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xed
+	VPBROADCASTD (R8), Z30
+
+	// VDPBF16PS Z28, Z30, Z6
+	BYTE $0x62
+	BYTE $0x92
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// VDPBF16PS Z29, Z30, Z7
+	BYTE         $0x62
+	BYTE         $0x92
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfd
+	VPBROADCASTD (R8)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z8
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z9
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z10
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z11
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xdd
+	VPBROADCASTD (R9), Z30
+
+	// VDPBF16PS Z28, Z30, Z12
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xe4
+
+	// VDPBF16PS Z29, Z30, Z13
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xed
+	VPBROADCASTD (R9)(AX*1), Z30
+
+	// VDPBF16PS Z28, Z30, Z14
+	BYTE $0x62
+	BYTE $0x12
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xf4
+
+	// VDPBF16PS Z29, Z30, Z15
+	BYTE         $0x62
+	BYTE         $0x12
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xfd
+	VPBROADCASTD (R9)(AX*2), Z30
+
+	// VDPBF16PS Z28, Z30, Z16
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z29, Z30, Z17
+	BYTE         $0x62
+	BYTE         $0x82
+	BYTE         $0x0e
+	BYTE         $0x40
+	BYTE         $0x52
+	BYTE         $0xcd
+	VPBROADCASTD (R10), Z30
+
+	// VDPBF16PS Z28, Z30, Z18
+	BYTE $0x62
+	BYTE $0x82
+	BYTE $0x0e
+	BYTE $0x40
+	BYTE $0x52
+	BYTE $0xd4
+
+	// VDPBF16PS Z29, Z30, Z19
+	BYTE    $0x62
+	BYTE    $0x82
+	BYTE    $0x0e
+	BYTE    $0x40
+	BYTE    $0x52
+	BYTE    $0xdd
+	ADDQ    $0x04, DI
+	ADDQ    $0x04, R8
+	ADDQ    $0x04, R9
+	ADDQ    $0x04, R10
+	ADDQ    $0x00000080, DX
+	DECQ    SI
+	JNZ     tileBF16AVX512x32x32_g2_k
+	MOVQ    c+24(FP), AX
+	ADDQ    BX, AX
+	ADDQ    BX, AX
+	ADDQ    BX, AX
+	ADDQ    BX, AX
+	ADDQ    BX, AX
+	ADDQ    BX, AX
+	ADDQ    BX, AX
+	ADDQ    CX, AX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z10, (AX)
+	VMOVUPS Z11, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z14, (AX)
+	VMOVUPS Z15, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z16, (AX)
+	VMOVUPS Z17, 64(AX)
+	ADDQ    CX, AX
+	VMOVUPS Z18, (AX)
+	VMOVUPS Z19, 64(AX)
+	VZEROUPPER
+	RET
+
+// func decodeBF16AVX512(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows int, blocks int, blockSize int, tab *[16]float32)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·decodeBF16AVX512(SB), NOSPLIT, $0-80
+	MOVQ       dst+0(FP), AX
+	MOVQ       codes+16(FP), CX
+	MOVQ       scales+32(FP), DX
+	MOVQ       rows+48(FP), BX
+	MOVQ       blockSize+64(FP), SI
+	SHRQ       $0x01, SI
+	MOVQ       tab+72(FP), DI
+	VMOVUPS    (DI), Z0
+	VPTERNLOGD $0xff, Z2, Z2, Z2
+	VPSRLD     $0x1c, Z2, Z2
+	VPSLLD     $0x10, Z2, Z3
+
+decodeBF16AVX512_row:
+	MOVQ AX, DI
+	MOVQ CX, R8
+	MOVQ DX, R9
+	MOVQ blocks+56(FP), R10
+	LEAQ (R9)(R10*4), R10
+
+decodeBF16AVX512_block:
+	VMULPS.BCST (R9), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z4, Z4, Z1
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xcc
+	MOVQ R8, R11
+	ADDQ SI, R11
+
+decodeBF16AVX512_group:
+	VPMOVZXBD (R8), Z5
+	VPSLLD    $0x0c, Z5, Z4
+	VPANDD    Z2, Z5, Z5
+	VPANDD    Z3, Z4, Z4
+	VPORD     Z4, Z5, Z5
+	VPERMW    Z1, Z5, Z5
+	VMOVDQU32 Z5, (DI)
+	ADDQ      $0x10, R8
+	ADDQ      $0x40, DI
+	CMPQ      R8, R11
+	JB        decodeBF16AVX512_group
+	ADDQ      $0x04, R9
+	CMPQ      R9, R10
+	JB        decodeBF16AVX512_block
+	ADDQ      ldd+8(FP), AX
+	ADDQ      ldc+24(FP), CX
+	ADDQ      lds+40(FP), DX
+	DECQ      BX
+	JNZ       decodeBF16AVX512_row
+	VZEROUPPER
+	RET

@@ -16,6 +16,20 @@ func (s *simSet) simAMX(fn string) amxKernel {
 	}
 }
 
+// simTileBF16 is the simulated VDPBF16PS tile kernel, with the AMX tile
+// kernel's arguments; native, if not nil, runs too, and must agree bit
+// for bit.
+func (s *simSet) simTileBF16(fn string, native amxKernel) amxKernel {
+	return func(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int) {
+		var run func() int
+		if native != nil {
+			run = func() int { native(a, lda, b, c, ldc, ksteps, acc); return 0 }
+		}
+		s.call(fn, run, simRows(a, 32, 64*ksteps, lda), simInt(lda), simPtr(b, 16*ksteps*128),
+			simRows(c, 32, 128, ldc), simInt(ldc), simInt(ksteps), simInt(acc))
+	}
+}
+
 // simDecodeBF16 is the simulated decode of weight rows to bf16; native,
 // if not nil, runs too, and must agree bit for bit.
 func (s *simSet) simDecodeBF16(fn string, native amxDecodeFunc) amxDecodeFunc {
@@ -38,7 +52,7 @@ func simulatedAMX(t testing.TB) (*vecKernels, *simSet) {
 	k.name = "simulated avx512 with amx"
 	k.amx = &amxKernels{
 		tile:   s.simAMX("amxBF16x32x32"),
-		decode: s.simDecodeBF16("decodeBF16AVX512", nativeDecodeBF16()),
+		decode: k.tilesBF16.decode, // the avx512 set's, simulated
 		ready:  func() bool { return true },
 	}
 	return k, s

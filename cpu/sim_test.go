@@ -227,14 +227,18 @@ func TestSimulatedFaults(t *testing.T) {
 }
 
 // simLinearBF16 runs LinearBF16 with the set's bf16 kernels (none in the
-// avx2 set, none for one row: there it is Linear) against the float64 reference and the
-// pure-Go twin, on shapes with partial bands and a last block past the
-// kernels' units.
+// avx2 set, none for one row: there it is Linear) against the float64
+// reference and the pure-Go twin, on shapes with partial bands and a last
+// block past the kernels' units; batches of tilesFrom rows or more take
+// the tile path, on shapes that fill its 32-row blocks unevenly and K
+// past one chunk, and must match its twin exactly.
 func simLinearBF16(t *testing.T, k *vecKernels) {
 	r := rand.New(rand.NewPCG(45, 46))
 	shapes := []linearShape{
 		{19, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 8}}, {9, 192, 64, []int{2, 5}},
 		{3, 384, 128, []int{1, 7}}, {2, 512, 256, []int{3}},
+		{37, 64, 64, []int{16, 17}}, {33, 96, 32, []int{33}}, {5, 192, 64, []int{70}},
+		{37, 1280, 64, []int{33}}, {3, 2048, 1024, []int{32}},
 	}
 	eachLinearCase(t, r, shapes, func(c linearCase) {
 		x, x64 := randomInput(r, c.m*c.k, c.off)
@@ -244,13 +248,18 @@ func simLinearBF16(t *testing.T, k *vecKernels) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tiles := k.tilesBF16 != nil && c.m >= k.tilesFrom
 		twin := make([]float32, c.m*c.n)
-		if err := linearBF16Go(twin, x, c.m, c.w); err != nil {
+		twinOf := linearBF16Go
+		if tiles {
+			twinOf = linearTilesGo
+		}
+		if err := twinOf(twin, x, c.m, c.w); err != nil {
 			t.Fatal(err)
 		}
 		// Without bf16 kernels, and for one row, LinearBF16 is
 		// Linear's exact float32 path.
-		bf16 := k.gemvBF16 != nil && k.gemvBF16[c.m] != nil
+		bf16 := tiles || k.gemvBF16 != nil && c.m < len(k.gemvBF16) && k.gemvBF16[c.m] != nil
 		tol := 1e-5
 		if bf16 {
 			tol = 1e-2
@@ -258,7 +267,11 @@ func simLinearBF16(t *testing.T, k *vecKernels) {
 		if e := relErr(got, refLinear(c.w0, x64, c.m, false)); !(e <= tol) {
 			t.Errorf("%s: %v: error %.2e against float64", k.name, c, e)
 		}
-		if e := relErr(got, float64s(twin)); bf16 && !(e <= 1e-5) {
+		if tiles {
+			if i := firstDiff(got, twin); i >= 0 {
+				t.Errorf("%s: %v: element %d is %v, pure Go %v", k.name, c, i, got[i], twin[i])
+			}
+		} else if e := relErr(got, float64s(twin)); bf16 && !(e <= 1e-5) {
 			t.Errorf("%s: %v: error %.2e against pure Go", k.name, c, e)
 		}
 	})

@@ -23,6 +23,11 @@ type vecKernels struct {
 	// amx, if not nil, is the AMX-BF16 path of LinearBF16 for 16 rows or
 	// more, run where amx.ready() reports true.
 	amx *amxKernels
+	// tilesBF16, if not nil, is LinearBF16's path for batches of
+	// tilesFrom rows or more where the AMX path does not run: its driver
+	// and layouts with a tile kernel of vector instructions (VDPBF16PS).
+	tilesBF16 *amxKernels
+	tilesFrom int
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.
 	order *[gemvUnit]int
@@ -39,6 +44,11 @@ type vecKernels struct {
 	// quantize reads its constants from t (quant or quant512).
 	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int
 }
+
+// bf16TilesFrom is the smallest batch the avx512 set's VDPBF16PS tile
+// path takes. Zen 5, 4096² (BenchmarkRouteBF16): the bf16 slices win at
+// 16 and 24 rows, the tiles from 32 (4.2 against 4.8 ms) to 128.
+const bf16TilesFrom = 32
 
 // gemvFunc is a decode-dot kernel; see gemvVec for its arguments. Each
 // kernel set reads its own part of the code table t.

@@ -49,6 +49,8 @@ var avx512 = &vecKernels{
 	}},
 	gemvBF16:     bf16Kernels(),
 	amx:          &amxKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
+	tilesBF16:    bf16Tiles(),
+	tilesFrom:    bf16TilesFrom,
 	decode:       decodeAVX512,
 	decodeStream: decodeAVX512Stream,
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
@@ -66,6 +68,15 @@ func bf16Kernels() *[GEMVMaxRows + 1]gemvBF16Func {
 		nil, nil, gemvBF16AVX512x2, gemvBF16AVX512x3, gemvBF16AVX512x4,
 		gemvBF16AVX512x5, gemvBF16AVX512x6, gemvBF16AVX512x7, gemvBF16AVX512x8,
 	}
+}
+
+// bf16Tiles returns the VDPBF16PS tile path where the CPU has
+// AVX512_BF16, else nil.
+func bf16Tiles() *amxKernels {
+	if !cpu.X86.HasAVX512BF16 {
+		return nil
+	}
+	return &amxKernels{tile: tileBF16AVX512x32x32, decode: decodeBF16AVX512, ready: func() bool { return true }}
 }
 
 // builtVariants lists every kernel set of this build, best first.

@@ -45,9 +45,12 @@ func main() {
 		for m := 2; m <= 8; m++ {
 			gemv512BF16(m)
 		}
+		// The bf16 tile path for CPUs without AMX; its decode serves
+		// the AMX path too.
+		tileBF16()
+		amxDecode()
 	case "amx":
 		amxTile(amxConfig())
-		amxDecode()
 	default:
 		fmt.Fprintf(os.Stderr, "asmgen: unknown -set %q\n", *set)
 		os.Exit(2)
