@@ -47,13 +47,7 @@ func gemmKernel(r, nr int, zmm bool) {
 			bases = append(bases, p)
 		}
 	}
-	at := func(i int) Mem {
-		m := Mem{Base: bases[i/3]}
-		if i%3 > 0 {
-			m.Index, m.Scale = rs, uint8(i%3)
-		}
-		return m
-	}
+	at := func(i int) Mem { return rowOf(bases, rs, i) }
 
 	w := nr / vw
 	acc := make([][]reg.VecVirtual, r)
@@ -107,4 +101,15 @@ func gemmKernel(r, nr int, zmm bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// rowOf addresses row i of rows stride bytes apart, given a base register
+// for every third row: bases[i/3] plus (i%3)·stride, so that no row needs
+// a register of its own.
+func rowOf(bases []reg.Register, stride reg.Register, i int) Mem {
+	m := Mem{Base: bases[i/3]}
+	if i%3 > 0 {
+		m.Index, m.Scale = stride, uint8(i%3)
+	}
+	return m
 }

@@ -45,20 +45,10 @@ func tileBF16() {
 	row0 := 0
 	for g, r := range tileGroups {
 		lbl := func(s string) string { return fmt.Sprintf("%s_g%d_%s", name, g, s) }
-		// Row j of the group is bases[j/3] plus (j%3)·lda.
+		// A base register for every third row (rowOf).
 		bases := make([]reg.Register, (r+2)/3)
 		for i := range bases {
 			bases[i] = rowPointer("a", lda, lda3, row0+3*i)
-		}
-		at := func(j int) Mem {
-			m := Mem{Base: bases[j/3]}
-			switch j % 3 {
-			case 1:
-				m.Index, m.Scale = lda, 1
-			case 2:
-				m.Index, m.Scale = lda, 2
-			}
-			return m
 		}
 		c := rowPointer("c", ldc, ldc3, row0)
 		cRow := func(j, h int, do func(Mem)) {
@@ -87,7 +77,7 @@ func tileBF16() {
 		VMOVDQU32(Mem{Base: b}, zmm(tileB0))
 		VMOVDQU32(Mem{Base: b, Disp: 64}, zmm(tileB1))
 		for j := range r {
-			VPBROADCASTD(at(j), zmm(tileA))
+			VPBROADCASTD(rowOf(bases, lda, j), zmm(tileA))
 			vdpbf16ps(2*j, tileA, tileB0)
 			vdpbf16ps(2*j+1, tileA, tileB1)
 		}
