@@ -20,7 +20,8 @@ import (
 //
 // With one activation row each step is summed unscaled, one partial sum
 // per group, and each group's scale is applied once to its sum. With more
-// rows each decoded vector is scaled once and shared by all rows, and two
+// rows each step's scales are multiplied into copies of the table, so that
+// decoded vectors come out scaled and are shared by all rows, and two
 // weight rows go side by side so that each vector of x loaded serves both
 // (the loads of x, not the FMAs, bound a kernel that reads x once per
 // FMA). The 16 lanes of a row's sum are folded to the 8 of acc (the AVX2
@@ -151,6 +152,18 @@ func (k *gemv512Kernel) rows(r int) {
 		}
 		return Mem{Base: base, Index: k.second, Scale: 1}
 	}
+	// With more than one activation row, the table times each group's
+	// scale, once a step: a decoded vector is then already scaled, as a
+	// multiply after the decode would round it the same.
+	tabs := make([][2]codebook512, r)
+	if !single {
+		for w := range tabs {
+			for g := range 2 {
+				tabs[w][g] = codebook512{ZMM()}
+				VMULPS_BCST(scale(w, g), k.cb.tab, tabs[w][g].tab)
+			}
+		}
+	}
 	MOVQ(param("ubytes"), gEnd)
 	ADDQ(c, gEnd)
 	Label(lbl("unit"))
@@ -167,11 +180,11 @@ func (k *gemv512Kernel) rows(r int) {
 				base = c2
 			}
 			vs[w] = [2]reg.VecVirtual{ZMM(), ZMM()}
-			k.cb.decode(Mem{Base: base, Disp: 16 * g}, idx, vs[w][0], vs[w][1])
+			cb := k.cb
 			if !single {
-				VMULPS_BCST(scale(w, g), vs[w][0], vs[w][0])
-				VMULPS_BCST(scale(w, g), vs[w][1], vs[w][1])
+				cb = tabs[w][g]
 			}
+			cb.decode(Mem{Base: base, Disp: 16 * g}, idx, vs[w][0], vs[w][1])
 		}
 		for h := range 2 {
 			a := (2*g + h) % per

@@ -67,13 +67,14 @@ func gemv512BF16(m int) {
 }
 
 // The bf16 kernels' vector registers: the float32 table, the two index
-// constants, two float32 temporaries, then per weight row its bf16 table,
-// widened codes and two decoded vectors; a vector of x, a fold temporary,
-// and the accumulators from bfAcc on.
+// constants, two float32 temporaries, then per weight row its bf16 table
+// and two decoded vectors (the low nibbles' in the widened codes'
+// register); a vector of x, a fold temporary, and the accumulators from
+// bfAcc on.
 const (
 	bfTable, bfLow4, bfHalf, bfT0, bfT1 = 0, 1, 2, 3, 4
-	bfRow                               = 5 // + 4·w: table, wide, lo, hi
-	bfX, bfFold, bfAcc                  = 13, 14, 15
+	bfRow                               = 5 // + 3·w: table, lo, hi
+	bfX, bfFold, bfAcc                  = 11, 12, 13
 )
 
 type bf16Kernel struct {
@@ -120,27 +121,27 @@ func (k *bf16Kernel) rows(r int) {
 		VMULPS_BCST(Mem{Base: ss[w]}, zmm(bfTable), zmm(bfT0))
 		VMULPS_BCST(Mem{Base: ss[w], Index: k.second, Scale: 1}, zmm(bfTable), zmm(bfT1))
 		// The low 16 words come from the second source (t0).
-		vcvtne2ps2bf16(bfRow+4*w, bfT1, bfT0)
+		vcvtne2ps2bf16(bfRow+3*w, bfT1, bfT0)
 	}
 	MOVQ(param("ubytes"), gEnd)
 	ADDQ(c, gEnd)
 	Label(lbl("unit"))
 	for w := range r {
-		tb, wide, lo, hi := zmm(bfRow+4*w), zmm(bfRow+4*w+1), zmm(bfRow+4*w+2), zmm(bfRow+4*w+3)
+		tb, lo, hi := zmm(bfRow+3*w), zmm(bfRow+3*w+1), zmm(bfRow+3*w+2)
 		PREFETCHT0(Mem{Base: cs[w], Index: k.pf, Scale: 1})
-		VPMOVZXBW(Mem{Base: cs[w]}, wide)
-		VPANDD(zmm(bfLow4), wide, lo)
-		VPORD(zmm(bfHalf), lo, lo)
-		VPERMW(tb, lo, lo)
-		VPSRLW(U8(4), wide, hi)
+		VPMOVZXBW(Mem{Base: cs[w]}, lo)
+		VPSRLW(U8(4), lo, hi)
 		VPORD(zmm(bfHalf), hi, hi)
 		VPERMW(tb, hi, hi)
+		// lo = lo&low4 | half in one instruction (0xea: a&b | c).
+		VPTERNLOGD(U8(0xea), zmm(bfHalf), zmm(bfLow4), lo)
+		VPERMW(tb, lo, lo)
 	}
 	for i := range m {
 		for h := range 2 {
 			VMOVDQU32(Mem{Base: x0, Disp: 128*i + 64*h}, zmm(bfX))
 			for w := range r {
-				vdpbf16ps(accReg(w, i, h), bfRow+4*w+2+h, bfX)
+				vdpbf16ps(accReg(w, i, h), bfRow+3*w+1+h, bfX)
 			}
 		}
 	}
