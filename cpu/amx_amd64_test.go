@@ -141,7 +141,7 @@ func TestDecodeBF16Native(t *testing.T) {
 
 // BenchmarkAMXDecode times the part of the AMX path a CPU without AMX can
 // run: decoding all of a 4096² W to bf16 rows (one thread, row by row
-// into one row's buffer, as each of linearAMX's threads does its panels),
+// into one row's buffer, as each of linearTiled's threads does its panels),
 // beside the avx512 set's float32 decode of the same rows the same way.
 func BenchmarkAMXDecode(b *testing.B) {
 	if !hasAVX512() || !cpu.X86.HasAVX512BF16 {
@@ -172,7 +172,7 @@ func BenchmarkAMXDecode(b *testing.B) {
 	})
 }
 
-// BenchmarkAMXPathWithoutTiles times linearAMX at M = 64 on 4096² with a
+// BenchmarkAMXPathWithoutTiles times linearTiled at M = 64 on 4096² with a
 // tile kernel that does nothing: all the path costs besides the tiles (x
 // to bf16, W decoded panel by panel, the output written), on every thread,
 // beside the bf16 path this CPU runs at M = 64 without tiles.
@@ -188,10 +188,10 @@ func BenchmarkAMXPathWithoutTiles(b *testing.B) {
 		x[i] = float32(r.NormFloat64())
 	}
 	out := make([]float32, m*benchN)
-	noTiles := &amxKernels{tile: func(*uint16, int, *uint32, *float32, int, int, int) {}, decode: decodeBF16AVX512}
+	noTiles := &tileKernels{tile: func(*uint16, int, *uint32, *float32, int, int, int) {}, decode: decodeBF16AVX512}
 	b.Run("amx-path-no-tiles", withCPUTime(func(b *testing.B) {
 		for b.Loop() {
-			linearAMX(noTiles, out, x, m, w)
+			linearTiled(noTiles, out, x, m, w)
 		}
 	}))
 	b.Run("avx512-bf16", withCPUTime(func(b *testing.B) {

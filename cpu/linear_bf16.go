@@ -18,7 +18,7 @@ package cpu
 // AMX-BF16 tiles instead (same rounding of each operand; the sums' order
 // is the hardware's). Without AMX, batches of 32 rows or more (where it
 // measured faster than the slices) run the same tiled product with a
-// VDPBF16PS tile kernel (see linearAMX); the sums then go pair by pair
+// VDPBF16PS tile kernel (see linearTiled); the sums then go pair by pair
 // along k.
 func LinearBF16(out, x []float32, m int, w *Weights) error {
 	k := active
@@ -26,7 +26,7 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 		if err := checkOperands(w, m, len(x), len(out), w.Cols, w.Rows); err != nil {
 			return err
 		}
-		linearAMX(k.amx, out, x, m, w)
+		linearTiled(k.amx, out, x, m, w)
 		return nil
 	}
 	if k == nil || k.gemvBF16 == nil {
@@ -37,7 +37,7 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 	}
 	switch {
 	case k.tilesBF16 != nil && m >= k.tilesFrom:
-		linearAMX(k.tilesBF16, out, x, m, w)
+		linearTiled(k.tilesBF16, out, x, m, w)
 	case m == 1:
 		// One row is bound by reading W: bf16 measured no faster.
 		return Linear(out, x, m, w)

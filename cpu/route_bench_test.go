@@ -61,7 +61,7 @@ func BenchmarkRouteBF16(b *testing.B) {
 				for b.Loop() {
 					switch path {
 					case "tiles":
-						linearAMX(k.tilesBF16, out, x, m, w)
+						linearTiled(k.tilesBF16, out, x, m, w)
 					case "bf16-slices":
 						inSlices(out, x, m, w, func(out, x []float32, m int) { gemvBF16(k, out, x, m, w) })
 					default:

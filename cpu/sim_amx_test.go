@@ -9,7 +9,7 @@ import (
 // bytes, lda apart; b the panel's 16·ksteps rows of 128 bytes; c 32 rows
 // of 128 bytes, ldc apart (read too when acc is not 0). No native run: the CPU's order of the sums may
 // differ from the simulator's (see TestAMXNative).
-func (s *simSet) simAMX(fn string) amxKernel {
+func (s *simSet) simAMX(fn string) tileKernel {
 	return func(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int) {
 		s.call(fn, nil, simRows(a, 32, 64*ksteps, lda), simInt(lda), simPtr(b, 16*ksteps*128),
 			simRows(c, 32, 128, ldc), simInt(ldc), simInt(ksteps), simInt(acc))
@@ -19,7 +19,7 @@ func (s *simSet) simAMX(fn string) amxKernel {
 // simTileBF16 is the simulated VDPBF16PS tile kernel, with the AMX tile
 // kernel's arguments; native, if not nil, runs too, and must agree bit
 // for bit.
-func (s *simSet) simTileBF16(fn string, native amxKernel) amxKernel {
+func (s *simSet) simTileBF16(fn string, native tileKernel) tileKernel {
 	return func(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int) {
 		var run func() int
 		if native != nil {
@@ -32,7 +32,7 @@ func (s *simSet) simTileBF16(fn string, native amxKernel) amxKernel {
 
 // simDecodeBF16 is the simulated decode of weight rows to bf16; native,
 // if not nil, runs too, and must agree bit for bit.
-func (s *simSet) simDecodeBF16(fn string, native amxDecodeFunc) amxDecodeFunc {
+func (s *simSet) simDecodeBF16(fn string, native panelDecodeFunc) panelDecodeFunc {
 	return func(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows, blocks, blockSize int, tab *[16]float32) {
 		var run func() int
 		if native != nil {
@@ -50,7 +50,7 @@ func simulatedAMX(t testing.TB) (*vecKernels, *simSet) {
 	k, _ := simulatedSet(t, "avx512", nil)
 	s := loadSimSet(t, "nf4_amx_amd64.s")
 	k.name = "simulated avx512 with amx"
-	k.amx = &amxKernels{
+	k.amx = &tileKernels{
 		tile:   s.simAMX("amxBF16x32x32"),
 		decode: k.tilesBF16.decode, // the avx512 set's, simulated
 		ready:  func() bool { return true },

@@ -326,11 +326,11 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 			}
 			k.gemvBF16[m] = s.simGEMVBF16(fmt.Sprintf("gemvBF16AVX512x%d", m), m, nf)
 		}
-		var nt amxKernel
+		var nt tileKernel
 		if n.tilesBF16 != nil {
 			nt = n.tilesBF16.tile
 		}
-		k.tilesBF16 = &amxKernels{
+		k.tilesBF16 = &tileKernels{
 			tile:   s.simTileBF16("tileBF16AVX512x32x32", nt),
 			decode: s.simDecodeBF16("decodeBF16AVX512", nativeDecodeBF16()),
 			ready:  func() bool { return true },

@@ -20,7 +20,7 @@ func nativeSet(name string) *vecKernels {
 
 // nativeDecodeBF16 returns the AVX-512 BF16 decode of the AMX path where
 // this CPU runs it (with or without AMX), else nil.
-func nativeDecodeBF16() amxDecodeFunc {
+func nativeDecodeBF16() panelDecodeFunc {
 	if hasAVX512() && cpu.X86.HasAVX512BF16 {
 		return decodeBF16AVX512
 	}

@@ -6,4 +6,4 @@ package cpu
 func nativeSet(string) *vecKernels { return nil }
 
 // nativeDecodeBF16 returns nil: no assembly here.
-func nativeDecodeBF16() amxDecodeFunc { return nil }
+func nativeDecodeBF16() panelDecodeFunc { return nil }

@@ -22,11 +22,11 @@ type vecKernels struct {
 	gemvBF16 *[GEMVMaxRows + 1]gemvBF16Func
 	// amx, if not nil, is the AMX-BF16 path of LinearBF16 for 16 rows or
 	// more, run where amx.ready() reports true.
-	amx *amxKernels
+	amx *tileKernels
 	// tilesBF16, if not nil, is LinearBF16's path for batches of
 	// tilesFrom rows or more where the AMX path does not run: its driver
 	// and layouts with a tile kernel of vector instructions (VDPBF16PS).
-	tilesBF16 *amxKernels
+	tilesBF16 *tileKernels
 	tilesFrom int
 	// order is the order the gemv kernels decode a 64-code unit in
 	// (order[p] is the position of the p-th value); x is packed in it.

@@ -48,7 +48,7 @@ var avx512 = &vecKernels{
 		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
 	}},
 	gemvBF16:     bf16Kernels(),
-	amx:          &amxKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
+	amx:          &tileKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
 	tilesBF16:    bf16Tiles(),
 	tilesFrom:    bf16TilesFrom,
 	decode:       decodeAVX512,
@@ -72,11 +72,11 @@ func bf16Kernels() *[GEMVMaxRows + 1]gemvBF16Func {
 
 // bf16Tiles returns the VDPBF16PS tile path where the CPU has
 // AVX512_BF16, else nil.
-func bf16Tiles() *amxKernels {
+func bf16Tiles() *tileKernels {
 	if !cpu.X86.HasAVX512BF16 {
 		return nil
 	}
-	return &amxKernels{tile: tileBF16AVX512x32x32, decode: decodeBF16AVX512, ready: func() bool { return true }}
+	return &tileKernels{tile: tileBF16AVX512x32x32, decode: decodeBF16AVX512, ready: func() bool { return true }}
 }
 
 // builtVariants lists every kernel set of this build, best first.
