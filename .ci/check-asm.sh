@@ -66,4 +66,5 @@ go vet -tags openblas ./cmd/nf4bench
 go build -tags openblas -o "$tmp/nf4bench" ./cmd/nf4bench
 "$tmp/nf4bench" -quick -reps 1 -json >"$tmp/bench.json"
 grep -q '"impl":"openblas-f32"' "$tmp/bench.json" || { echo "FAIL: no OpenBLAS rows"; cat "$tmp/bench.json"; exit 1; }
+grep -q '"op":"peak"' "$tmp/bench.json" || { echo "FAIL: no arithmetic peak row"; cat "$tmp/bench.json"; exit 1; }
 echo ok

@@ -54,3 +54,6 @@ func gemmAVX2x6x16(a *float32, rs int, ps int, b *float32, ldb int, c *float32, 
 
 // quantizeAVX2 quantizes blocks·blockSize values of src.
 func quantizeAVX2(codes *byte, absmax *float32, src *float32, blocks int, blockSize int, k *[22][8]uint32) int
+
+// peakFMAAVX2 runs n rounds of 12 independent FMAs and writes their sums to out.
+func peakFMAAVX2(n int, a *float32, out *float32)

@@ -108,3 +108,9 @@ func tileBF16AVX512x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ks
 
 // decodeBF16AVX512 writes rows rows of blocks·blockSize scaled values, rounded to bf16, to dst.
 func decodeBF16AVX512(dst *uint16, ldd int, codes *byte, ldc int, scales *float32, lds int, rows int, blocks int, blockSize int, tab *[16]float32)
+
+// peakFMAAVX512 runs n rounds of 24 independent FMAs and writes their sums to out.
+func peakFMAAVX512(n int, a *float32, out *float32)
+
+// peakBF16AVX512 runs n rounds of 24 independent VDPBF16PS and writes their sums to out.
+func peakBF16AVX512(n int, a *uint32, out *float32)

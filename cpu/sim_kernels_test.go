@@ -268,6 +268,33 @@ func (s *simSet) simQuantize(fn string, avx512 bool, native quantizeFunc) quanti
 	}
 }
 
+// simPeak is the simulated peak loop fn over lanes lanes; a is read as
+// raw bits, so it serves the float32 and the bf16 loop alike.
+func (s *simSet) simPeak(fn string, lanes int, native func(n int, a, out *float32)) func(n int, a, out *float32) {
+	return func(n int, a, out *float32) {
+		var run func() int
+		if native != nil {
+			run = func() int { native(n, a, out); return 0 }
+		}
+		s.call(fn, run, simInt(n), simPtr(a, 4*lanes), simPtr(out, 4*lanes))
+	}
+}
+
+// nativePeak is set n's float32 or bf16 peak loop, with a as raw bits;
+// nil where n has none.
+func nativePeak(n *vecKernels, bf16 bool) func(rounds int, a, out *float32) {
+	switch {
+	case n.peak == nil:
+		return nil
+	case !bf16:
+		return n.peak.fma
+	case n.peak.bf16 == nil:
+		return nil
+	}
+	f := n.peak.bf16
+	return func(rounds int, a, out *float32) { f(rounds, (*uint32)(unsafe.Pointer(a)), out) }
+}
+
 // simulatedSet builds kernel set name ("avx2" or "avx512") from its
 // assembly file, run in the simulator; native is the same set run natively
 // where this CPU has it, else nil.
@@ -299,6 +326,7 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		}
 		k.decode = s.simDecode("decodeAVX2", n.decode)
 		k.quantize = s.simQuantize("quantizeAVX2", false, n.quantize)
+		k.peak = &peakLoops{fma: s.simPeak("peakFMAAVX2", 8, nativePeak(n, false)), lanes: 8, chains: 12}
 	case "avx512":
 		s = loadSimSet(t, "nf4_avx512_amd64.s")
 		for m := 1; m <= GEMVMaxRows; m++ {
@@ -336,6 +364,14 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 			ready:  func() bool { return true },
 		}
 		k.tilesFrom = bf16TilesFrom
+		// Like the bf16 kernels, the VDPBF16PS loop is simulated
+		// everywhere, run natively only where the CPU has it.
+		bf16 := s.simPeak("peakBF16AVX512", 16, nativePeak(n, true))
+		k.peak = &peakLoops{
+			fma: s.simPeak("peakFMAAVX512", 16, nativePeak(n, false)), lanes: 16, chains: 24,
+			bf16:       func(n int, a *uint32, out *float32) { bf16(n, (*float32)(unsafe.Pointer(a)), out) },
+			bf16Chains: 24,
+		}
 	default:
 		t.Fatalf("no kernel set %q", name)
 	}

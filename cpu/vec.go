@@ -43,6 +43,8 @@ type vecKernels struct {
 	decodeStream func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
 	// quantize reads its constants from t (quant or quant512).
 	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int
+	// peak is the set's arithmetic peak loops (MeasurePeak).
+	peak *peakLoops
 }
 
 // bf16TilesFrom is the smallest batch the avx512 set's VDPBF16PS tile

@@ -25,6 +25,7 @@ var avx2 = &vecKernels{
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
 		return quantizeAVX2(codes, absmax, src, blocks, blockSize, &t.quant)
 	},
+	peak: &peakLoops{fma: peakFMAAVX2, lanes: 8, chains: 12},
 }
 
 // avx512 has its own decode-dot and dequantize kernels, which keep the
@@ -56,6 +57,7 @@ var avx512 = &vecKernels{
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
 		return quantizeAVX512(codes, absmax, src, blocks, blockSize, &t.quant512)
 	},
+	peak: &peakLoops{fma: peakFMAAVX512, lanes: 16, chains: 24, bf16: peakBF16(), bf16Chains: 24},
 }
 
 // bf16Kernels returns the AVX-512 BF16 decode-dot kernels for 2..8 rows
@@ -68,6 +70,15 @@ func bf16Kernels() *[GEMVMaxRows + 1]gemvBF16Func {
 		nil, nil, gemvBF16AVX512x2, gemvBF16AVX512x3, gemvBF16AVX512x4,
 		gemvBF16AVX512x5, gemvBF16AVX512x6, gemvBF16AVX512x7, gemvBF16AVX512x8,
 	}
+}
+
+// peakBF16 returns the VDPBF16PS peak loop where the CPU has
+// AVX512_BF16, else nil.
+func peakBF16() func(n int, a *uint32, out *float32) {
+	if !cpu.X86.HasAVX512BF16 {
+		return nil
+	}
+	return peakBF16AVX512
 }
 
 // bf16Tiles returns the VDPBF16PS tile path where the CPU has

@@ -46,9 +46,14 @@ func wake(impl blas32Impl) func() {
 	return func() { impl.Sgemm(blas.NoTrans, blas.NoTrans, n, n, n, 1, a, n, b, n, 0, c, n) }
 }
 
+// peaks are the measured arithmetic peaks, GFLOP/s, that a product's rate
+// is a fraction of: float32 FMAs, and bf16 dot products (0 where none).
+type peaks struct{ f32, bf16 float64 }
+
 // linearBench times out[M,N] = x·Wᵀ for M = 1, 8, 64 with NF4 (under each
-// kernel set of sets.at(M)) and every float32 baseline.
-func linearBench(n, k, reps int, memGBps float64, sets kernelChoice) ([]result, error) {
+// kernel set of sets.at(M), and for M > 1 in the bf16 mode where the CPU
+// has bf16 kernels) and every float32 baseline.
+func linearBench(n, k, reps int, memGBps float64, ap peaks, sets kernelChoice) ([]result, error) {
 	src := randomMatrix(n, k, uint64(n))
 	B := cpu.DefaultBlockSize
 	w0 := &cpu.Weights{Rows: n, Cols: k, BlockSize: B, Codes: make([]byte, n*k/2), Scales: cpu.Scales{Absmax: make([]float32, n*k/B)}}
@@ -97,6 +102,18 @@ func linearBench(n, k, reps int, memGBps float64, sets kernelChoice) ([]result, 
 				}
 			})})
 		}
+		// The bf16 mode, with the default kernel set: its own row, held
+		// to the bf16 peak, with its own ratios to the baselines.
+		bf16 := -1
+		if m > 1 && cpu.BF16Kernels() {
+			bf16 = len(ops)
+			names, bytes = append(names, "nf4-bf16"), append(bytes, nf4Bytes)
+			ops = append(ops, timedOp{run: func(i int) {
+				if err := cpu.LinearBF16(y, x, m, ws[i%len(ws)]); err != nil {
+					panic(err)
+				}
+			}})
+		}
 		for _, b := range baselines {
 			names, bytes = append(names, b.name+"-f32"), append(bytes, 4*n*k)
 			op := timedOp{run: func(i int) {
@@ -113,22 +130,37 @@ func linearBench(n, k, reps int, memGBps float64, sets kernelChoice) ([]result, 
 			ops = append(ops, op)
 		}
 		st := timedTogether(reps, ops...)
-		main := mk(names[0], bytes[0], st[0])
-		if m == 1 && memGBps > 0 {
-			main.FracPeak = main.GBps / memGBps
-		}
-		main.Speedup = map[string]float64{}
-		out = append(out, main)
-		for j := 1; j < len(ops); j++ {
+		rows := make([]result, len(ops))
+		for j := range ops {
 			r := mk(names[j], bytes[j], st[j])
-			key := strings.TrimSuffix(names[j], "-f32")
-			if key == "nf4-purego" {
+			switch {
+			case m == 1 && j == 0 && memGBps > 0:
+				r.FracPeak = r.GBps / memGBps
+			case m > 1 && j == bf16 && ap.bf16 > 0:
+				r.FracFMA = r.GFLOPs / ap.bf16
+			case m > 1 && j != bf16 && ap.f32 > 0:
+				r.FracFMA = r.GFLOPs / ap.f32
+			}
+			if names[j] == "nf4-purego" {
 				r.Note = "pure-Go fallback"
 			}
-			main.Speedup[key] = st[j].med / st[0].med
-			out = append(out, r)
+			rows[j] = r
 		}
-		out[len(out)-len(ops)] = main
+		// Ratios: of the first set to every other row, and of the bf16
+		// mode to the float32 baselines.
+		for _, j := range []int{0, bf16} {
+			if j < 0 {
+				continue
+			}
+			rows[j].Speedup = map[string]float64{}
+			for i := range ops {
+				if i == j || i == 0 || (j == 0 && i == bf16) || (j == bf16 && strings.HasPrefix(names[i], "nf4-")) {
+					continue
+				}
+				rows[j].Speedup[strings.TrimSuffix(names[i], "-f32")] = st[i].med / st[j].med
+			}
+		}
+		out = append(out, rows...)
 	}
 	return out, nil
 }

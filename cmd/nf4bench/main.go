@@ -57,6 +57,7 @@ type result struct {
 	GFLOPs   float64            `json:"gflop_per_s,omitempty"`
 	Speedup  map[string]float64 `json:"speedup_vs,omitempty"`
 	FracPeak float64            `json:"fraction_of_mem_bw,omitempty"`
+	FracFMA  float64            `json:"fraction_of_arith_peak,omitempty"`
 	Note     string             `json:"note,omitempty"`
 }
 
@@ -157,11 +158,19 @@ func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) erro
 	}
 	bw := memoryBandwidth(reps)
 	emit(bw)
+	pk := arithmeticPeak(reps)
+	ap := peaks{f32: pk[0].GFLOPs}
+	for _, r := range pk {
+		emit(r)
+		if r.Impl == "dot-bf16" {
+			ap.bf16 = r.GFLOPs
+		}
+	}
 	for _, r := range codecBench(reps, sets.at(1)) {
 		emit(r)
 	}
 	for _, n := range sizes {
-		res, err := linearBench(n, n, reps, bw.GBps, sets)
+		res, err := linearBench(n, n, reps, bw.GBps, ap, sets)
 		if err != nil {
 			return err
 		}
@@ -180,7 +189,10 @@ func printRow(w io.Writer, r result) {
 	case r.N > 0:
 		shape = fmt.Sprintf("%d×%d", r.N, r.K)
 	}
-	fmt.Fprintf(w, "%-9s %-18s %-14s %11.3f ms  (min %.3f, max %.3f, %d reps)", r.Op, shape, r.Impl, r.NsPerOp/1e6, r.Spread[0]/1e6, r.Spread[1]/1e6, r.Reps)
+	fmt.Fprintf(w, "%-9s %-18s %-14s", r.Op, shape, r.Impl)
+	if r.NsPerOp > 0 {
+		fmt.Fprintf(w, " %11.3f ms  (min %.3f, max %.3f, %d reps)", r.NsPerOp/1e6, r.Spread[0]/1e6, r.Spread[1]/1e6, r.Reps)
+	}
 	if r.GBps > 0 {
 		fmt.Fprintf(w, "  %7.2f GB/s", r.GBps)
 	}
@@ -189,6 +201,9 @@ func printRow(w io.Writer, r result) {
 	}
 	if r.FracPeak > 0 {
 		fmt.Fprintf(w, "  %3.0f%% of memory bandwidth", 100*r.FracPeak)
+	}
+	if r.FracFMA > 0 {
+		fmt.Fprintf(w, "  %3.0f%% of arithmetic peak", 100*r.FracFMA)
 	}
 	for _, b := range sortedKeys(r.Speedup) {
 		fmt.Fprintf(w, "  %.2f× vs %s", r.Speedup[b], b)

@@ -27,6 +27,7 @@ func main() {
 			gemm(r, 16)
 		}
 		quantize()
+		peakFMA(false)
 	case "avx512":
 		for m := 1; m <= 8; m++ {
 			gemv512(m)
@@ -49,6 +50,8 @@ func main() {
 		// the AMX path too.
 		tileBF16()
 		amxDecode()
+		peakFMA(true)
+		peakBF16()
 	case "amx":
 		amxTile(amxConfig())
 	default:
