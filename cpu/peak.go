@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,16 +47,16 @@ type peakLoops struct {
 }
 
 // MeasurePeak times the kernel set's peak loops on Threads() goroutines
-// at once, for about d each (at least a millisecond), and returns their
-// rates. It is a measurement of this moment: other work on the machine
-// lowers it.
+// at once, for about d each (at least 10 ms), and returns the best rate
+// each sustained over a tenth of d. It is a measurement of this moment:
+// other work on the machine lowers it.
 func MeasurePeak(d time.Duration) Peak {
 	p := Peak{Kernels: Kernels(), Threads: Threads()}
 	if active == nil || active.peak == nil {
 		return p
 	}
 	l := active.peak
-	d = max(d, time.Millisecond)
+	d = max(d, 10*time.Millisecond)
 	var a [16]float32
 	var b [16]uint32
 	p.Float32 = rate(d, func(n int) {
@@ -72,30 +73,36 @@ func MeasurePeak(d time.Duration) Peak {
 }
 
 // rate runs loop on every thread for about d, in slices of rounds, and
-// returns GFLOP/s at flops a round.
+// returns GFLOP/s at flops a round: the best of the windows of d/10 it
+// samples, as a thread that waits for its core (or one whose core is
+// still waking) would otherwise lower the figure.
 func rate(d time.Duration, loop func(rounds int), flops float64) float64 {
-	const slice = 1 << 14 // rounds between looks at the clock: ~0.1 ms
+	const slice = 1 << 12 // rounds a thread runs between counts: ~25 µs
 	loop(slice)           // warm the units up before timing
+	var rounds atomic.Int64
+	var stop atomic.Bool
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	total := 0
-	start := time.Now()
 	for range Threads() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n := 0
-			for time.Since(start) < d {
+			for !stop.Load() {
 				loop(slice)
-				n += slice
+				rounds.Add(slice)
 			}
-			mu.Lock()
-			total += n
-			mu.Unlock()
 		}()
 	}
+	best := 0.0
+	last, lastN := time.Now(), rounds.Load()
+	for end := last.Add(d); time.Now().Before(end); {
+		time.Sleep(d / 10)
+		now, n := time.Now(), rounds.Load()
+		best = max(best, float64(n-lastN)*flops/float64(now.Sub(last).Nanoseconds()))
+		last, lastN = now, n
+	}
+	stop.Store(true)
 	wg.Wait()
-	return float64(total) * flops / float64(time.Since(start).Nanoseconds())
+	return best
 }
 
 // peakFMAGo is the peak loop's arithmetic in plain Go: n rounds of

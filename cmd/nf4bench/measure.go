@@ -179,12 +179,12 @@ func memoryBandwidth(reps int) result {
 
 // arithmeticPeak measures the vector units' peak with the default kernel
 // set, all cores at once: the float32 FMA rate, then (where the CPU has
-// AVX512_BF16) the VDPBF16PS rate. Each figure is the best of up to reps
-// measurements of 50 ms, as other work on the machine only lowers it.
+// AVX512_BF16) the VDPBF16PS rate. Each figure is the best of up to three
+// measurements of 200 ms, as other work on the machine only lowers it.
 func arithmeticPeak(reps int) []result {
 	var best cpu.Peak
-	for range min(reps, 5) {
-		p := cpu.MeasurePeak(50 * time.Millisecond)
+	for range min(reps, 3) {
+		p := cpu.MeasurePeak(200 * time.Millisecond)
 		best.Kernels, best.Threads = p.Kernels, p.Threads
 		best.Float32, best.BF16 = max(best.Float32, p.Float32), max(best.BF16, p.BF16)
 	}
