@@ -8117,6 +8117,7 @@ TEXT ·decodeBF16AVX512(SB), NOSPLIT, $0-80
 	VPTERNLOGD $0xff, Z2, Z2, Z2
 	VPSRLD     $0x1c, Z2, Z2
 	VPSLLD     $0x10, Z2, Z3
+	VPORD      Z3, Z2, Z2
 
 decodeBF16AVX512_row:
 	MOVQ AX, DI
@@ -8126,38 +8127,36 @@ decodeBF16AVX512_row:
 	LEAQ (R9)(R10*4), R10
 
 decodeBF16AVX512_block:
-	VMULPS.BCST (R9), Z0, Z4
+	VMULPS.BCST (R9), Z0, Z3
 
-	// VCVTNE2PS2BF16 Z4, Z4, Z1
+	// VCVTNE2PS2BF16 Z3, Z3, Z1
 	BYTE $0x62
 	BYTE $0xf2
-	BYTE $0x5f
+	BYTE $0x67
 	BYTE $0x48
 	BYTE $0x72
-	BYTE $0xcc
+	BYTE $0xcb
 	MOVQ R8, R11
 	ADDQ SI, R11
 
 decodeBF16AVX512_group:
-	VPMOVZXBD (R8), Z5
-	VPSLLD    $0x0c, Z5, Z4
-	VPANDD    Z2, Z5, Z5
-	VPANDD    Z3, Z4, Z4
-	VPORD     Z4, Z5, Z5
-	VPERMW    Z1, Z5, Z5
-	VMOVDQU32 Z5, (DI)
-	ADDQ      $0x10, R8
-	ADDQ      $0x40, DI
-	CMPQ      R8, R11
-	JB        decodeBF16AVX512_group
-	ADDQ      $0x04, R9
-	CMPQ      R9, R10
-	JB        decodeBF16AVX512_block
-	ADDQ      ldd+8(FP), AX
-	ADDQ      ldc+24(FP), CX
-	ADDQ      lds+40(FP), DX
-	DECQ      BX
-	JNZ       decodeBF16AVX512_row
+	VPMOVZXBD  (R8), Z4
+	VPSLLD     $0x0c, Z4, Z3
+	VPTERNLOGD $0xa8, Z2, Z3, Z4
+	VPERMW     Z1, Z4, Z4
+	VMOVDQU32  Z4, (DI)
+	ADDQ       $0x10, R8
+	ADDQ       $0x40, DI
+	CMPQ       R8, R11
+	JB         decodeBF16AVX512_group
+	ADDQ       $0x04, R9
+	CMPQ       R9, R10
+	JB         decodeBF16AVX512_block
+	ADDQ       ldd+8(FP), AX
+	ADDQ       ldc+24(FP), CX
+	ADDQ       lds+40(FP), DX
+	DECQ       BX
+	JNZ        decodeBF16AVX512_row
 	VZEROUPPER
 	RET
 

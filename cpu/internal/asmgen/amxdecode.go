@@ -12,8 +12,9 @@ import (
 // and scales are ldd, ldc and lds bytes on from the last's. Per block the
 // 16 table values are scaled and rounded (VCVTNE2PS2BF16) into a word
 // table; per 16 code bytes each byte widens to a dword whose low word
-// indexes its low nibble and high word its high nibble, so one VPERMW
-// gives the 32 values in order.
+// indexes its low nibble and high word its high nibble (the dword or'ed
+// with itself shifted by 12, masked to 0x000f000f: one VPTERNLOGD), so one
+// VPERMW gives the 32 values in order.
 //
 // As in the bf16 decode-dot kernels, every vector register is physical,
 // since VCVTNE2PS2BF16 is written as bytes.
@@ -27,12 +28,13 @@ func amxDecode() {
 	left := Load(Param("rows"), GP64())
 	half := Load(Param("blockSize"), GP64())
 	SHRQ(U8(1), half)
-	const table, words, low4, high4, hi, idx = 0, 1, 2, 3, 4, 5
+	const table, words, nibbles, hi, idx = 0, 1, 2, 3, 4
 	VMOVUPS(Mem{Base: Load(Param("tab"), GP64())}, zmm(table))
-	// low4 is 0x0000000f in each dword, high4 0x000f0000.
-	VPTERNLOGD(U8(0xff), zmm(low4), zmm(low4), zmm(low4))
-	VPSRLD(U8(28), zmm(low4), zmm(low4))
-	VPSLLD(U8(16), zmm(low4), zmm(high4))
+	// nibbles is 0x000f000f in each dword.
+	VPTERNLOGD(U8(0xff), zmm(nibbles), zmm(nibbles), zmm(nibbles))
+	VPSRLD(U8(28), zmm(nibbles), zmm(nibbles))
+	VPSLLD(U8(16), zmm(nibbles), zmm(hi))
+	VPORD(zmm(hi), zmm(nibbles), zmm(nibbles))
 	d, c, s, sEnd, gEnd := GP64(), GP64(), GP64(), GP64(), GP64()
 	Label(name + "_row")
 	MOVQ(dRow, d)
@@ -48,9 +50,8 @@ func amxDecode() {
 	Label(name + "_group")
 	VPMOVZXBD(Mem{Base: c}, zmm(idx))
 	VPSLLD(U8(12), zmm(idx), zmm(hi))
-	VPANDD(zmm(low4), zmm(idx), zmm(idx))
-	VPANDD(zmm(high4), zmm(hi), zmm(hi))
-	VPORD(zmm(hi), zmm(idx), zmm(idx))
+	// idx = (idx | hi) & nibbles (0xa8: (a|b)&c).
+	VPTERNLOGD(U8(0xa8), zmm(nibbles), zmm(hi), zmm(idx))
 	VPERMW(zmm(words), zmm(idx), zmm(idx))
 	VMOVDQU32(zmm(idx), Mem{Base: d})
 	ADDQ(U8(16), c)
