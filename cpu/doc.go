@@ -30,4 +30,7 @@
 // LinearBF16 runs batches of 16 rows or more on AMX-BF16 tiles where the
 // CPU has them and Linux grants the tile state (AMXKernels); the tile
 // kernel is in its own file, also run in the simulator on every machine.
+//
+// MeasurePeak times the kernel set's own FMA and VDPBF16PS loops on every
+// thread: the arithmetic ceiling a product's GFLOP/s is a fraction of.
 package cpu

@@ -56,14 +56,30 @@ func linearTiled(k *tileKernels, out, x []float32, m int, w *Weights) {
 	// xt holds x's pairs: block b's pair row p (k = 2p, 2p+1) at
 	// (b·K/2 + p)·32, one uint32 for each of its 32 rows.
 	xt := make([]uint32, mp*K/2)
-	// By 32-row blocks, so that no two threads write one cache line.
+	pair := func(src []float32, p int) uint32 {
+		return uint32(toBF16(src[2*p])) | uint32(toBF16(src[2*p+1]))<<16
+	}
+	// By 32-row blocks, so that no two threads write one cache line; four
+	// rows at a time, so that each visit to a line of xt (a row of x
+	// writes one value in each) fills 16 bytes of it rather than 4.
 	parallelFor(mp/tileBlock, 1, func(lo, hi int) {
-		for i := lo * tileBlock; i < min(m, hi*tileBlock); i++ {
+		end := min(m, hi*tileBlock)
+		for i := lo * tileBlock; i < end; {
 			dst := xt[i/tileBlock*tileBlock*K/2+i%tileBlock:]
+			if i+4 <= end {
+				s0, s1, s2, s3 := x[i*K:(i+1)*K], x[(i+1)*K:(i+2)*K], x[(i+2)*K:(i+3)*K], x[(i+3)*K:(i+4)*K]
+				for p := range K / 2 {
+					d := dst[p*tileBlock : p*tileBlock+4]
+					d[0], d[1], d[2], d[3] = pair(s0, p), pair(s1, p), pair(s2, p), pair(s3, p)
+				}
+				i += 4
+				continue
+			}
 			src := x[i*K : (i+1)*K]
 			for p := range K / 2 {
-				dst[p*tileBlock] = uint32(toBF16(src[2*p])) | uint32(toBF16(src[2*p+1]))<<16
+				dst[p*tileBlock] = pair(src, p)
 			}
+			i++
 		}
 	})
 	values := &w.table().values
