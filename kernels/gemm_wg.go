@@ -437,7 +437,7 @@ func NewGemmWGFor(m, n, k, sms, blockSize int, doubleQuant bool) (*GemmWG, error
 	if err != nil {
 		return nil, err
 	}
-	if sms > 0 && (ceilDiv(n, wgBN)*ceilDiv(m, 256) >= sms || m > 128 && ceilDiv(n, wgBN)*ceilDiv(m, 128) < sms) {
+	if sms > 0 && (m > 128 || ceilDiv(n, wgBN)*ceilDiv(m, 256) >= sms) {
 		g.Rows = 256
 	}
 	g.Splits = WGSplitsFor(m, n, k, sms, g.Rows)
