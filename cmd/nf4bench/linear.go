@@ -46,14 +46,11 @@ func wake(impl blas32Impl) func() {
 	return func() { impl.Sgemm(blas.NoTrans, blas.NoTrans, n, n, n, 1, a, n, b, n, 0, c, n) }
 }
 
-// peaks are the measured arithmetic peaks, GFLOP/s, that a product's rate
-// is a fraction of: float32 FMAs, and bf16 dot products (0 where none).
-type peaks struct{ f32, bf16 float64 }
-
 // linearBench times out[M,N] = x·Wᵀ for M = 1, 8, 64 with NF4 (under each
 // kernel set of sets.at(M), and for M > 1 in the bf16 mode where the CPU
-// has bf16 kernels) and every float32 baseline.
-func linearBench(n, k, reps int, memGBps float64, ap peaks, sets kernelChoice) ([]result, error) {
+// has bf16 kernels) and every float32 baseline; GFLOP/s are shown as a
+// fraction of the arithmetic peak pk.
+func linearBench(n, k, reps int, memGBps float64, pk cpu.Peak, sets kernelChoice) ([]result, error) {
 	src := randomMatrix(n, k, uint64(n))
 	B := cpu.DefaultBlockSize
 	w0 := &cpu.Weights{Rows: n, Cols: k, BlockSize: B, Codes: make([]byte, n*k/2), Scales: cpu.Scales{Absmax: make([]float32, n*k/B)}}
@@ -136,10 +133,10 @@ func linearBench(n, k, reps int, memGBps float64, ap peaks, sets kernelChoice) (
 			switch {
 			case m == 1 && j == 0 && memGBps > 0:
 				r.FracPeak = r.GBps / memGBps
-			case m > 1 && j == bf16 && ap.bf16 > 0:
-				r.FracFMA = r.GFLOPs / ap.bf16
-			case m > 1 && j != bf16 && ap.f32 > 0:
-				r.FracFMA = r.GFLOPs / ap.f32
+			case m > 1 && j == bf16 && pk.BF16 > 0:
+				r.FracFMA = r.GFLOPs / pk.BF16
+			case m > 1 && j != bf16 && pk.Float32 > 0:
+				r.FracFMA = r.GFLOPs / pk.Float32
 			}
 			if names[j] == "nf4-purego" {
 				r.Note = "pure-Go fallback"
@@ -154,7 +151,7 @@ func linearBench(n, k, reps int, memGBps float64, ap peaks, sets kernelChoice) (
 			}
 			rows[j].Speedup = map[string]float64{}
 			for i := range ops {
-				if i == j || i == 0 || (j == 0 && i == bf16) || (j == bf16 && strings.HasPrefix(names[i], "nf4-")) {
+				if i == j || i == bf16 || j == bf16 && strings.HasPrefix(names[i], "nf4-") {
 					continue
 				}
 				rows[j].Speedup[strings.TrimSuffix(names[i], "-f32")] = st[i].med / st[j].med

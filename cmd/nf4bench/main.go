@@ -158,19 +158,15 @@ func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) erro
 	}
 	bw := memoryBandwidth(reps)
 	emit(bw)
-	pk := arithmeticPeak(reps)
-	ap := peaks{f32: pk[0].GFLOPs}
-	for _, r := range pk {
+	pk, rows := arithmeticPeak(reps)
+	for _, r := range rows {
 		emit(r)
-		if r.Impl == "dot-bf16" {
-			ap.bf16 = r.GFLOPs
-		}
 	}
 	for _, r := range codecBench(reps, sets.at(1)) {
 		emit(r)
 	}
 	for _, n := range sizes {
-		res, err := linearBench(n, n, reps, bw.GBps, ap, sets)
+		res, err := linearBench(n, n, reps, bw.GBps, pk, sets)
 		if err != nil {
 			return err
 		}

@@ -182,8 +182,8 @@ func memoryBandwidth(reps int) result {
 // AVX512_BF16) the VDPBF16PS rate. Each figure is the best of up to five
 // measurements of 200 ms, as other work on the machine only lowers it
 // (once in a dozen runs on a shared 2-vCPU host the float32 figure came
-// out at one core's rate).
-func arithmeticPeak(reps int) []result {
+// out at one core's rate). It returns the peak and its rows.
+func arithmeticPeak(reps int) (cpu.Peak, []result) {
 	var best cpu.Peak
 	for range min(reps, 5) {
 		p := cpu.MeasurePeak(200 * time.Millisecond)
@@ -195,7 +195,7 @@ func arithmeticPeak(reps int) []result {
 	if best.BF16 > 0 {
 		out = append(out, result{Op: "peak", Impl: "dot-bf16", GFLOPs: best.BF16, Note: note})
 	}
-	return out
+	return best, out
 }
 
 // randomMatrix returns an N(0,1) float32 matrix.
