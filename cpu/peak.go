@@ -35,6 +35,10 @@ func (p Peak) String() string {
 	return s
 }
 
+// The peak loops' independent chains, as asmgen writes them (the AVX2
+// set has 16 registers, the AVX-512 one 32).
+const peakChainsAVX2, peakChainsAVX512 = 12, 24
+
 // peakLoops are a kernel set's peak loops: fma runs n rounds of chains
 // independent FMAs of lanes float32 lanes, bf16 (nil without AVX512_BF16)
 // n rounds of bf16Chains VDPBF16PS on 16 lanes; both write their chains'

@@ -326,7 +326,7 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		}
 		k.decode = s.simDecode("decodeAVX2", n.decode)
 		k.quantize = s.simQuantize("quantizeAVX2", false, n.quantize)
-		k.peak = &peakLoops{fma: s.simPeak("peakFMAAVX2", 8, nativePeak(n, false)), lanes: 8, chains: 12}
+		k.peak = &peakLoops{fma: s.simPeak("peakFMAAVX2", 8, nativePeak(n, false)), lanes: 8, chains: peakChainsAVX2}
 	case "avx512":
 		s = loadSimSet(t, "nf4_avx512_amd64.s")
 		for m := 1; m <= GEMVMaxRows; m++ {
@@ -368,9 +368,9 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		// everywhere, run natively only where the CPU has it.
 		bf16 := s.simPeak("peakBF16AVX512", 16, nativePeak(n, true))
 		k.peak = &peakLoops{
-			fma: s.simPeak("peakFMAAVX512", 16, nativePeak(n, false)), lanes: 16, chains: 24,
+			fma: s.simPeak("peakFMAAVX512", 16, nativePeak(n, false)), lanes: 16, chains: peakChainsAVX512,
 			bf16:       func(n int, a *uint32, out *float32) { bf16(n, (*float32)(unsafe.Pointer(a)), out) },
-			bf16Chains: 24,
+			bf16Chains: peakChainsAVX512,
 		}
 	default:
 		t.Fatalf("no kernel set %q", name)

@@ -25,7 +25,7 @@ var avx2 = &vecKernels{
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
 		return quantizeAVX2(codes, absmax, src, blocks, blockSize, &t.quant)
 	},
-	peak: &peakLoops{fma: peakFMAAVX2, lanes: 8, chains: 12},
+	peak: &peakLoops{fma: peakFMAAVX2, lanes: 8, chains: peakChainsAVX2},
 }
 
 // avx512 has its own decode-dot and dequantize kernels, which keep the
@@ -57,7 +57,7 @@ var avx512 = &vecKernels{
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
 		return quantizeAVX512(codes, absmax, src, blocks, blockSize, &t.quant512)
 	},
-	peak: &peakLoops{fma: peakFMAAVX512, lanes: 16, chains: 24, bf16: peakBF16(), bf16Chains: 24},
+	peak: &peakLoops{fma: peakFMAAVX512, lanes: 16, chains: peakChainsAVX512, bf16: peakBF16(), bf16Chains: peakChainsAVX512},
 }
 
 // bf16Kernels returns the AVX-512 BF16 decode-dot kernels for 2..8 rows

@@ -82,11 +82,9 @@ var budgets = []struct {
 	{gemmTC, kernels.Shape{M: 512, N: 14336, K: 4096, BlockSize: 64}, 0.413, "h100"},
 	// The sm_90a warpgroup GEMM (wgmma at the full tensor rate, x by
 	// tensor copies), its rows per block and split as the planner picks
-	// them: 128 rows at M = 512, N = 8192 (256 would leave SMs idle), bound
-	// there by issue (the W decode); 256 elsewhere, L2-bound.
+	// them: 256 rows wherever M is over one 128-row tile, L2-bound.
 	{gemmWG, kernels.Shape{M: 512, N: 4096, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 512, N: 8192, K: 8192, BlockSize: 64}, 0.772, ""},
-	// 256 rows per block wherever M is over one 128-row tile.
 	{gemmWG, kernels.Shape{M: 768, N: 4096, K: 4096, BlockSize: 64}, 0.752, ""},
 	{gemmWG, kernels.Shape{M: 1024, N: 4096, K: 11008, BlockSize: 64}, 0.777, ""},
 	{gemmWG, kernels.Shape{M: 256, N: 14336, K: 4096, BlockSize: 64}, 0.752, ""},
