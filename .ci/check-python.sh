@@ -13,7 +13,10 @@
 #     4-bit models both ways, PEFT adapters both ways, quantize bytes
 #     against bitsandbytes' quantize_4bit, tokenizers on random texts;
 #   - examples/llama on a short schedule, the nf4 command on its output, and
-#     the same checks on what it wrote.
+#     the same checks on what it wrote;
+#   - one short pass of scripts/cpu-peers.py (nf4bench beside
+#     bitsandbytes' and PyTorch's CPU products, each peer checked against
+#     its own dequantized matrix).
 # Fails, saying so, when PyPI cannot be reached or any test skips.
 set -euo pipefail
 
@@ -74,6 +77,12 @@ cmp "$tmp/cli-merged/model.safetensors" "$ex/merged/model.safetensors" || die "n
 "$tmp/nf4" quantize --quiet "$ex/base/model.safetensors" "$tmp/cli/plain.safetensors"
 "$py" models/llama/testdata/interop.py bnb-bytes "$ex/base/model.safetensors" "$tmp/cli/plain.safetensors" 64 0 ||
 	die "nf4 quantize's bytes differ from bitsandbytes' quantize_4bit on the example's model"
+
+say "scripts/cpu-peers.py: nf4bench beside bitsandbytes and PyTorch, one short pass"
+go build -o "$tmp/nf4bench" ./cmd/nf4bench
+"$py" scripts/cpu-peers.py "$tmp/nf4bench" --passes 1 --reps 1 >"$tmp/peers.log" 2>&1 ||
+	{ tail -n 30 "$tmp/peers.log" >&2; die "scripts/cpu-peers.py failed"; }
+grep -q '^| bnb-bf16 .* | 64 | ' "$tmp/peers.log" || die "scripts/cpu-peers.py printed no bitsandbytes row: $(tail -n 5 "$tmp/peers.log")"
 
 say "interop tests"
 export NF4_LLAMA_EXAMPLE="$ex"
