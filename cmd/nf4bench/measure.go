@@ -190,12 +190,16 @@ func arithmeticPeak(reps int) (cpu.Peak, []result) {
 		best.Kernels, best.Threads = p.Kernels, p.Threads
 		best.Float32, best.BF16 = max(best.Float32, p.Float32), max(best.BF16, p.BF16)
 	}
-	note := fmt.Sprintf("kernels %s, %d threads", best.Kernels, best.Threads)
-	out := []result{{Op: "peak", Impl: "fma-f32", GFLOPs: best.Float32, Note: note}}
-	if best.BF16 > 0 {
-		out = append(out, result{Op: "peak", Impl: "dot-bf16", GFLOPs: best.BF16, Note: note})
+	return best, peakRows(best, fmt.Sprintf("kernels %s, %d threads", best.Kernels, best.Threads))
+}
+
+// peakRows are the rows of a peak: float32 FMA, and bf16 where measured.
+func peakRows(pk cpu.Peak, note string) []result {
+	out := []result{{Op: "peak", Impl: "fma-f32", GFLOPs: pk.Float32, Note: note}}
+	if pk.BF16 > 0 {
+		out = append(out, result{Op: "peak", Impl: "dot-bf16", GFLOPs: pk.BF16, Note: note})
 	}
-	return best, out
+	return out
 }
 
 // higherPeak measures the peak once more before the products at N = K = n
@@ -206,12 +210,7 @@ func higherPeak(pk cpu.Peak, n int) (cpu.Peak, []result) {
 		return pk, nil
 	}
 	pk.Float32, pk.BF16 = max(pk.Float32, p.Float32), max(pk.BF16, p.BF16)
-	note := fmt.Sprintf("kernels %s, %d threads, re-measured before N=K=%d and higher", pk.Kernels, pk.Threads, n)
-	out := []result{{Op: "peak", Impl: "fma-f32", GFLOPs: pk.Float32, Note: note}}
-	if pk.BF16 > 0 {
-		out = append(out, result{Op: "peak", Impl: "dot-bf16", GFLOPs: pk.BF16, Note: note})
-	}
-	return pk, out
+	return pk, peakRows(pk, fmt.Sprintf("kernels %s, %d threads, re-measured before N=K=%d and higher", pk.Kernels, pk.Threads, n))
 }
 
 // randomMatrix returns an N(0,1) float32 matrix.
