@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """nf4 beside bitsandbytes and PyTorch on the CPU, in one run.
 
-    scripts/cpu-peers.py NF4BENCH [--passes 3] [--n 4096] [--reps 7] [--json]
+    scripts/cpu-peers.py NF4BENCH [--passes 3] [--reps 7] [--json]
 
 NF4BENCH is a built cmd/nf4bench (go build -tags openblas -o /tmp/nf4bench
 ./cmd/nf4bench). Each pass runs `NF4BENCH -json -quick` and then, in the same
 process as this script, the peers on the same products out = x·Wᵀ
-(N = K = --n, M = 1, 8, 64, block 64, NF4):
+(N = K = 4096, the size of nf4bench -quick; M = 1, 8, 64, block 64, NF4):
 
   - bitsandbytes' matmul_4bit with float32 and with bf16 activations (its
     CPU backend: its own kernel where the CPU has one, else dequantize and
@@ -24,6 +24,7 @@ Needs torch and bitsandbytes (the venv .ci/check-python.sh builds).
 """
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 
+N = 4096  # the one size nf4bench -quick measures
 
 def l3_bytes():
     for idx in range(8):
@@ -75,67 +77,63 @@ def timed(fn, reps):
     return statistics.median(ts), min(ts)
 
 
-def peers(n, reps):
-    import torch
-    import bitsandbytes as bnb
-    import bitsandbytes.functional as F
+class Peers:
+    """The peers' weights, quantized and copied once for every pass."""
 
-    torch.manual_seed(1)
-    torch.set_num_threads(os.cpu_count() or 1)
-    w = torch.randn(n, n)
-    q, state = F.quantize_4bit(w, blocksize=64, quant_type="nf4")
-    dense = F.dequantize_4bit(q, state)
-    copies = max(1, -(-3 * l3_bytes() // q.numel()))
-    qs = [q.clone() for _ in range(copies)]
-    dcopies = max(1, -(-3 * l3_bytes() // (4 * dense.numel())))
-    ds = [dense.clone() for _ in range(dcopies)]
-    rows = []
+    def __init__(self):
+        import torch
+        import bitsandbytes as bnb
+        import bitsandbytes.functional as F
 
-    def rotate(items):
-        i = [0]
+        self.torch, self.bnb, self.F = torch, bnb, F
+        torch.manual_seed(1)
+        torch.set_num_threads(os.cpu_count() or 1)
+        self.q, self.state = F.quantize_4bit(torch.randn(N, N), blocksize=64, quant_type="nf4")
+        self.dense = F.dequantize_4bit(self.q, self.state)
+        self.qs = [self.q.clone() for _ in range(max(1, -(-3 * l3_bytes() // self.q.numel())))]
+        self.ds = [self.dense.clone() for _ in range(max(1, -(-3 * l3_bytes() // (4 * self.dense.numel()))))]
 
-        def nxt():
-            i[0] = (i[0] + 1) % len(items)
-            return items[i[0]]
-
-        return nxt
-
-    nq = rotate(qs)
-    med, low = timed(lambda: F.dequantize_4bit(nq(), state), reps)
-    rows.append({"impl": "bnb-dequantize_4bit", "m": 0, "ms": med * 1e3, "min_ms": low * 1e3})
-    for m in (1, 8, 64):
-        for name, dt in (("bnb-f32", torch.float32), ("bnb-bf16", torch.bfloat16)):
-            x = torch.randn(m, n).to(dt)
-            nq = rotate(qs)
+    def run(self, reps):
+        """Times the peers once; returns their rows and torch's and bitsandbytes' versions."""
+        torch, bnb, F = self.torch, self.bnb, self.F
+        q, state, dense, qs, ds = self.q, self.state, self.dense, self.qs, self.ds
+        rows = []
+        nq = itertools.cycle(qs).__next__
+        med, low = timed(lambda: F.dequantize_4bit(nq(), state), reps)
+        rows.append({"impl": "bnb-dequantize_4bit", "m": 0, "ms": med * 1e3, "min_ms": low * 1e3})
+        for m in (1, 8, 64):
+            for name, dt in (("bnb-f32", torch.float32), ("bnb-bf16", torch.bfloat16)):
+                x = torch.randn(m, N).to(dt)
+                nq = itertools.cycle(qs).__next__
+                with torch.inference_mode():
+                    med, low = timed(lambda: bnb.matmul_4bit(x, nq().t(), quant_state=state), reps)
+                    ref = x.float() @ dense.t()
+                    got = bnb.matmul_4bit(x, q.t(), quant_state=state).float()
+                err = ((got - ref).norm() / ref.norm()).item()
+                # A peer that computes something else is not a baseline.
+                if not err <= (1e-5 if dt == torch.float32 else 1e-2):
+                    sys.exit(f"cpu-peers: {name} at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
+                rows.append({"impl": name, "m": m, "ms": med * 1e3, "min_ms": low * 1e3, "err": err})
+            x = torch.randn(m, N)
+            nd = itertools.cycle(ds).__next__
             with torch.inference_mode():
-                med, low = timed(lambda: bnb.matmul_4bit(x, nq().t(), quant_state=state), reps)
-                ref = x.float() @ dense.t()
-                got = bnb.matmul_4bit(x, q.t(), quant_state=state).float()
-            err = ((got - ref).norm() / ref.norm()).item()
-            # A peer that computes something else is not a baseline.
-            if not err <= (1e-5 if dt == torch.float32 else 1e-2):
-                sys.exit(f"cpu-peers: {name} at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
-            rows.append({"impl": name, "m": m, "ms": med * 1e3, "min_ms": low * 1e3, "err": err})
-        x = torch.randn(m, n)
-        nd = rotate(ds)
-        with torch.inference_mode():
-            med, low = timed(lambda: x @ nd().t(), reps)
-        rows.append({"impl": "torch-f32", "m": m, "ms": med * 1e3, "min_ms": low * 1e3})
-    return rows, torch.__version__, bnb.__version__
+                med, low = timed(lambda: x @ nd().t(), reps)
+            rows.append({"impl": "torch-f32", "m": m, "ms": med * 1e3, "min_ms": low * 1e3})
+        return rows, torch.__version__, bnb.__version__
 
 
-def nf4_rows(nf4bench, n):
+def nf4_rows(nf4bench):
     out = subprocess.run([nf4bench, "-json", "-quick"], check=True, capture_output=True, text=True).stdout
     rows = []
     for line in out.splitlines():
         r = json.loads(line)
-        if r.get("n", n) != n:
+        if r.get("n", N) != N:
             continue
         if r["op"] == "dequant" or (r["op"] == "linear" and r["impl"].startswith("nf4")):
             rows.append({"impl": r["impl"] if r["op"] == "linear" else r["impl"] + "-dequantize",
                          "m": r.get("m", 0), "ms": r["ns_per_op"] / 1e6, "min_ms": r["ns_min_max"][0] / 1e6})
     if not any(r["m"] == 1 for r in rows):
-        sys.exit(f"cpu-peers: {nf4bench} printed no M = 1 product at N = K = {n}")
+        sys.exit(f"cpu-peers: {nf4bench} printed no M = 1 product at N = K = {N}")
     return rows
 
 
@@ -143,18 +141,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("nf4bench")
     ap.add_argument("--passes", type=int, default=3)
-    ap.add_argument("--n", type=int, default=4096, help="N = K (nf4bench -quick measures 4096)")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="one JSON object per measurement")
     args = ap.parse_args()
     model, sets = cpu_summary()
     print(f"# CPU: {model}; {os.cpu_count()} threads; sets: {' '.join(sets) or 'none of interest'}")
+    them = Peers()
     for p in range(1, args.passes + 1):
-        ours = nf4_rows(args.nf4bench, args.n)
-        theirs, tv, bv = peers(args.n, args.reps)
+        ours = nf4_rows(args.nf4bench)
+        theirs, tv, bv = them.run(args.reps)
         if args.json:
             for r in ours + theirs:
-                print(json.dumps({"pass": p, "n": args.n, **r}))
+                print(json.dumps({"pass": p, "n": N, **r}))
             continue
         print(f"\n## pass {p} (torch {tv}, bitsandbytes {bv}; medians, min in brackets)\n")
         print("| impl | M | ms | vs nf4 exact |")
@@ -165,7 +163,7 @@ def main():
                 best.setdefault(r["m"], r["ms"])
         for r in ours + theirs:
             ratio = ""
-            if r["m"] in best and r["m"] > 0:
+            if r["m"] in best:
                 ratio = f"{r['ms'] / best[r['m']]:.2f}×"
             err = f" (err {r['err']:.1e})" if "err" in r else ""
             print(f"| {r['impl']}{err} | {r['m'] or '–'} | {r['ms']:.3f} [{r['min_ms']:.3f}] | {ratio} |")
