@@ -109,9 +109,12 @@ type codeTable struct {
 	order  [16]uint8
 	bounds [15]float32
 	zero   uint8
-	// pairs maps a code byte to its two values (low nibble first).
-	pairs   [256][2]float32
-	pairs64 [256][2]float64
+	// nibbles maps a code byte c to its two values: nibbles[c] is its low
+	// nibble's, nibbles[256+c] its high one's. Indexed by the byte itself,
+	// both lookups compile to one scaled load each, folded into the
+	// multiply (a [256][2] table needs an address computed per lookup).
+	nibbles   [512]float32
+	nibbles64 [512]float64
 	// planes feeds the decode-dot kernels: row j holds byte j of each
 	// value (repeated for both 128-bit lanes, as VPSHUFB looks up within
 	// lanes), row 4 the nibble mask.
@@ -146,9 +149,9 @@ func newCodeTable(values [16]float32) *codeTable {
 		t.bounds[i] = (values[t.order[i]] + values[t.order[i+1]]) / 2
 	}
 	t.zero = t.code(0)
-	for b := range t.pairs {
-		t.pairs[b] = [2]float32{values[b&15], values[b>>4]}
-		t.pairs64[b] = [2]float64{float64(values[b&15]), float64(values[b>>4])}
+	for b := range 256 {
+		t.nibbles[b], t.nibbles[256+b] = values[b&15], values[b>>4]
+		t.nibbles64[b], t.nibbles64[256+b] = float64(values[b&15]), float64(values[b>>4])
 	}
 	for v, f := range values {
 		bits := math.Float32bits(f)

@@ -68,11 +68,11 @@ func gemvVec(k *vecKernels, out, x []float32, m int, w *Weights) {
 	if m == 1 && p.step == gemvUnit && k.gemv1s != nil {
 		fn = k.gemv1s
 	}
-	tab, pairs := w.table(), &w.table().pairs
+	tab, nibbles := w.table(), &w.table().nibbles
 	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, k0, rows int, acc *float32) {
 		fn(codes, cskip, scales, sskip, sbytes, p.sstep, &xp[k0*m], p.step/2, rows, p.pf, tab, acc)
 	}, func(codes []byte, s float32, i, col int) float32 {
-		return s * decodeDot(codes, x[i*K+col:][:len(codes)*2], pairs)
+		return s * decodeDot(codes, x[i*K+col:][:len(codes)*2], nibbles)
 	})
 }
 

@@ -48,6 +48,6 @@ func gemvWide(fn gemvFunc, out, x []float32, w *Weights) {
 	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, _, rows int, acc *float32) {
 		fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows, p.pf, t, acc)
 	}, func(codes []byte, s float32, _, col int) float32 {
-		return s * decodeDot(codes, x[col:][:len(codes)*2], &t.pairs)
+		return s * decodeDot(codes, x[col:][:len(codes)*2], &t.nibbles)
 	})
 }

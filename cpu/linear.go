@@ -153,12 +153,7 @@ func decodeTile[T float](dst []T, w *Weights, n0, nt, k0, kt int) {
 		for k := k0; k < k0+kt; k += B {
 			b := (n*K + k) / B
 			s := T(w.Scales.At(b))
-			d := dst[r*kt+k-k0 : r*kt+k-k0+B]
-			for i, c := range w.Codes[b*B/2 : (b+1)*B/2] {
-				p := &table[c]
-				d[2*i] = p[0] * s
-				d[2*i+1] = p[1] * s
-			}
+			decodeScaled(dst[r*kt+k-k0:r*kt+k-k0+B], w.Codes[b*B/2:(b+1)*B/2], s, table)
 		}
 	}
 }
@@ -182,10 +177,7 @@ func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 				acc[0] += s * decodeDot(codes, x[j*B:(j+1)*B], table)
 				continue
 			}
-			for i, c := range codes {
-				p := &table[c]
-				buf[2*i], buf[2*i+1] = p[0], p[1]
-			}
+			decodeScaled(buf, codes, 1, table)
 			for i := range m {
 				acc[i] += s * dot(buf, x[i*K+j*B:i*K+(j+1)*B])
 			}
@@ -196,31 +188,27 @@ func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 	}
 }
 
-// decodeDot returns Σ code(c)·x over one block, decoding as it reads.
-// The loop reslices rather than indexes so that it runs without bounds
-// checks; eight independent sums hide the add latency.
-func decodeDot[T float](codes []byte, x []T, table *[256][2]T) T {
-	var s0, s1, s2, s3, s4, s5, s6, s7 T
+// decodeDot returns Σ code(c)·x over one block, decoding as it reads
+// (table is a codeTable's nibbles). The loop reslices rather than indexes
+// so that it runs without bounds checks; each of four sums takes one add
+// per eight values, the rest are summed in pairs, so the adds' latency
+// stays hidden and the loads (code, value, x) are the only limit.
+func decodeDot[T float](codes []byte, x []T, table *[512]T) T {
+	var s0, s1, s2, s3 T
+	t := table
 	x = x[:2*len(codes)]
-	for len(codes) >= 4 && len(x) >= 8 {
-		c, v := codes[:4], x[:8]
-		p, q, r, u := &table[c[0]], &table[c[1]], &table[c[2]], &table[c[3]]
-		s0 += p[0] * v[0]
-		s1 += p[1] * v[1]
-		s2 += q[0] * v[2]
-		s3 += q[1] * v[3]
-		s4 += r[0] * v[4]
-		s5 += r[1] * v[5]
-		s6 += u[0] * v[6]
-		s7 += u[1] * v[7]
-		codes, x = codes[4:], x[8:]
+	for len(codes) >= 8 && len(x) >= 16 {
+		c, v := codes[:8], x[:16]
+		s0 += (t[c[0]]*v[0] + t[256+uint(c[0])]*v[1]) + (t[c[1]]*v[2] + t[256+uint(c[1])]*v[3])
+		s1 += (t[c[2]]*v[4] + t[256+uint(c[2])]*v[5]) + (t[c[3]]*v[6] + t[256+uint(c[3])]*v[7])
+		s2 += (t[c[4]]*v[8] + t[256+uint(c[4])]*v[9]) + (t[c[5]]*v[10] + t[256+uint(c[5])]*v[11])
+		s3 += (t[c[6]]*v[12] + t[256+uint(c[6])]*v[13]) + (t[c[7]]*v[14] + t[256+uint(c[7])]*v[15])
+		codes, x = codes[8:], x[16:]
 	}
 	for i, c := range codes {
-		p := &table[c]
-		s0 += p[0] * x[2*i]
-		s1 += p[1] * x[2*i+1]
+		s0 += t[c]*x[2*i] + t[256+uint(c)]*x[2*i+1]
 	}
-	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+	return (s0 + s1) + (s2 + s3)
 }
 
 func dot[T float](a, b []T) T {
@@ -239,16 +227,17 @@ func dot[T float](a, b []T) T {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// tableFor returns the weight's code-pair table in the activations' type.
-func tableFor[T float](w *Weights) *[256][2]T {
+// tableFor returns the weight's nibble table (see codeTable) in the
+// activations' type.
+func tableFor[T float](w *Weights) *[512]T {
 	var t any
 	switch any(T(0)).(type) {
 	case float32:
-		t = &w.table().pairs
+		t = &w.table().nibbles
 	default:
-		t = &w.table().pairs64
+		t = &w.table().nibbles64
 	}
-	return t.(*[256][2]T)
+	return t.(*[512]T)
 }
 
 type gemmFunc[T float] func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)
