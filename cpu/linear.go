@@ -162,6 +162,10 @@ func decodeTile[T float](dst []T, w *Weights, n0, nt, k0, kt int) {
 // decoded once and dotted with every row of x, and the block's scale is
 // applied once to each partial sum.
 func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
+	if m == 1 {
+		gemvRows1(out, x, w, lo, hi)
+		return
+	}
 	B, K, N := w.BlockSize, w.Cols, w.Rows
 	table := tableFor[T](w)
 	perRow := K / B
@@ -172,12 +176,7 @@ func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 		for j := range perRow {
 			b := n*perRow + j
 			s := T(w.Scales.At(b))
-			codes := w.Codes[b*B/2 : (b+1)*B/2]
-			if m == 1 {
-				acc[0] += s * decodeDot(codes, x[j*B:(j+1)*B], table)
-				continue
-			}
-			decodeScaled(buf, codes, 1, table)
+			decodeScaled(buf, w.Codes[b*B/2:(b+1)*B/2], 1, table)
 			for i := range m {
 				acc[i] += s * dot(buf, x[i*K+j*B:i*K+(j+1)*B])
 			}
@@ -185,6 +184,36 @@ func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 		for i := range m {
 			out[i*N+n] = acc[i]
 		}
+	}
+}
+
+// gemvRows1 is gemvRows for one row of x: a row's scales are fetched (or
+// decoded) at once and its blocks summed in one loop, with no call a block.
+func gemvRows1[T float](out, x []T, w *Weights, lo, hi int) {
+	B, K := w.BlockSize, w.Cols
+	perRow := K / B
+	t := tableFor[T](w)
+	var buf []float32
+	if w.Scales.Double() {
+		buf = make([]float32, perRow)
+	}
+	x = x[:K]
+	for n := lo; n < hi; n++ {
+		codes := w.Codes[n*K/2 : (n+1)*K/2]
+		var acc T
+		for j, s := range rowScales(&w.Scales, n*perRow, perRow, buf) {
+			c, v := codes[j*B/2:(j+1)*B/2], x[j*B:(j+1)*B]
+			var s0, s1, s2, s3 T // as decodeDot; B/2 is a multiple of 16, so no tail
+			for len(c) >= 8 && len(v) >= 16 {
+				s0 += (t[c[0]]*v[0] + t[256+uint(c[0])]*v[1]) + (t[c[1]]*v[2] + t[256+uint(c[1])]*v[3])
+				s1 += (t[c[2]]*v[4] + t[256+uint(c[2])]*v[5]) + (t[c[3]]*v[6] + t[256+uint(c[3])]*v[7])
+				s2 += (t[c[4]]*v[8] + t[256+uint(c[4])]*v[9]) + (t[c[5]]*v[10] + t[256+uint(c[5])]*v[11])
+				s3 += (t[c[6]]*v[12] + t[256+uint(c[6])]*v[13]) + (t[c[7]]*v[14] + t[256+uint(c[7])]*v[15])
+				c, v = c[8:], v[16:]
+			}
+			acc += T(s) * ((s0 + s1) + (s2 + s3))
+		}
+		out[n] = acc
 	}
 }
 
