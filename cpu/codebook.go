@@ -108,7 +108,9 @@ type codeTable struct {
 	// between neighbours in that order.
 	order  [16]uint8
 	bounds [15]float32
-	zero   uint8
+	// keys are the bounds as orderKey values, for rank.
+	keys [15]int64
+	zero uint8
 	// nibbles maps a code byte c to its two values: nibbles[c] is its low
 	// nibble's, nibbles[256+c] its high one's. Indexed by the byte itself,
 	// both lookups compile to one scaled load each, folded into the
@@ -148,6 +150,9 @@ func newCodeTable(values [16]float32) *codeTable {
 	for i := range t.bounds {
 		t.bounds[i] = (values[t.order[i]] + values[t.order[i+1]]) / 2
 	}
+	for i, b := range t.bounds {
+		t.keys[i] = orderKey(b)
+	}
 	t.zero = t.code(0)
 	for b := range 256 {
 		t.nibbles[b], t.nibbles[256+b] = values[b&15], values[b>>4]
@@ -168,22 +173,26 @@ func newCodeTable(values [16]float32) *codeTable {
 	return t
 }
 
-// code counts the bounds strictly below v with a four-level search written
-// without branches (random weights would mispredict every level), then
-// maps that rank to its code.
-func (t *codeTable) code(v float32) uint8 {
-	m := &t.bounds
-	c := 8 * bit(v > m[7])
-	c += 4 * bit(v > m[c+3])
-	c += 2 * bit(v > m[c+1])
-	c += bit(v > m[c])
-	return t.order[c]
+// code maps v to the code of its nearest value (see QuantType.Code).
+func (t *codeTable) code(v float32) uint8 { return t.order[rank(&t.keys, orderKey(v))] }
+
+// orderKey maps a float32 that is not NaN to an integer in the same order,
+// so that comparisons become subtractions: -0 lands just below +0, which
+// no bound separates (a bound is a midpoint of two distinct values, and
+// the midpoint of -0 and +0 is +0).
+func orderKey(f float32) int64 {
+	b := int64(int32(math.Float32bits(f)))
+	return b ^ (b >> 63 & 0x7fffffff) // negative: flip the magnitude
 }
 
-// bit compiles to a flag move, not a branch.
-func bit(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
+// rank counts the keys strictly below k with a four-level search. It is
+// written without branches (random weights would mispredict every level)
+// and without flags: each level's comparison is the sign of a
+// subtraction, which keeps the two searches encode runs side by side
+// independent (a flag move into a byte register would chain them).
+func rank(keys *[15]int64, k int64) uint {
+	c := uint((keys[7]-k)>>63) & 8
+	c += uint((keys[c+3]-k)>>63) & 4
+	c += uint((keys[c+1]-k)>>63) & 2
+	return (c + uint((keys[c]-k)>>63)&1) & 15
 }

@@ -166,23 +166,43 @@ func firstError(errs []error) error {
 }
 
 // blockAbsmax returns max|x| over the block, or the index of the first
-// NaN or Inf.
+// NaN or Inf. It compares the values' magnitudes as integers, which order
+// non-negative floats as floats do, so four running maxima cost one
+// compare and move each and a NaN or Inf (above MaxFloat32's bits) shows
+// in the result.
 func blockAbsmax(x []float32) (float32, int) {
-	var amax float32
-	for i, v := range x {
-		a := abs32(v)
-		if a > math.MaxFloat32 || v != v {
+	const magnitude = 1<<31 - 1
+	var m0, m1, m2, m3 uint32
+	v := x
+	for len(v) >= 4 {
+		w := v[:4]
+		m0 = max(m0, math.Float32bits(w[0])&magnitude)
+		m1 = max(m1, math.Float32bits(w[1])&magnitude)
+		m2 = max(m2, math.Float32bits(w[2])&magnitude)
+		m3 = max(m3, math.Float32bits(w[3])&magnitude)
+		v = v[4:]
+	}
+	for _, f := range v {
+		m0 = max(m0, math.Float32bits(f)&magnitude)
+	}
+	if m := max(m0, m1, m2, m3); m <= math.Float32bits(math.MaxFloat32) {
+		return math.Float32frombits(m), -1
+	}
+	for i, f := range x {
+		if math.Float32bits(f)&magnitude > math.Float32bits(math.MaxFloat32) {
 			return 0, i
 		}
-		amax = max(amax, a)
 	}
-	return amax, -1
+	panic("unreachable: a magnitude above MaxFloat32 was seen")
 }
 
 // encode writes the codes of the values x (an even count) scaled by r.
 func (t *codeTable) encode(dst []byte, x []float32, r float32) {
+	keys, order := &t.keys, &t.order
 	x = x[:2*len(dst)]
 	for i := range dst {
-		dst[i] = t.code(x[2*i]*r) | t.code(x[2*i+1]*r)<<4
+		lo := rank(keys, orderKey(x[2*i]*r))
+		hi := rank(keys, orderKey(x[2*i+1]*r))
+		dst[i] = order[lo] | order[hi]<<4
 	}
 }
