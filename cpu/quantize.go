@@ -185,15 +185,15 @@ func blockAbsmax(x []float32) (float32, int) {
 	for _, f := range v {
 		m0 = max(m0, math.Float32bits(f)&magnitude)
 	}
-	if m := max(m0, m1, m2, m3); m <= math.Float32bits(math.MaxFloat32) {
+	finite := math.Float32bits(math.MaxFloat32)
+	if m := max(m0, m1, m2, m3); m <= finite {
 		return math.Float32frombits(m), -1
 	}
-	for i, f := range x {
-		if math.Float32bits(f)&magnitude > math.Float32bits(math.MaxFloat32) {
-			return 0, i
-		}
+	i := 0 // some value is above MaxFloat32: find the first
+	for i < len(x)-1 && math.Float32bits(x[i])&magnitude <= finite {
+		i++
 	}
-	panic("unreachable: a magnitude above MaxFloat32 was seen")
+	return 0, i
 }
 
 // encode writes the codes of the values x (an even count) scaled by r.
