@@ -188,7 +188,7 @@ func gemvRows[T float](out, x []T, m int, w *Weights, lo, hi int) {
 }
 
 // gemvRows1 is gemvRows for one row of x: a row's scales are fetched (or
-// decoded) at once and its blocks summed in one loop, with no call a block.
+// decoded) at once, and decodeDot (inlined) sums each block.
 func gemvRows1[T float](out, x []T, w *Weights, lo, hi int) {
 	B, K := w.BlockSize, w.Cols
 	perRow := K / B
@@ -202,16 +202,7 @@ func gemvRows1[T float](out, x []T, w *Weights, lo, hi int) {
 		codes := w.Codes[n*K/2 : (n+1)*K/2]
 		var acc T
 		for j, s := range rowScales(&w.Scales, n*perRow, perRow, buf) {
-			c, v := codes[j*B/2:(j+1)*B/2], x[j*B:(j+1)*B]
-			var s0, s1, s2, s3 T // as decodeDot; B/2 is a multiple of 16, so no tail
-			for len(c) >= 8 && len(v) >= 16 {
-				s0 += (t[c[0]]*v[0] + t[256+uint(c[0])]*v[1]) + (t[c[1]]*v[2] + t[256+uint(c[1])]*v[3])
-				s1 += (t[c[2]]*v[4] + t[256+uint(c[2])]*v[5]) + (t[c[3]]*v[6] + t[256+uint(c[3])]*v[7])
-				s2 += (t[c[4]]*v[8] + t[256+uint(c[4])]*v[9]) + (t[c[5]]*v[10] + t[256+uint(c[5])]*v[11])
-				s3 += (t[c[6]]*v[12] + t[256+uint(c[6])]*v[13]) + (t[c[7]]*v[14] + t[256+uint(c[7])]*v[15])
-				c, v = c[8:], v[16:]
-			}
-			acc += T(s) * ((s0 + s1) + (s2 + s3))
+			acc += T(s) * decodeDot(codes[j*B/2:(j+1)*B/2], x[j*B:(j+1)*B], t)
 		}
 		out[n] = acc
 	}
