@@ -197,6 +197,8 @@ func blockAbsmax(x []float32) (float32, int) {
 }
 
 // encode writes the codes of the values x (an even count) scaled by r.
+// It spells out code for both values of a byte: code is over Go's
+// inlining budget, and a call per value costs more than the search.
 func (t *codeTable) encode(dst []byte, x []float32, r float32) {
 	keys, order := &t.keys, &t.order
 	x = x[:2*len(dst)]
