@@ -13,8 +13,8 @@ import (
 
 // TestComputeBF16OnCPU runs a graph's NF4 product on a CPU engine in each
 // compute mode: bf16 is within 1e-2 of the float64 product and, where the
-// CPU has bf16 kernels or AMX tiles for the batch (and M > 1), differs
-// from float32 (so the mode reaches them);
+// CPU has bf16 kernels or AMX tiles for the batch, differs from float32
+// (so the mode reaches them);
 // float32 is within float32 rounding.
 func TestComputeBF16OnCPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
@@ -60,9 +60,10 @@ func TestComputeBF16OnCPU(t *testing.T) {
 		if e := normErr(bf16, want); !(e <= 1e-2) {
 			t.Errorf("M=%d bf16 mode: error %.2e against float64", m, e)
 		}
-		// One row runs in float32 in either mode (see cpu.LinearBF16); 16
-		// rows or more run on AMX tiles where the CPU has them.
-		native := (cpu.BF16Kernels() || cpu.AMXKernels() && m >= 16) && m > 1
+		// Every batch here has a bf16 kernel where the CPU has them (one
+		// row too: K is 128 or more and blocks have 64 codes); 16 rows or
+		// more run on AMX tiles where the CPU has them.
+		native := cpu.BF16Kernels() || cpu.AMXKernels() && m >= 16
 		switch diff := normErr(bf16, widen(f32)); {
 		case native && !(diff > 1e-4):
 			t.Errorf("M=%d: the bf16 mode is %.2e from the float32 mode: the bf16 kernels did not run", m, diff)

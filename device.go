@@ -26,8 +26,9 @@ const (
 	// one row staying on the exact float32 kernel, and for the backward
 	// product above 8 rows; on the CPU (forward only; the backward stays
 	// float32) with AVX-512 BF16
-	// instructions (VDPBF16PS) where the CPU has them, for batches of 2 to
-	// 48 rows, and on AMX-BF16 tiles for 16 rows or more where the CPU has
+	// instructions (VDPBF16PS) where the CPU has them, for batches of 1 to
+	// 48 rows (one row where blocks have 64 codes or more and K is at
+	// least 128), and on AMX-BF16 tiles for 16 rows or more where the CPU has
 	// those and the OS grants them (cpu.AMXKernels). About three
 	// significant digits (relative error ≤ 1e-2).
 	ComputeBF16

@@ -26,3 +26,38 @@ func gemvBF16(k *vecKernels, out, x []float32, m int, w *Weights) {
 		return decodeDotBF16(codes, x[i*K+col:][:len(codes)*2], s, values)
 	})
 }
+
+// wideOrderBF16[p] is the position, within 128 codes, of the p-th value
+// the wide bf16 kernel decodes: vector t's word j is code 4j+t.
+var wideOrderBF16 = func() (o [gemvWideUnit]int) {
+	for p := range o {
+		o[p] = 4*(p%32) + p/32
+	}
+	return o
+}()
+
+// gemvWideBF16 is gemvWide with the one-row bf16 kernel fn, for blocks of
+// 64 codes or more: x is rounded to bf16 once, in the kernel's order, and
+// a row's last 64-code block, when K/64 is odd, is done in Go.
+func gemvWideBF16(fn gemvBF16Func, out, x []float32, w *Weights) {
+	K, B := w.Cols, w.BlockSize
+	ku := K / gemvWideUnit * gemvWideUnit
+	p := gemvBands{w: w, m: 1, ku: ku, kc: ku, pf: gemvAhead}
+	sstep, ubytes := 4, B/2
+	if B == 64 {
+		sstep, ubytes = 8, gemvWideUnit/2
+	}
+	xp := make([]uint16, ku)
+	for u := 0; u < ku; u += gemvWideUnit {
+		d, src := xp[u:u+gemvWideUnit], x[u:u+gemvWideUnit]
+		for p, o := range wideOrderBF16 {
+			d[p] = toBF16(src[o])
+		}
+	}
+	values := &w.table().values
+	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, _, rows int, acc *float32) {
+		fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows, p.pf, values, acc, 0)
+	}, func(codes []byte, s float32, _, col int) float32 {
+		return decodeDotBF16(codes, x[col:][:len(codes)*2], s, values)
+	})
+}

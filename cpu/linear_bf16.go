@@ -7,10 +7,10 @@ package cpu
 // than Linear where the CPU multiplies bf16 pairs natively.
 //
 // The bf16 kernels run where BF16Kernels reports true (the avx512 kernel
-// set on a CPU with AVX512_BF16), for batches of 2 to GEMVMaxRows rows,
+// set on a CPU with AVX512_BF16), for batches of 1 to GEMVMaxRows rows,
 // and in slices of those up to the size where Linear itself switches from
-// slices to its panel GEMM. One row (bound by reading W, so no faster in
-// bf16), larger batches, and every batch on other CPUs or kernel sets run
+// slices to its panel GEMM. One row with blocks of 32 codes or K under
+// 128, larger batches, and every batch on other CPUs or kernel sets run
 // Linear's exact float32 path, which is both more accurate and there no
 // slower.
 //
@@ -39,8 +39,10 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 	case k.tilesBF16 != nil && m >= k.tilesFrom:
 		linearTiled(k.tilesBF16, out, x, m, w)
 	case m == 1:
-		// One row is bound by reading W: bf16 measured no faster.
-		return Linear(out, x, m, w)
+		if k.gemvBF16w == nil || w.Cols < gemvWideUnit || w.BlockSize < 64 {
+			return Linear(out, x, m, w)
+		}
+		gemvWideBF16(k.gemvBF16w, out, x, w)
 	case m <= GEMVMaxRows:
 		gemvBF16(k, out, x, m, w)
 	case m <= k.slicesUpTo:

@@ -32,8 +32,9 @@ func TestToBF16(t *testing.T) {
 
 // TestLinearBF16 holds LinearBF16 to the float64 reference (within bf16
 // precision) and, where the bf16 kernels or the AMX tiles run, to their
-// pure-Go twin (within float32 summation order); where they do not (one row, large
-// batches, other kernel sets), it must be Linear, bit for bit. Every batch of 1..8 is covered, and larger ones (slices,
+// pure-Go twin (within float32 summation order); where they do not (one
+// row with 32-code blocks or K under 128, large batches, other kernel
+// sets), it must be Linear, bit for bit. Every batch of 1..8 is covered, and larger ones (slices,
 // then the exact GEMM), with every scale step, rows whose K ends in a
 // block left to Go, bands that end part way, both scale formats, both
 // tables and unaligned data.
@@ -64,7 +65,8 @@ func TestLinearBF16(t *testing.T) {
 			// twin; on VDPBF16PS tiles in pairs, each second value first.
 			amx := AMXKernels() && c.m >= amxMinRows
 			tiles := !amx && BF16Kernels() && active.tilesBF16 != nil && c.m >= active.tilesFrom
-			if amx || tiles || BF16Kernels() && c.m >= 2 && c.m <= active.slicesUpTo {
+			wide := BF16Kernels() && c.m == 1 && active.gemvBF16w != nil && c.k >= gemvWideUnit && c.b >= 64
+			if amx || tiles || wide || BF16Kernels() && c.m >= 2 && c.m <= active.slicesUpTo {
 				twin, twinOf := make([]float32, c.m*c.n), linearBF16Go
 				switch {
 				case amx:
@@ -150,7 +152,7 @@ func FuzzLinearBF16(f *testing.F) {
 			if err := LinearBF16(out, x, m, w); err != nil {
 				t.Fatal(err)
 			}
-			native := BF16Kernels() && m >= 2 && m <= active.slicesUpTo
+			native := BF16Kernels() && (m >= 2 && m <= active.slicesUpTo || m == 1 && active.gemvBF16w != nil && k >= gemvWideUnit && b >= 64)
 			twin := twin
 			if AMXKernels() && m >= amxMinRows {
 				native, twin = true, twinAMX

@@ -7121,6 +7121,120 @@ gemvBF16AVX512x8_done:
 	VZEROUPPER
 	RET
 
+// func gemvBF16AVX512x1w(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x1w(SB), NOSPLIT, $0-104
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+
+gemvBF16AVX512x1w_row:
+	MOVQ   x+48(FP), R8
+	MOVQ   sbytes+32(FP), R9
+	ADDQ   CX, R9
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+
+gemvBF16AVX512x1w_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xeb
+	MOVQ ubytes+56(FP), R10
+	ADDQ AX, R10
+
+gemvBF16AVX512x1w_unit:
+	PREFETCHT0 (AX)(DX*1)
+	VMOVDQU32  (AX), Z6
+	VPSRLW     $0x04, Z6, Z8
+	VPSRLW     $0x08, Z6, Z9
+	VPSRLW     $0x0c, Z6, Z10
+	VPTERNLOGD $0xea, Z2, Z1, Z6
+	VPTERNLOGD $0xea, Z2, Z1, Z8
+	VPTERNLOGD $0xea, Z2, Z1, Z9
+	VPORD      Z2, Z10, Z10
+	VPERMW     Z5, Z6, Z7
+	VPERMW     Z5, Z8, Z8
+	VPERMW     Z5, Z9, Z9
+	VPERMW     Z5, Z10, Z10
+	VMOVDQU32  (R8), Z11
+
+	// VDPBF16PS Z11, Z7, Z15
+	BYTE      $0x62
+	BYTE      $0x52
+	BYTE      $0x46
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xfb
+	VMOVDQU32 64(R8), Z12
+
+	// VDPBF16PS Z12, Z8, Z16
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x3e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc4
+	VMOVDQU32 128(R8), Z13
+
+	// VDPBF16PS Z13, Z9, Z17
+	BYTE      $0x62
+	BYTE      $0xc2
+	BYTE      $0x36
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xcd
+	VMOVDQU32 192(R8), Z14
+
+	// VDPBF16PS Z14, Z10, Z18
+	BYTE       $0x62
+	BYTE       $0xc2
+	BYTE       $0x2e
+	BYTE       $0x48
+	BYTE       $0x52
+	BYTE       $0xd6
+	ADDQ       $0x40, AX
+	ADDQ       $0x00000100, R8
+	CMPQ       AX, R10
+	JB         gemvBF16AVX512x1w_unit
+	ADDQ       sstep+40(FP), CX
+	CMPQ       CX, R9
+	JB         gemvBF16AVX512x1w_step
+	VADDPS     Z16, Z15, Z15
+	VADDPS     Z18, Z17, Z17
+	VADDPS     Z17, Z15, Z15
+	VSHUFF64X2 $0xee, Z15, Z15, Z19
+	VADDPS     Z15, Z19, Z19
+	VADDPS     (BX), Y19, Y19
+	VMOVUPS    Y19, (BX)
+	ADDQ       $0x20, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x1w_row
+	VZEROUPPER
+	RET
+
 // func tileBF16AVX512x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
 // Requires: AVX, AVX512F
 TEXT ·tileBF16AVX512x32x32(SB), NOSPLIT, $0-56

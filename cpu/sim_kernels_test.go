@@ -347,13 +347,14 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		// The bf16 kernels are simulated whether or not this CPU has
 		// AVX512_BF16; natively they run only where it does.
 		k.gemvBF16 = new([GEMVMaxRows + 1]gemvBF16Func)
-		for m := 2; m <= GEMVMaxRows; m++ { // one row runs the exact path
+		for m := 2; m <= GEMVMaxRows; m++ {
 			var nf gemvBF16Func
 			if n.gemvBF16 != nil {
 				nf = n.gemvBF16[m]
 			}
 			k.gemvBF16[m] = s.simGEMVBF16(fmt.Sprintf("gemvBF16AVX512x%d", m), m, nf)
 		}
+		k.gemvBF16w = s.simGEMVBF16("gemvBF16AVX512x1w", 1, n.gemvBF16w)
 		var nt tileKernel
 		if n.tilesBF16 != nil {
 			nt = n.tilesBF16.tile

@@ -228,8 +228,8 @@ func TestSimulatedFaults(t *testing.T) {
 }
 
 // simLinearBF16 runs LinearBF16 with the set's bf16 kernels (none in the
-// avx2 set, none for one row: there it is Linear) against the float64
-// reference and the pure-Go twin, on shapes with partial bands and a last
+// avx2 set; none for one row with 32-code blocks or K under 128: there it
+// is Linear) against the float64 reference and the pure-Go twin, on shapes with partial bands and a last
 // block past the kernels' units; batches of tilesFrom rows or more take
 // the tile path, on shapes that fill its 32-row blocks unevenly and K
 // past one chunk, and must match its twin exactly.
@@ -238,6 +238,7 @@ func simLinearBF16(t *testing.T, k *vecKernels) {
 	shapes := []linearShape{
 		{19, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 8}}, {9, 192, 64, []int{2, 5}},
 		{3, 384, 128, []int{1, 7}}, {2, 512, 256, []int{3}},
+		{67, 320, 64, []int{1}}, {70, 1024, 256, []int{1}}, {9, 128, 64, []int{1}},
 		{37, 64, 64, []int{16, 17}}, {33, 96, 32, []int{33}}, {5, 192, 64, []int{70}},
 		{37, 1280, 64, []int{33}}, {3, 2048, 1024, []int{32}},
 	}
@@ -258,9 +259,12 @@ func simLinearBF16(t *testing.T, k *vecKernels) {
 		if err := twinOf(twin, x, c.m, c.w); err != nil {
 			t.Fatal(err)
 		}
-		// Without bf16 kernels, and for one row, LinearBF16 is
-		// Linear's exact float32 path.
+		// Without bf16 kernels, and for one row that the wide kernel
+		// does not take, LinearBF16 is Linear's exact float32 path.
 		bf16 := tiles || k.gemvBF16 != nil && c.m < len(k.gemvBF16) && k.gemvBF16[c.m] != nil
+		if c.m == 1 {
+			bf16 = k.gemvBF16w != nil && c.k >= gemvWideUnit && c.b >= 64
+		}
 		tol := 1e-5
 		if bf16 {
 			tol = 1e-2

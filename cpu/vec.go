@@ -20,6 +20,9 @@ type vecKernels struct {
 	// gemvBF16[m], if not nil, is the bf16 decode-dot for m = 2..8
 	// activation rows (see LinearBF16).
 	gemvBF16 *[GEMVMaxRows + 1]gemvBF16Func
+	// gemvBF16w, if not nil, is the bf16 decode-dot for one row, 128
+	// codes at a time, for blocks of 64 codes or more (see gemvWideBF16).
+	gemvBF16w gemvBF16Func
 	// amx, if not nil, is the AMX-BF16 path of LinearBF16 for 16 rows or
 	// more, run where amx.ready() reports true.
 	amx *tileKernels

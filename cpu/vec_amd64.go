@@ -49,6 +49,7 @@ var avx512 = &vecKernels{
 		gemmAVX512x7x32, gemmAVX512x8x32, gemmAVX512x9x32, gemmAVX512x10x32, gemmAVX512x11x32, gemmAVX512x12x32,
 	}},
 	gemvBF16:     bf16Kernels(),
+	gemvBF16w:    bf16Wide(),
 	amx:          &tileKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
 	tilesBF16:    bf16Tiles(),
 	tilesFrom:    bf16TilesFrom,
@@ -70,6 +71,15 @@ func bf16Kernels() *[GEMVMaxRows + 1]gemvBF16Func {
 		nil, nil, gemvBF16AVX512x2, gemvBF16AVX512x3, gemvBF16AVX512x4,
 		gemvBF16AVX512x5, gemvBF16AVX512x6, gemvBF16AVX512x7, gemvBF16AVX512x8,
 	}
+}
+
+// bf16Wide returns the one-row AVX-512 BF16 decode-dot where the CPU has
+// AVX512_BF16, else nil.
+func bf16Wide() gemvBF16Func {
+	if !cpu.X86.HasAVX512BF16 {
+		return nil
+	}
+	return gemvBF16AVX512x1w
 }
 
 // peakBF16 returns the VDPBF16PS peak loop where the CPU has

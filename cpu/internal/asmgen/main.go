@@ -42,10 +42,10 @@ func main() {
 			gemm512(r, 32)
 		}
 		quantize512()
-		// No bf16 kernel for one row: it is bound by reading W.
 		for m := 2; m <= 8; m++ {
 			gemv512BF16(m)
 		}
+		gemv512WideBF16()
 		// The bf16 tile path for CPUs without AMX; its decode serves
 		// the AMX path too.
 		tileBF16()
