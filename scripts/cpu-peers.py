@@ -8,10 +8,13 @@ NF4BENCH is a built cmd/nf4bench (go build -tags openblas -o /tmp/nf4bench
 process as this script, the peers on the same products out = x·Wᵀ
 (N = K = 4096, the size of nf4bench -quick; M = 1, 8, 64, block 64, NF4):
 
-  - bitsandbytes' matmul_4bit with float32 and with bf16 activations (its
-    CPU backend: its own kernel where the CPU has one, else dequantize and
-    matmul; bitsandbytes' dequantize_4bit alone is timed too, which says
-    which of the two it ran);
+  - bitsandbytes' matmul_4bit with float32 and with bf16 activations on
+    the weights as quantize_4bit returns them (its CPU backend dequantizes
+    and multiplies; bitsandbytes' dequantize_4bit alone is timed too);
+  - where the CPU has AVX512_BF16, bitsandbytes' fused bf16 kernel
+    (bnb-packed-bf16): what its Linear4bit runs in inference there, on the
+    weights converted once to its CPU layout (_convert_weight_packed_for_cpu,
+    as Linear4bit.forward does on its first call);
   - PyTorch's float32 matmul on the dequantized matrix.
 
 Weights are rotated over copies that together hold at least three times
@@ -24,6 +27,7 @@ Needs torch and bitsandbytes (the venv .ci/check-python.sh builds).
 """
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -92,6 +96,11 @@ class Peers:
         self.dense = F.dequantize_4bit(self.q, self.state)
         self.qs = [self.q.clone() for _ in range(max(1, -(-3 * l3_bytes() // self.q.numel())))]
         self.ds = [self.dense.clone() for _ in range(max(1, -(-3 * l3_bytes() // (4 * self.dense.numel()))))]
+        # bitsandbytes' fused CPU kernel reads its own layout, made once
+        # per copy of the weights, as Linear4bit does in inference.
+        self.packed = []
+        if F.has_avx512bf16():
+            self.packed = [F._convert_weight_packed_for_cpu(q.clone(), copy.deepcopy(self.state)) for q in self.qs]
 
     def run(self, reps):
         """Times the peers once; returns their rows and torch's and bitsandbytes' versions."""
@@ -114,6 +123,23 @@ class Peers:
                 if not err <= (1e-5 if dt == torch.float32 else 1e-2):
                     sys.exit(f"cpu-peers: {name} at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
                 rows.append({"impl": name, "m": m, "ms": med * 1e3, "min_ms": low * 1e3, "err": err})
+            if self.packed:
+                x = torch.randn(m, N).to(torch.bfloat16)
+                npk = itertools.cycle(self.packed).__next__
+
+                def packed_call():
+                    p, ps = npk()
+                    bnb.matmul_4bit(x, p, quant_state=ps)
+
+                with torch.inference_mode():
+                    med, low = timed(packed_call, reps)
+                    p, ps = self.packed[0]
+                    got = bnb.matmul_4bit(x, p, quant_state=ps).float()
+                    ref = x.float() @ dense.t()
+                err = ((got - ref).norm() / ref.norm()).item()
+                if not err <= 1e-2:
+                    sys.exit(f"cpu-peers: bnb-packed-bf16 at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
+                rows.append({"impl": "bnb-packed-bf16", "m": m, "ms": med * 1e3, "min_ms": low * 1e3, "err": err})
             x = torch.randn(m, N)
             nd = itertools.cycle(ds).__next__
             with torch.inference_mode():
@@ -155,18 +181,18 @@ def main():
                 print(json.dumps({"pass": p, "n": N, **r}))
             continue
         print(f"\n## pass {p} (torch {tv}, bitsandbytes {bv}; medians, min in brackets)\n")
-        print("| impl | M | ms | vs nf4 exact |")
-        print("|---|---|---|---|")
-        best = {}  # nf4bench prints the best kernel set's row first
+        print("| impl | M | ms | vs nf4 exact | vs nf4 bf16 mode |")
+        print("|---|---|---|---|---|")
+        best, bf16 = {}, {}  # nf4bench prints the best kernel set's row first
         for r in ours:
             if r["m"] and "bf16" not in r["impl"]:
                 best.setdefault(r["m"], r["ms"])
+            elif r["m"] and r["impl"] == "nf4-bf16":
+                bf16[r["m"]] = r["ms"]
         for r in ours + theirs:
-            ratio = ""
-            if r["m"] in best:
-                ratio = f"{r['ms'] / best[r['m']]:.2f}×"
+            ratios = [f"{r['ms'] / b[r['m']]:.2f}×" if r["m"] in b else "" for b in (best, bf16)]
             err = f" (err {r['err']:.1e})" if "err" in r else ""
-            print(f"| {r['impl']}{err} | {r['m'] or '–'} | {r['ms']:.3f} [{r['min_ms']:.3f}] | {ratio} |")
+            print(f"| {r['impl']}{err} | {r['m'] or '–'} | {r['ms']:.3f} [{r['min_ms']:.3f}] | {ratios[0]} | {ratios[1]} |")
 
 
 if __name__ == "__main__":

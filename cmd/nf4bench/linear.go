@@ -100,9 +100,10 @@ func linearBench(n, k, reps int, memGBps float64, pk cpu.Peak, sets kernelChoice
 			})})
 		}
 		// The bf16 mode, with the default kernel set: its own row, held
-		// to the bf16 peak, with its own ratios to the baselines.
+		// to the bf16 peak (at M = 1 to the read bandwidth), with its own
+		// ratios to the baselines.
 		bf16 := -1
-		if m > 1 && cpu.BF16Kernels() {
+		if cpu.BF16Kernels() {
 			bf16 = len(ops)
 			names, bytes = append(names, "nf4-bf16"), append(bytes, nf4Bytes)
 			ops = append(ops, timedOp{run: func(i int) {
@@ -131,7 +132,7 @@ func linearBench(n, k, reps int, memGBps float64, pk cpu.Peak, sets kernelChoice
 		for j := range ops {
 			r := mk(names[j], bytes[j], st[j])
 			switch {
-			case m == 1 && j == 0 && memGBps > 0:
+			case m == 1 && (j == 0 || j == bf16) && memGBps > 0:
 				r.FracPeak = r.GBps / memGBps
 			case m > 1 && j == bf16 && pk.BF16 > 0:
 				r.FracFMA = r.GFLOPs / pk.BF16
