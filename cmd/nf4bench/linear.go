@@ -50,7 +50,7 @@ func wake(impl blas32Impl) func() {
 // kernel set of sets.at(M), and for M > 1 in the bf16 mode where the CPU
 // has bf16 kernels) and every float32 baseline; GFLOP/s are shown as a
 // fraction of the arithmetic peak pk.
-func linearBench(n, k, reps int, memGBps float64, pk cpu.Peak, sets kernelChoice) ([]result, error) {
+func linearBench(n, k int, batches []int, reps int, memGBps float64, pk cpu.Peak, sets kernelChoice) ([]result, error) {
 	src := randomMatrix(n, k, uint64(n))
 	B := cpu.DefaultBlockSize
 	w0 := &cpu.Weights{Rows: n, Cols: k, BlockSize: B, Codes: make([]byte, n*k/2), Scales: cpu.Scales{Absmax: make([]float32, n*k/B)}}
@@ -75,7 +75,7 @@ func linearBench(n, k, reps int, memGBps float64, pk cpu.Peak, sets kernelChoice
 	}
 
 	var out []result
-	for _, m := range []int{1, 8, 64} {
+	for _, m := range batches {
 		x := randomMatrix(m, k, 7)
 		y := make([]float32, m*n)
 		flops := 2 * float64(m) * float64(n) * float64(k)

@@ -3,7 +3,12 @@
 // state.
 //
 //	go run ./cmd/nf4bench [-json] [-reps N] [-quick] [-kernels avx512,avx2,purego]
+//	    [-shape NxK] [-batches 1,8,64]
 //	CGO_LDFLAGS=-lopenblas go run -tags openblas ./cmd/nf4bench
+//
+// The products are out[M, N] = x[M, K]·Wᵀ at N = K = 4096 and 8192 (4096
+// only with -quick), or at the one N×K of -shape, for each batch M of
+// -batches.
 //
 // Every kernel set named by -kernels (default: all this CPU runs) is timed
 // side by side; the first is the one the speedups are of. Pure Go is timed
@@ -32,10 +37,16 @@ func main() {
 	reps := flag.Int("reps", 15, "most repetitions per measurement")
 	quick := flag.Bool("quick", false, "4096² only, fewer repetitions")
 	kernels := flag.String("kernels", "", "comma-separated kernel sets to time side by side, first the one compared (default: all of "+strings.Join(cpu.KernelSets(), ",")+")")
+	shape := flag.String("shape", "", "the products' N×K, as NxK (default: N = K = 4096 and 8192)")
+	batches := flag.String("batches", "1,8,64", "comma-separated batch sizes M")
 	flag.Parse()
 	sets, err := kernelSets(*kernels)
+	var p plan
 	if err == nil {
-		err = run(os.Stdout, *asJSON, *reps, *quick, sets)
+		p, err = newPlan(*quick, *shape, *batches)
+	}
+	if err == nil {
+		err = run(os.Stdout, *asJSON, *reps, p, sets)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nf4bench:", err)
@@ -132,13 +143,12 @@ func withKernels(name string, op func(i int)) func(i int) {
 	}
 }
 
-func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) error {
+func run(w io.Writer, asJSON bool, reps int, p plan, sets kernelChoice) error {
 	if reps < 1 {
 		return fmt.Errorf("-reps %d: want at least 1", reps)
 	}
-	sizes := []int{4096, 8192}
-	if quick {
-		sizes, reps = sizes[:1], min(reps, 7)
+	if p.quick {
+		reps = min(reps, 7)
 	}
 	emit := func(r result) {
 		if asJSON {
@@ -165,15 +175,15 @@ func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) erro
 	for _, r := range codecBench(reps, sets.at(1)) {
 		emit(r)
 	}
-	for _, n := range sizes {
+	for _, s := range p.shapes {
 		// A shared host can starve the first measurements; the peak is a
 		// ceiling, so each size's products are held to the best so far.
 		var more []result
-		pk, more = higherPeak(pk, n)
+		pk, more = higherPeak(pk, s)
 		for _, r := range more {
 			emit(r)
 		}
-		res, err := linearBench(n, n, reps, bw.GBps, pk, sets)
+		res, err := linearBench(s.n, s.k, p.batches, reps, bw.GBps, pk, sets)
 		if err != nil {
 			return err
 		}
@@ -185,14 +195,14 @@ func run(w io.Writer, asJSON bool, reps int, quick bool, sets kernelChoice) erro
 }
 
 func printRow(w io.Writer, r result) {
-	shape := ""
+	dims := ""
 	switch {
 	case r.M > 0:
-		shape = fmt.Sprintf("N=K=%d M=%d", r.N, r.M)
+		dims = fmt.Sprintf("%v M=%d", shape{r.N, r.K}, r.M)
 	case r.N > 0:
-		shape = fmt.Sprintf("%d×%d", r.N, r.K)
+		dims = fmt.Sprintf("%d×%d", r.N, r.K)
 	}
-	fmt.Fprintf(w, "%-9s %-18s %-14s", r.Op, shape, r.Impl)
+	fmt.Fprintf(w, "%-9s %-20s %-14s", r.Op, dims, r.Impl)
 	if r.NsPerOp > 0 {
 		fmt.Fprintf(w, " %11.3f ms  (min %.3f, max %.3f, %d reps)", r.NsPerOp/1e6, r.Spread[0]/1e6, r.Spread[1]/1e6, r.Reps)
 	}

@@ -202,15 +202,15 @@ func peakRows(pk cpu.Peak, note string) []result {
 	return out
 }
 
-// higherPeak measures the peak once more before the products at N = K = n
+// higherPeak measures the peak once more before the products of shape s
 // and returns the larger of it and pk, with its rows when it is larger.
-func higherPeak(pk cpu.Peak, n int) (cpu.Peak, []result) {
+func higherPeak(pk cpu.Peak, s shape) (cpu.Peak, []result) {
 	p := cpu.MeasurePeak(200 * time.Millisecond)
 	if p.Float32 <= pk.Float32 && p.BF16 <= pk.BF16 {
 		return pk, nil
 	}
 	pk.Float32, pk.BF16 = max(pk.Float32, p.Float32), max(pk.BF16, p.BF16)
-	return pk, peakRows(pk, fmt.Sprintf("kernels %s, %d threads, re-measured before N=K=%d and higher", pk.Kernels, pk.Threads, n))
+	return pk, peakRows(pk, fmt.Sprintf("kernels %s, %d threads, re-measured before %v", pk.Kernels, pk.Threads, s))
 }
 
 // randomMatrix returns an N(0,1) float32 matrix.
