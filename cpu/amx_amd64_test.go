@@ -204,3 +204,18 @@ func BenchmarkAMXPathWithoutTiles(b *testing.B) {
 		})
 	}))
 }
+
+// decodeBF16Go decodes one weight row as panelDecodeFunc does, in plain Go:
+// the reference its kernel is held to.
+func decodeBF16Go(dst []uint16, codes []byte, scales []float32, blockSize int, values *[16]float32) {
+	var tab [16]uint16
+	for b, s := range scales {
+		for v := range tab {
+			tab[v] = toBF16(values[v] * s)
+		}
+		for i, c := range codes[b*blockSize/2 : (b+1)*blockSize/2] {
+			dst[b*blockSize+2*i] = tab[c&15]
+			dst[b*blockSize+2*i+1] = tab[c>>4]
+		}
+	}
+}
