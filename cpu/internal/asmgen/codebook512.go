@@ -27,3 +27,14 @@ func (c codebook512) decode(src Mem, idx, even, odd reg.VecVirtual) {
 	VPSRLD(U8(4), idx, idx)
 	VPERMPS(c.tab, idx, odd)
 }
+
+// addFolded adds the 16 lanes of sum, folded to 8 (lane j plus lane j+8),
+// to the 8 float32 values at o, with f as a temporary: the 8-lane layout
+// the AVX2 kernels leave in acc. The fold stays in zmm form: a VEX (ymm)
+// form could only use the low 16 registers, which the sums need not be.
+func addFolded(sum, f reg.Vec, o Mem) {
+	VSHUFF64X2(U8(0xee), sum.AsZ(), sum.AsZ(), f.AsZ())
+	VADDPS(sum.AsZ(), f.AsZ(), f.AsZ())
+	VADDPS(o, f.AsY(), f.AsY())
+	VMOVUPS(f.AsY(), o)
+}

@@ -238,14 +238,7 @@ func (k *gemv512Kernel) rows(r int) {
 					VADDPS(a, sum, sum)
 				}
 			}
-			// The fold stays in zmm form: a VEX (ymm) form could only
-			// use the low 16 registers, which the sums cannot all fit.
-			f := ZMM()
-			VSHUFF64X2(U8(0xee), sum, sum, f)
-			VADDPS(sum, f, f)
-			o := Mem{Base: k.out, Disp: 32 * (w*m + i)}
-			VADDPS(o, f.AsY(), f.AsY())
-			VMOVUPS(f.AsY(), o)
+			addFolded(sum, ZMM(), Mem{Base: k.out, Disp: 32 * (w*m + i)})
 		}
 	}
 	ADDQ(U32(32*m*r), k.out)

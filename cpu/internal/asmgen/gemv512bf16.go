@@ -163,11 +163,7 @@ func (k *bf16Kernel) rows(r int) {
 			if per == 2 {
 				VADDPS(zmm(accReg(w, i, 1)), sum, sum)
 			}
-			VSHUFF64X2(U8(0xee), sum, sum, f)
-			VADDPS(sum, f, f)
-			o := Mem{Base: k.out, Disp: 32 * (w*m + i)}
-			VADDPS(o, f.AsY(), f.AsY())
-			VMOVUPS(f.AsY(), o)
+			addFolded(sum, f, Mem{Base: k.out, Disp: 32 * (w*m + i)})
 		}
 	}
 	ADDQ(U32(32*m*r), k.out)

@@ -95,11 +95,7 @@ func gemv512Wide(pair bool) {
 	JB(LabelRef(name + "_step"))
 
 	VADDPS(total[1], total[0], total[0])
-	f := ZMM()
-	VSHUFF64X2(U8(0xee), total[0], total[0], f)
-	VADDPS(total[0], f, f)
-	VADDPS(Mem{Base: out}, f.AsY(), f.AsY())
-	VMOVUPS(f.AsY(), Mem{Base: out})
+	addFolded(total[0], ZMM(), Mem{Base: out})
 	ADDQ(U8(32), out)
 	ADDQ(param("cskip"), c)
 	ADDQ(param("sskip"), s)
