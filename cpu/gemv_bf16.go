@@ -37,16 +37,11 @@ var wideOrderBF16 = func() (o [gemvWideUnit]int) {
 }()
 
 // gemvWideBF16 is gemvWide with the one-row bf16 kernel fn, for blocks of
-// 64 codes or more: x is rounded to bf16 once, in the kernel's order, and
+// 64 codes or more (the same wideBands plan): x is rounded to bf16 once, in the kernel's order, and
 // a row's last 64-code block, when K/64 is odd, is done in Go.
 func gemvWideBF16(fn gemvBF16Func, out, x []float32, w *Weights) {
-	K, B := w.Cols, w.BlockSize
-	ku := K / gemvWideUnit * gemvWideUnit
-	p := gemvBands{w: w, m: 1, ku: ku, kc: ku, pf: gemvAhead}
-	sstep, ubytes := 4, B/2
-	if B == 64 {
-		sstep, ubytes = 8, gemvWideUnit/2
-	}
+	p, sstep, ubytes := wideBands(w)
+	ku := p.ku
 	xp := make([]uint16, ku)
 	for u := 0; u < ku; u += gemvWideUnit {
 		d, src := xp[u:u+gemvWideUnit], x[u:u+gemvWideUnit]

@@ -25,18 +25,25 @@ func (k *vecKernels) gemvWideFor(B int) gemvFunc {
 	return nil
 }
 
+// wideBands plans a wide one-row kernel's pass over w: whole rows of the
+// columns its 128-code loads cover (ku), and its step, two 64-code blocks
+// (sstep = 8 scale bytes, ubytes = 64 code bytes) or one larger block.
+func wideBands(w *Weights) (p gemvBands, sstep, ubytes int) {
+	ku := w.Cols / gemvWideUnit * gemvWideUnit
+	p = gemvBands{w: w, m: 1, ku: ku, kc: ku, pf: gemvAhead}
+	if w.BlockSize == 64 {
+		return p, 8, gemvWideUnit / 2
+	}
+	return p, 4, w.BlockSize / 2
+}
+
 // gemvWide computes out[N] = x·Wᵀ for one activation row with fn, a wide
 // kernel (see gemvWideFor), bands of W's rows split across workers. A
 // step of the kernel is two 64-code blocks or one larger block; a row's
 // last 64-code block, when K/64 is odd, is done here in Go.
 func gemvWide(fn gemvFunc, out, x []float32, w *Weights) {
-	K, B := w.Cols, w.BlockSize
-	ku := K / gemvWideUnit * gemvWideUnit
-	p := gemvBands{w: w, m: 1, ku: ku, kc: ku, pf: gemvAhead}
-	sstep, ubytes := 4, B/2
-	if B == 64 {
-		sstep, ubytes = 8, gemvWideUnit/2
-	}
+	p, sstep, ubytes := wideBands(w)
+	ku := p.ku
 	xp := make([]float32, ku)
 	for u := 0; u < ku; u += gemvWideUnit {
 		d, src := xp[u:u+gemvWideUnit], x[u:u+gemvWideUnit]
