@@ -71,6 +71,15 @@ def cpu_summary():
     return model, sets
 
 
+def checked(name, m, got, ref, tol):
+    """The normwise error of a peer's product; exits when it is over tol:
+    a peer that computes something else is not a baseline."""
+    err = ((got - ref).norm() / ref.norm()).item()
+    if not err <= tol:
+        sys.exit(f"cpu-peers: {name} at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
+    return err
+
+
 def timed(fn, reps):
     fn()
     ts = []
@@ -118,10 +127,7 @@ class Peers:
                     med, low = timed(lambda: bnb.matmul_4bit(x, nq().t(), quant_state=state), reps)
                     ref = x.float() @ dense.t()
                     got = bnb.matmul_4bit(x, q.t(), quant_state=state).float()
-                err = ((got - ref).norm() / ref.norm()).item()
-                # A peer that computes something else is not a baseline.
-                if not err <= (1e-5 if dt == torch.float32 else 1e-2):
-                    sys.exit(f"cpu-peers: {name} at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
+                err = checked(name, m, got, ref, 1e-5 if dt == torch.float32 else 1e-2)
                 rows.append({"impl": name, "m": m, "ms": med * 1e3, "min_ms": low * 1e3, "err": err})
             if self.packed:
                 x = torch.randn(m, N).to(torch.bfloat16)
@@ -136,9 +142,7 @@ class Peers:
                     p, ps = self.packed[0]
                     got = bnb.matmul_4bit(x, p, quant_state=ps).float()
                     ref = x.float() @ dense.t()
-                err = ((got - ref).norm() / ref.norm()).item()
-                if not err <= 1e-2:
-                    sys.exit(f"cpu-peers: bnb-packed-bf16 at M = {m}: normwise error {err:.2e} against its own dequantized matrix")
+                err = checked("bnb-packed-bf16", m, got, ref, 1e-2)
                 rows.append({"impl": "bnb-packed-bf16", "m": m, "ms": med * 1e3, "min_ms": low * 1e3, "err": err})
             x = torch.randn(m, N)
             nd = itertools.cycle(ds).__next__
