@@ -58,6 +58,13 @@ func BenchmarkDequantize(b *testing.B) {
 		}
 	})
 	b.Run("gonum-f32-copy", withCPUTime(func(b *testing.B) { benchCopy(b, src) }))
+	// The ceiling: the same bytes written by StreamFill on every thread.
+	b.Run("stream-fill", withCPUTime(func(b *testing.B) {
+		b.SetBytes(int64(4 * len(dst)))
+		for b.Loop() {
+			parallelFor(len(dst)>>16, 1, func(lo, hi int) { StreamFill(dst[lo<<16:hi<<16], 1.5) })
+		}
+	}))
 }
 
 // benchSets runs f as "nf4-SET" under every vector kernel set this CPU

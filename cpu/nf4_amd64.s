@@ -1260,12 +1260,12 @@ TEXT ·decodeAVX2(SB), NOSPLIT, $0-56
 	VMOVUPS 32(DI), Y1
 	MOVQ    pf+40(FP), DI
 
-decode_block:
+decodeAVX2_block:
 	VBROADCASTSS (DX), Y2
 	MOVQ         CX, R8
 	ADDQ         SI, R8
 
-decode_group:
+decodeAVX2_group:
 	PREFETCHT0 (CX)(DI*1)
 	VPMOVSXBD  (CX), Y3
 	VPSLLD     $0x1c, Y3, Y4
@@ -1287,10 +1287,60 @@ decode_group:
 	ADDQ       $0x08, CX
 	ADDQ       $0x40, AX
 	CMPQ       CX, R8
-	JB         decode_group
+	JB         decodeAVX2_group
 	ADDQ       $0x04, DX
 	CMPQ       DX, BX
-	JB         decode_block
+	JB         decodeAVX2_block
+	VZEROUPPER
+	RET
+
+// func decodeAVX2Stream(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)
+// Requires: AVX, AVX2, MMX+
+TEXT ·decodeAVX2Stream(SB), NOSPLIT, $0-56
+	MOVQ    dst+0(FP), AX
+	MOVQ    codes+8(FP), CX
+	MOVQ    scales+16(FP), DX
+	MOVQ    blocks+24(FP), BX
+	LEAQ    (DX)(BX*4), BX
+	MOVQ    blockSize+32(FP), SI
+	SHRQ    $0x01, SI
+	MOVQ    tab+48(FP), DI
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	MOVQ    pf+40(FP), DI
+
+decodeAVX2Stream_block:
+	VBROADCASTSS (DX), Y2
+	MOVQ         CX, R8
+	ADDQ         SI, R8
+
+decodeAVX2Stream_group:
+	PREFETCHT0 (CX)(DI*1)
+	VPMOVSXBD  (CX), Y3
+	VPSLLD     $0x1c, Y3, Y4
+	VPERMPS    Y0, Y3, Y6
+	VPERMPS    Y1, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y6, Y6
+	VPSRLD     $0x04, Y3, Y4
+	VPERMPS    Y0, Y4, Y7
+	VPERMPS    Y1, Y4, Y5
+	VBLENDVPS  Y3, Y5, Y7, Y7
+	VMULPS     Y2, Y6, Y6
+	VMULPS     Y2, Y7, Y7
+	VUNPCKLPS  Y7, Y6, Y3
+	VUNPCKHPS  Y7, Y6, Y4
+	VPERM2F128 $0x20, Y4, Y3, Y6
+	VPERM2F128 $0x31, Y4, Y3, Y7
+	VMOVNTPS   Y6, (AX)
+	VMOVNTPS   Y7, 32(AX)
+	ADDQ       $0x08, CX
+	ADDQ       $0x40, AX
+	CMPQ       CX, R8
+	JB         decodeAVX2Stream_group
+	ADDQ       $0x04, DX
+	CMPQ       DX, BX
+	JB         decodeAVX2Stream_block
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -1887,5 +1937,29 @@ peakFMAAVX2_sum:
 	VADDPS  Y1, Y2, Y2
 	MOVQ    out+16(FP), AX
 	VMOVUPS Y2, (AX)
+	VZEROUPPER
+	RET
+
+// func streamFillAVX2(dst *float32, n int, v *float32)
+// Requires: AVX, MMX+
+TEXT ·streamFillAVX2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVQ         v+16(FP), DX
+	VBROADCASTSS (DX), Y0
+	TESTQ        CX, CX
+	JZ           streamFillAVX2_done
+
+streamFillAVX2_step:
+	VMOVNTPS Y0, (AX)
+	VMOVNTPS Y0, 32(AX)
+	VMOVNTPS Y0, 64(AX)
+	VMOVNTPS Y0, 96(AX)
+	ADDQ     $0x00000080, AX
+	DECQ     CX
+	JNZ      streamFillAVX2_step
+
+streamFillAVX2_done:
+	SFENCE
 	VZEROUPPER
 	RET

@@ -34,6 +34,9 @@ func gemvAVX2x1s(codes *byte, cskip int, scales *float32, sskip int, sbytes int,
 // decodeAVX2 writes blocks·blockSize scaled values to dst.
 func decodeAVX2(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)
 
+// decodeAVX2Stream is decodeAVX2 with non-temporal stores to a 32-byte aligned dst.
+func decodeAVX2Stream(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)
+
 // gemmAVX2x1x16 is the 1×16 register-blocked FMA micro-kernel.
 func gemmAVX2x1x16(a *float32, rs int, ps int, b *float32, ldb int, c *float32, ldc int, k int)
 
@@ -57,3 +60,6 @@ func quantizeAVX2(codes *byte, absmax *float32, src *float32, blocks int, blockS
 
 // peakFMAAVX2 runs n rounds of 12 independent FMAs and writes their sums to out.
 func peakFMAAVX2(n int, a *float32, out *float32)
+
+// streamFillAVX2 stores *v to n·128 bytes at dst, bypassing the caches.
+func streamFillAVX2(dst *float32, n int, v *float32)

@@ -8621,3 +8621,25 @@ peakBF16AVX512_sum:
 	VMOVUPS Z0, (AX)
 	VZEROUPPER
 	RET
+
+// func streamFillAVX512(dst *float32, n int, v *float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·streamFillAVX512(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVQ         v+16(FP), DX
+	VBROADCASTSS (DX), Z0
+	TESTQ        CX, CX
+	JZ           streamFillAVX512_done
+
+streamFillAVX512_step:
+	VMOVNTPS Z0, (AX)
+	VMOVNTPS Z0, 64(AX)
+	ADDQ     $0x00000080, AX
+	DECQ     CX
+	JNZ      streamFillAVX512_step
+
+streamFillAVX512_done:
+	SFENCE
+	VZEROUPPER
+	RET

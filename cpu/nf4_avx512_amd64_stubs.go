@@ -117,3 +117,6 @@ func peakFMAAVX512(n int, a *float32, out *float32)
 
 // peakBF16AVX512 runs n rounds of 24 independent VDPBF16PS and writes their sums to out.
 func peakBF16AVX512(n int, a *uint32, out *float32)
+
+// streamFillAVX512 stores *v to n·128 bytes at dst, bypassing the caches.
+func streamFillAVX512(dst *float32, n int, v *float32)

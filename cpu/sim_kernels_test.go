@@ -237,6 +237,17 @@ func (s *simSet) simDecode(fn string, native decodeFunc) decodeFunc {
 	}
 }
 
+// simFill is the write-bandwidth loop fn: *v stored to steps·128 bytes.
+func (s *simSet) simFill(fn string, native func(dst *float32, steps int, v *float32)) func(dst *float32, steps int, v *float32) {
+	return func(dst *float32, steps int, v *float32) {
+		var run func() int
+		if native != nil {
+			run = func() int { native(dst, steps, v); return 0 }
+		}
+		s.call(fn, run, simPtr(dst, 128*steps), simInt(steps), simPtr(v, 4))
+	}
+}
+
 type microKernel = func(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, k int)
 
 // simGEMM is the r×nr micro-kernel fn: c[r, nr] += a[r, k]·b[k, nr], a with
@@ -325,6 +336,8 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 			k.gemm.kern[r] = s.simGEMM(fmt.Sprintf("gemmAVX2x%dx16", r), r, 16, nativeKern(r))
 		}
 		k.decode = s.simDecode("decodeAVX2", n.decode)
+		k.decodeStream = s.simDecode("decodeAVX2Stream", n.decodeStream)
+		k.fill = s.simFill("streamFillAVX2", n.fill)
 		k.quantize = s.simQuantize("quantizeAVX2", false, n.quantize)
 		k.peak = &peakLoops{fma: s.simPeak("peakFMAAVX2", 8, nativePeak(n, false)), lanes: 8, chains: peakChainsAVX2}
 	case "avx512":
@@ -343,6 +356,7 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		}
 		k.decode = s.simDecode("decodeAVX512", n.decode)
 		k.decodeStream = s.simDecode("decodeAVX512Stream", n.decodeStream)
+		k.fill = s.simFill("streamFillAVX512", n.fill)
 		k.quantize = s.simQuantize("quantizeAVX512", true, n.quantize)
 		// The bf16 kernels are simulated whether or not this CPU has
 		// AVX512_BF16; natively they run only where it does.

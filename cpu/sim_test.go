@@ -33,6 +33,7 @@ func TestSimulatedKernels(t *testing.T) {
 			t.Run("linearBF16", func(t *testing.T) { s.t = t; simLinearBF16(t, k) })
 			t.Run("quantize", func(t *testing.T) { s.t = t; simQuantize(t, k) })
 			t.Run("peak", func(t *testing.T) { s.t = t; checkPeakLoops(t, k) })
+			t.Run("fill", func(t *testing.T) { s.t = t; checkStreamFill(t, k) })
 			s.t = t
 		})
 		mnemonics := s.requireExercised(t)

@@ -41,13 +41,16 @@ type vecKernels struct {
 	slicesUpTo int
 	decode     func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
 	// decodeStream, if not nil, is decode with stores that bypass the
-	// caches, into a 64-byte aligned dst: for outputs larger than the
-	// caches, which then are not read before they are written.
+	// caches, into a 64-byte aligned dst (32 for avx2): for outputs larger
+	// than the caches, which then are not read before they are written.
 	decodeStream func(dst *float32, codes *byte, scales *float32, blocks, blockSize, pf int, tab *[16]float32)
 	// quantize reads its constants from t (quant or quant512).
 	quantize func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int
 	// peak is the set's arithmetic peak loops (MeasurePeak).
 	peak *peakLoops
+	// fill, if not nil, stores *v to steps·128 bytes of a 64-byte aligned
+	// dst with the stores decodeStream uses (StreamFill).
+	fill func(dst *float32, steps int, v *float32)
 }
 
 // bf16TilesFrom is the smallest batch the avx512 set's VDPBF16PS tile

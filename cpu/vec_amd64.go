@@ -21,11 +21,13 @@ var avx2 = &vecKernels{
 	gemm: tile{16, []func(*float32, int, int, *float32, int, *float32, int, int){
 		nil, gemmAVX2x1x16, gemmAVX2x2x16, gemmAVX2x3x16, gemmAVX2x4x16, gemmAVX2x5x16, gemmAVX2x6x16,
 	}},
-	decode: decodeAVX2,
+	decode:       decodeAVX2,
+	decodeStream: decodeAVX2Stream,
 	quantize: func(codes *byte, absmax *float32, src *float32, blocks, blockSize int, t *codeTable) int {
 		return quantizeAVX2(codes, absmax, src, blocks, blockSize, &t.quant)
 	},
 	peak: &peakLoops{fma: peakFMAAVX2, lanes: 8, chains: peakChainsAVX2},
+	fill: streamFillAVX2,
 }
 
 // avx512 has its own decode-dot and dequantize kernels, which keep the
@@ -59,6 +61,7 @@ var avx512 = &vecKernels{
 		return quantizeAVX512(codes, absmax, src, blocks, blockSize, &t.quant512)
 	},
 	peak: &peakLoops{fma: peakFMAAVX512, lanes: 16, chains: peakChainsAVX512, bf16: peakBF16(), bf16Chains: peakChainsAVX512},
+	fill: streamFillAVX512,
 }
 
 // bf16Kernels returns the AVX-512 BF16 decode-dot kernels for 2..8 rows

@@ -168,11 +168,13 @@ func run(w io.Writer, asJSON bool, reps int, p plan, sets kernelChoice) error {
 	}
 	bw := memoryBandwidth(reps)
 	emit(bw)
+	wbw := writeBandwidth(reps)
+	emit(wbw)
 	pk, rows := arithmeticPeak(reps)
 	for _, r := range rows {
 		emit(r)
 	}
-	for _, r := range codecBench(reps, sets.at(1)) {
+	for _, r := range codecBench(reps, sets.at(1), wbw.GBps) {
 		emit(r)
 	}
 	for _, s := range p.shapes {

@@ -177,6 +177,32 @@ func memoryBandwidth(reps int) result {
 		GBps: float64(8*n) / st.med, Note: strconv.Itoa(8*n>>20) + " MiB, all cores"}
 }
 
+// writeBandwidth fills a buffer several times the cache with
+// cpu.StreamFill (the stores Dequantize writes a large output with), all
+// cores at once: the ceiling dequantize is held against. The value
+// changes every repetition and is never zero, which some machines write
+// several times faster.
+func writeBandwidth(reps int) result {
+	n := max(4*cacheBytes(), 256<<20) / 4
+	buf := make([]float32, n)
+	cpu.StreamFill(buf, 1) // touch every page before timing
+	workers := cpu.Threads()
+	st := timed(reps, func(rep int) {
+		var wg sync.WaitGroup
+		chunk := (n + workers - 1) / workers
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cpu.StreamFill(buf[w*chunk:min(n, (w+1)*chunk)], 1.5+float32(rep))
+			}()
+		}
+		wg.Wait()
+	})
+	return result{Op: "membw", Impl: "write", NsPerOp: st.med, Spread: [2]float64{st.lo, st.hi}, Reps: st.n,
+		GBps: float64(4*n) / st.med, Note: strconv.Itoa(4*n>>20) + " MiB, all cores, streaming stores of a nonzero value"}
+}
+
 // arithmeticPeak measures the vector units' peak with the default kernel
 // set, all cores at once: the float32 FMA rate, then (where the CPU has
 // AVX512_BF16) the VDPBF16PS rate. Each figure is the best of up to five
@@ -223,8 +249,10 @@ func randomMatrix(rows, cols int, seed uint64) []float32 {
 	return m
 }
 
-// codecBench times quantizing and dequantizing a 4096² matrix.
-func codecBench(reps int, sets []string) []result {
+// codecBench times quantizing and dequantizing a 4096² matrix; each
+// dequantize row is held to writeBW, the streaming-write bandwidth in
+// GB/s (0: not measured).
+func codecBench(reps int, sets []string, writeBW float64) []result {
 	const n = 4096
 	src := randomMatrix(n, n, 1)
 	codes, absmax := make([]byte, n*n/2), make([]float32, n*n/cpu.DefaultBlockSize)
@@ -250,8 +278,12 @@ func codecBench(reps int, sets []string) []result {
 			GBps: 4 * n * n / q[j].med, Note: "GB/s of float32 input"})
 	}
 	for j, set := range sets {
-		out = append(out, result{Op: "dequant", N: n, K: n, Impl: "nf4-" + set, NsPerOp: d[j].med, Spread: [2]float64{d[j].lo, d[j].hi}, Reps: d[j].n,
-			GBps: 4 * n * n / d[j].med, Note: "GB/s of float32 output"})
+		r := result{Op: "dequant", N: n, K: n, Impl: "nf4-" + set, NsPerOp: d[j].med, Spread: [2]float64{d[j].lo, d[j].hi}, Reps: d[j].n,
+			GBps: 4 * n * n / d[j].med, Note: "GB/s of float32 output, held to the write row"}
+		if writeBW > 0 {
+			r.FracPeak = r.GBps / writeBW
+		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -8,10 +8,19 @@ import (
 
 // decode writes the kernel that expands whole blocks into float32 values
 // in element order, each code times its block's scale, prefetching the
-// codes pf bytes ahead.
-func decode() {
-	TEXT("decodeAVX2", NOSPLIT, "func(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)")
-	Doc("decodeAVX2 writes blocks·blockSize scaled values to dst.")
+// codes pf bytes ahead. With stream, as in decode512, the values bypass
+// the caches (non-temporal stores; dst must be 32-byte aligned).
+func decode(stream bool) {
+	name, store := "decodeAVX2", func(v, m Op) { VMOVUPS(v, m) }
+	if stream {
+		name, store = "decodeAVX2Stream", VMOVNTPS
+	}
+	TEXT(name, NOSPLIT, "func(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)")
+	if stream {
+		Doc(name + " is decodeAVX2 with non-temporal stores to a 32-byte aligned dst.")
+	} else {
+		Doc(name + " writes blocks·blockSize scaled values to dst.")
+	}
 	d := Load(Param("dst"), GP64())
 	c := Load(Param("codes"), GP64())
 	s := Load(Param("scales"), GP64())
@@ -25,11 +34,11 @@ func decode() {
 
 	scale, idx, sel, tmp, lo, hi, u, w := YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
 	gEnd := GP64()
-	Label("decode_block")
+	Label(name + "_block")
 	VBROADCASTSS(Mem{Base: s}, scale)
 	MOVQ(c, gEnd)
 	ADDQ(half, gEnd)
-	Label("decode_group")
+	Label(name + "_group")
 	PREFETCHT0(Mem{Base: c, Index: pf, Scale: 1})
 	cb.decodeLow(Mem{Base: c}, idx, sel, tmp, lo)
 	cb.decodeHigh(idx, sel, tmp, hi)
@@ -41,15 +50,18 @@ func decode() {
 	VUNPCKHPS(hi, lo, w)
 	VPERM2F128(U8(0x20), w, u, lo)
 	VPERM2F128(U8(0x31), w, u, hi)
-	VMOVUPS(lo, Mem{Base: d})
-	VMOVUPS(hi, Mem{Base: d, Disp: 32})
+	store(lo, Mem{Base: d})
+	store(hi, Mem{Base: d, Disp: 32})
 	ADDQ(U8(8), c)
 	ADDQ(U8(64), d)
 	CMPQ(c, gEnd)
-	JB(LabelRef("decode_group"))
+	JB(LabelRef(name + "_group"))
 	ADDQ(U8(4), s)
 	CMPQ(s, sEnd)
-	JB(LabelRef("decode_block"))
+	JB(LabelRef(name + "_block"))
+	if stream {
+		SFENCE() // the streamed stores are ordered before any that follow
+	}
 	VZEROUPPER()
 	RET()
 }

@@ -22,12 +22,14 @@ func main() {
 			gemv(m)
 		}
 		gemvShort()
-		decode()
+		decode(false)
+		decode(true)
 		for r := 1; r <= 6; r++ {
 			gemm(r, 16)
 		}
 		quantize()
 		peakFMA(false)
+		streamFill(false)
 	case "avx512":
 		for m := 1; m <= 8; m++ {
 			gemv512(m)
@@ -52,6 +54,7 @@ func main() {
 		amxDecode()
 		peakFMA(true)
 		peakBF16()
+		streamFill(true)
 	case "amx":
 		amxTile(amxConfig())
 	default:
