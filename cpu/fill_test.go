@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestStreamFill holds every kernel set this CPU runs, and pure Go, to the
@@ -45,4 +47,15 @@ func checkStreamFill(t *testing.T, k *vecKernels) {
 			}
 		}
 	}
+}
+
+// A large output's write bandwidth, the ceiling of Dequantize (cmd/nf4bench
+// prints both).
+func ExampleStreamFill() {
+	buf := make([]float32, 1<<20)
+	start := time.Now()
+	StreamFill(buf, 0.5)
+	gbps := float64(4*len(buf)) / float64(time.Since(start).Nanoseconds())
+	fmt.Println(buf[0], buf[len(buf)-1], gbps > 0)
+	// Output: 0.5 0.5 true
 }
