@@ -168,13 +168,12 @@ func run(w io.Writer, asJSON bool, reps int, p plan, sets kernelChoice) error {
 	}
 	bw := memoryBandwidth(reps)
 	emit(bw)
-	wbw := writeBandwidth(reps)
-	emit(wbw)
+	emit(writeBandwidth(reps))
 	pk, rows := arithmeticPeak(reps)
 	for _, r := range rows {
 		emit(r)
 	}
-	for _, r := range codecBench(reps, sets.at(1), wbw.GBps) {
+	for _, r := range codecBench(reps, sets.at(1)) {
 		emit(r)
 	}
 	for _, s := range p.shapes {

@@ -179,28 +179,30 @@ func memoryBandwidth(reps int) result {
 
 // writeBandwidth fills a buffer several times the cache with
 // cpu.StreamFill (the stores Dequantize writes a large output with), all
-// cores at once: the ceiling dequantize is held against. The value
-// changes every repetition and is never zero, which some machines write
-// several times faster.
+// cores at once. The value changes every repetition and is never zero,
+// which some machines write several times faster.
 func writeBandwidth(reps int) result {
 	n := max(4*cacheBytes(), 256<<20) / 4
 	buf := make([]float32, n)
-	cpu.StreamFill(buf, 1) // touch every page before timing
-	workers := cpu.Threads()
-	st := timed(reps, func(rep int) {
-		var wg sync.WaitGroup
-		chunk := (n + workers - 1) / workers
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cpu.StreamFill(buf[w*chunk:min(n, (w+1)*chunk)], 1.5+float32(rep))
-			}()
-		}
-		wg.Wait()
-	})
+	streamFillAll(buf, 1) // touch every page before timing
+	st := timed(reps, func(rep int) { streamFillAll(buf, 1.5+float32(rep)) })
 	return result{Op: "membw", Impl: "write", NsPerOp: st.med, Spread: [2]float64{st.lo, st.hi}, Reps: st.n,
 		GBps: float64(4*n) / st.med, Note: strconv.Itoa(4*n>>20) + " MiB, all cores, streaming stores of a nonzero value"}
+}
+
+// streamFillAll sets buf to v with cpu.StreamFill, split across all cores.
+func streamFillAll(buf []float32, v float32) {
+	workers := cpu.Threads()
+	chunk := (len(buf) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cpu.StreamFill(buf[min(len(buf), w*chunk):min(len(buf), (w+1)*chunk)], v)
+		}()
+	}
+	wg.Wait()
 }
 
 // arithmeticPeak measures the vector units' peak with the default kernel
@@ -249,10 +251,12 @@ func randomMatrix(rows, cols int, seed uint64) []float32 {
 	return m
 }
 
-// codecBench times quantizing and dequantizing a 4096² matrix; each
-// dequantize row is held to writeBW, the streaming-write bandwidth in
-// GB/s (0: not measured).
-func codecBench(reps int, sets []string, writeBW float64) []result {
+// codecBench times quantizing and dequantizing a 4096² matrix. The
+// dequantizers are timed in turn with streamFillAll writing the same
+// output, their ceiling on this machine at that moment: each dequantize
+// row is held to it (a shared host's memory bandwidth can double or halve
+// from one second to the next).
+func codecBench(reps int, sets []string) []result {
 	const n = 4096
 	src := randomMatrix(n, n, 1)
 	codes, absmax := make([]byte, n*n/2), make([]float32, n*n/cpu.DefaultBlockSize)
@@ -271,20 +275,23 @@ func codecBench(reps int, sets []string, writeBW float64) []result {
 			}
 		})})
 	}
+	ds = append(ds, timedOp{run: func(rep int) { streamFillAll(dst, 1.5+float32(rep)) }})
 	q, d := timedTogether(reps, qs...), timedTogether(reps, ds...)
+	fill := d[len(sets)]
 	var out []result
 	for j, set := range sets {
 		out = append(out, result{Op: "quantize", N: n, K: n, Impl: "nf4-" + set, NsPerOp: q[j].med, Spread: [2]float64{q[j].lo, q[j].hi}, Reps: q[j].n,
 			GBps: 4 * n * n / q[j].med, Note: "GB/s of float32 input"})
 	}
+	fillGBps := 4 * n * n / fill.med
 	for j, set := range sets {
 		r := result{Op: "dequant", N: n, K: n, Impl: "nf4-" + set, NsPerOp: d[j].med, Spread: [2]float64{d[j].lo, d[j].hi}, Reps: d[j].n,
-			GBps: 4 * n * n / d[j].med, Note: "GB/s of float32 output, held to the write row"}
-		if writeBW > 0 {
-			r.FracPeak = r.GBps / writeBW
-		}
+			GBps: 4 * n * n / d[j].med, Note: "GB/s of float32 output; memory bandwidth: stream-fill's, timed in turn"}
+		r.FracPeak = r.GBps / fillGBps
 		out = append(out, r)
 	}
+	out = append(out, result{Op: "dequant", N: n, K: n, Impl: "stream-fill", NsPerOp: fill.med, Spread: [2]float64{fill.lo, fill.hi}, Reps: fill.n,
+		GBps: fillGBps, Note: "the same output written by StreamFill: the ceiling"})
 	return out
 }
 
