@@ -19,7 +19,9 @@ import (
 // (conflict-free); each lane rotates its code words the same way (selp and
 // prmt, no memory). A code decodes through the codebook held one entry per
 // lane: its nibble shifted down is the shfl.idx source lane, which reads
-// only the low 5 bits. Sums are per chunk in float32, scaled once by the
+// only the low 5 bits. At M = 1 the last quad of each chunk decodes by
+// byte permutes instead (aluCodebook), which moves an eighth of the
+// shuffles off the L1 data path onto the ALUs. Sums are per chunk in float32, scaled once by the
 // block's absmax (where gemvConfigs prescale, each decoded value is scaled
 // instead, which frees registers for rows); a transposed butterfly leaves
 // each lane one row's warp sum, and the block adds its warps' sums through
@@ -72,8 +74,9 @@ var gemvConfigs = [MaxGemvM + 1]struct {
 	uncapped bool // no .maxnreg
 	prescale bool
 	grouped  bool // lanes in groups of 8, rows spread over the groups (gemv_grouped.go)
+	aluQuad  bool // one quad of each chunk decoded by prmt (aluCodebook)
 }{
-	1: {rows: 16, regs: 168},
+	1: {rows: 16, regs: 168, aluQuad: true},
 	2: {rows: 16, regs: 208},
 	3: {rows: 8, regs: 208},
 	4: {rows: 8, regs: 208},
@@ -252,6 +255,10 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 	n := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pN))
 	kk := k.Cvt("", ptx.U32, ptx.U64, k.LoadParam(pK))
 	lut := laneLUT(k, cb)
+	var alu *aluCodebook
+	if cfg.aluQuad {
+		alu = newALUCodebook(k, lut)
+	}
 
 	tid := k.Special(ptx.TidX)
 	lane := k.Special(ptx.LaneID)
@@ -307,7 +314,7 @@ func (g *Gemv) build(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		}
 		// Sums per chunk, scaled once; or, prescaled, each decoded value
 		// times its scale straight into the running sums.
-		decodeChunk(k, lut, rotated, scale, acc, g.M, cfg.prescale, func(j int) []ptx.Vec {
+		decodeChunk(k, lut, alu, rotated, scale, acc, g.M, cfg.prescale, func(j int) []ptx.Vec {
 			off := rot.xOffset[j]
 			xv := make([]ptx.Vec, g.M)
 			for m := range xv {
@@ -441,7 +448,9 @@ func warpSums(k *ptx.Kernel, lane ptx.Reg, vals []ptx.Reg) (sum ptx.Reg, stride,
 // in fresh per-chunk sums scaled once by the row's scale at the end, or,
 // prescaled, each value times its scale straight into acc. loadX(j) loads
 // the m rows' x quads for quad j.
-func decodeChunk(k *ptx.Kernel, lut ptx.Reg, rotated [][4]ptx.Reg, scale, acc []ptx.Reg, m int, prescale bool, loadX func(j int) []ptx.Vec) {
+//
+// With alu, the last quad of each row decodes through it instead of lut.
+func decodeChunk(k *ptx.Kernel, lut ptx.Reg, alu *aluCodebook, rotated [][4]ptx.Reg, scale, acc []ptx.Reg, m int, prescale bool, loadX func(j int) []ptx.Vec) {
 	part := acc
 	if !prescale {
 		part = make([]ptx.Reg, len(acc))
@@ -453,12 +462,21 @@ func decodeChunk(k *ptx.Kernel, lut ptx.Reg, rotated [][4]ptx.Reg, scale, acc []
 		xv := loadX(j)
 		for r := range rotated {
 			w := rotated[r][j/2]
+			var viaALU [4]ptx.Reg
+			if alu != nil && j == 7 {
+				viaALU = alu.decode4(k, k.Shift("shr", ptx.B32, w, ptx.Imm(16)))
+			}
 			for t := range 4 {
-				idx := w
-				if sh := 16*(j%2) + 4*t; sh > 0 {
-					idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
+				var v ptx.Reg
+				if viaALU[t] != (ptx.Reg{}) {
+					v = k.Bitcast(ptx.F32, viaALU[t])
+				} else {
+					idx := w
+					if sh := 16*(j%2) + 4*t; sh > 0 {
+						idx = k.Shift("shr", ptx.B32, w, ptx.Imm(sh))
+					}
+					v = k.Shfl("idx", lut, idx, 31)
 				}
-				v := k.Shfl("idx", lut, idx, 31)
 				if prescale {
 					v = k.Op("mul.rn", ptx.F32, v, scale[r])
 				}

@@ -108,7 +108,7 @@ func (g *Gemv) buildGrouped(_ *ptx.Module, cb ptx.Sym) *ptx.Kernel {
 		for r := range laneRows {
 			rotated[r] = rot.apply(k, words[r])
 		}
-		decodeChunk(k, lut, rotated, scale, acc, g.M, cfg.prescale, func(j int) []ptx.Vec {
+		decodeChunk(k, lut, nil, rotated, scale, acc, g.M, cfg.prescale, func(j int) []ptx.Vec {
 			quad := k.Op("add", ptx.U32, chunkStart, rot.xOffset[j])
 			xv := make([]ptx.Vec, g.M)
 			for m := range xv {

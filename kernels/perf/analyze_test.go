@@ -147,10 +147,13 @@ func TestAnalyzeBankConflict(t *testing.T) {
 
 // The shipped GEMV against its design (kernels/gemv.go), counted from CUDA
 // 12.4's SASS: per main-loop trip a lane decodes 32 weights of each of the
-// block's 16 rows with one SHFL.IDX and one FFMA per weight, the code loads
-// skip L1, and the x loads, shared by the 16 rows, are conflict-free. The
-// static analysis (shared/reference/gpu-kernel-analysis.md) found the
-// kernel before it bound by lane-strided x loads at 32 wavefronts each.
+// block's 16 rows, 28 of them with one SHFL.IDX each and the last quad of
+// four with byte permutes (aluCodebook), one FFMA per weight; the code
+// loads skip L1, and the x loads, shared by the 16 rows, are
+// conflict-free. The static analysis (shared/reference/gpu-kernel-analysis.md)
+// found the kernel before it bound by lane-strided x loads at 32
+// wavefronts each; with every code on a shuffle it was then bound by the
+// shuffles' L1 data path at 85 %, which the permutes move to the ALUs.
 func TestAnalyzeGemvDesign(t *testing.T) {
 	ptxas.RequireCUDA12(t)
 	g, _ := kernels.NewGemv(1, 64, false)
@@ -159,12 +162,17 @@ func TestAnalyzeGemvDesign(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := r.LoopMix
-	if m.ByOp["SHFL.IDX"] != 512 || m.ByOp["FFMA"] != 528 || m.ByOp["LDG.E.NA.128.CONSTANT"] != 16 || m.ByOp["LDG.E.128.CONSTANT"] != 8 {
+	if m.ByOp["SHFL.IDX"] != 448 || m.ByOp["FFMA"] != 528 || m.ByOp["LDG.E.NA.128.CONSTANT"] != 16 || m.ByOp["LDG.E.128.CONSTANT"] != 8 {
 		t.Errorf("main loop: %d instructions, %d SHFL.IDX, %d FFMA, %d code and %d x loads", r.LoopInstrs,
 			m.ByOp["SHFL.IDX"], m.ByOp["FFMA"], m.ByOp["LDG.E.NA.128.CONSTANT"], m.ByOp["LDG.E.128.CONSTANT"])
 	}
-	if r.InstrsPerWeight > 3.8 {
-		t.Errorf("%.3g instructions per weight, want ≤ 3.8", r.InstrsPerWeight)
+	// The codebook's byte planes stay in registers: ptxas copying them
+	// from uniform registers before each PRMT would show as IMAD.U32.
+	if n := m.ByOp["IMAD.U32"]; n > 0 {
+		t.Errorf("main loop: %d IMAD.U32 (the planes copied in from uniform registers)", n)
+	}
+	if r.InstrsPerWeight > 4.25 {
+		t.Errorf("%.3g instructions per weight, want ≤ 4.25", r.InstrsPerWeight)
 	}
 	for _, l := range r.MainLoads {
 		if l.WavefrontsPerRequest() > 4 {
@@ -178,9 +186,12 @@ func TestAnalyzeGemvDesign(t *testing.T) {
 	if b := p.Bound("DRAM"); b < 2.1e-6 || b > 2.3e-6 {
 		t.Errorf("DRAM bound %.3g µs, want 2.1–2.3 (9.47 MB at 4.3 TB/s)", b*1e6)
 	}
-	// One shuffle per weight on the data path leaves it just above DRAM.
-	if p.Binding != "L1/shared data path" || p.Fraction < 0.84 {
-		t.Errorf("bound by %s at %.1f%% of copy bandwidth", p.Binding, 100*p.Fraction)
+	// Issue and the data path now balance, both above DRAM.
+	if l1, issue := p.Bound("L1/shared data path"), p.Bound("issue"); l1 > 1.05*issue || issue > 1.05*l1 {
+		t.Errorf("data path %.3g µs, issue %.3g µs: not balanced within 5%%", l1*1e6, issue*1e6)
+	}
+	if p.Fraction < 0.89 {
+		t.Errorf("bound by %s at %.1f%% of copy bandwidth, want ≥ 89%%", p.Binding, 100*p.Fraction)
 	}
 }
 

@@ -23,14 +23,17 @@ var budgets = []struct {
 	{dequantizeF32, kernels.Shape{N: 4096, K: 4096, BlockSize: 64}, 0.867, ""},
 	{dequantizeBF16, kernels.Shape{N: 4096, K: 4096, BlockSize: 64}, 0.914, ""},
 	{dequantizeBF16, kernels.Shape{N: 14336, K: 4096, BlockSize: 64}, 0.914, ""},
-	// The gemv floors sit half a point under today's fractions.
-	{gemv(1), kernels.Shape{M: 1, N: 4096, K: 4096, BlockSize: 64}, 0.845, ""},
-	{gemv(1), kernels.Shape{M: 1, N: 8192, K: 8192, BlockSize: 64}, 0.855, ""},
+	// The gemv floors sit half a point under today's fractions. M = 1
+	// decodes an eighth of its codes by byte permutes (aluCodebook), which
+	// lifted it from 84.6–86.0 % (bound by the shuffles' data path) to
+	// 89.8–94.4 %.
+	{gemv(1), kernels.Shape{M: 1, N: 4096, K: 4096, BlockSize: 64}, 0.894, ""},
+	{gemv(1), kernels.Shape{M: 1, N: 8192, K: 8192, BlockSize: 64}, 0.939, ""},
 	// 14 rows per block (not 16) fill the last wave of 132 SMs.
-	{gemv(1), kernels.Shape{M: 1, N: 11008, K: 4096, BlockSize: 64}, 0.855, ""},
+	{gemv(1), kernels.Shape{M: 1, N: 11008, K: 4096, BlockSize: 64}, 0.902, ""},
 	{gemv(2), kernels.Shape{M: 2, N: 11008, K: 4096, BlockSize: 64}, 0.789, ""},
-	{gemv(1), kernels.Shape{M: 1, N: 4096, K: 11008, BlockSize: 64}, 0.841, ""},
-	{gemv(1), kernels.Shape{M: 1, N: 14336, K: 4096, BlockSize: 64}, 0.844, ""},
+	{gemv(1), kernels.Shape{M: 1, N: 4096, K: 11008, BlockSize: 64}, 0.927, ""},
+	{gemv(1), kernels.Shape{M: 1, N: 14336, K: 4096, BlockSize: 64}, 0.893, ""},
 	{gemv(2), kernels.Shape{M: 2, N: 4096, K: 4096, BlockSize: 64}, 0.788, ""},
 	{gemv(3), kernels.Shape{M: 3, N: 4096, K: 4096, BlockSize: 64}, 0.616, ""},
 	{gemv(4), kernels.Shape{M: 4, N: 4096, K: 4096, BlockSize: 64}, 0.531, ""},
