@@ -57,7 +57,7 @@ go test -count=1 -v -run '^(TestKernelSetsRun|TestSimulatedKernels|TestSimulated
 go test -count=1 -v -run '^TestProbesMatchCPU$' ./cpu/internal/asmsim | grep -E 'needs amx|^(ok|FAIL|---)'
 
 step "nf4bench with OpenBLAS"
-if ! ldconfig -p | grep -q 'libopenblas\.so '; then
+if ! ldconfig -p | grep 'libopenblas\.so ' >/dev/null; then
 	apt-get install -y --no-install-recommends libopenblas-dev >/dev/null ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends libopenblas-dev >/dev/null; } ||
 		{ echo "FAIL: cannot install libopenblas-dev"; exit 1; }

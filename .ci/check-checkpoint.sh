@@ -97,7 +97,7 @@ expect 1 "$nf4" merge "$tmp/q.safetensors" "$ad" "$tmp/none.safetensors"
 grep -q "adapter_model.safetensors.*l0.lora_B.weight.*base weight l0.weight" "$tmp/err" || die "adapter mismatch error: $(cat "$tmp/err")"
 expect 1 "$nf4" quantize "$in" "$in"
 [[ ! -e "$tmp/none.safetensors" ]] || die "a failed run left an output"
-ls -A "$tmp" | grep -qE '\.(nf4tmp|tmp)$' && die "a temporary file was left behind"
+ls -A "$tmp" | grep -E '\.(nf4tmp|tmp)$' >/dev/null && die "a temporary file was left behind"
 [[ "$(cksum <"$in")" == "$sum_in" ]] || die "the input changed"
 
 say "ok"

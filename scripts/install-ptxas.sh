@@ -42,7 +42,12 @@ ready() {
 	for t in "${tools[@]}"; do
 		[[ -x "$bindir/$t" ]] || return 1
 	done
-	"$bindir/ptxas" --version 2>/dev/null | grep -q "release $version"
+	# The whole output first: ptxas writes it a line at a time, and a
+	# grep -q that stops reading at the match would kill it with SIGPIPE
+	# (under pipefail, a failure one run in five).
+	local out
+	out=$("$bindir/ptxas" --version 2>/dev/null) || return 1
+	[[ "$out" == *"release $version"* ]]
 }
 
 if ready; then
