@@ -1,5 +1,7 @@
 package cpu
 
+import "unsafe"
+
 // gemvWideUnit is the number of codes the wide one-row kernel decodes from
 // one load: 64 bytes, two 64-code blocks.
 const gemvWideUnit = 128
@@ -14,15 +16,34 @@ var wideOrder = func() (o [gemvWideUnit]int) {
 }()
 
 // gemvWideFor returns the set's wide one-row kernel for blocks of B codes,
-// or nil.
+// or nil: rows two at a time where the set has that kernel, the odd one
+// out alone.
 func (k *vecKernels) gemvWideFor(B int) gemvFunc {
+	single, pairs := k.gemv1w, k.gemv1wp
 	switch {
 	case B == 64:
-		return k.gemv1w
 	case B > 64:
-		return k.gemv1wb
+		single, pairs = k.gemv1wb, k.gemv1wbp
+	default:
+		return nil
 	}
-	return nil
+	if single == nil || pairs == nil {
+		return single
+	}
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
+		even := rows &^ 1
+		if even > 0 {
+			pairs(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, even, pf, t, acc)
+		}
+		if rows == even {
+			return
+		}
+		// The last row: codes, scales and sums past the even ones.
+		codes = (*byte)(unsafe.Add(unsafe.Pointer(codes), even*(sbytes/sstep*ubytes+cskip)))
+		scales = (*float32)(unsafe.Add(unsafe.Pointer(scales), even*(sbytes+sskip)))
+		acc = (*float32)(unsafe.Add(unsafe.Pointer(acc), even*8*4))
+		single(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, 1, pf, t, acc)
+	}
 }
 
 // wideBands plans a wide one-row kernel's pass over w: whole rows of the

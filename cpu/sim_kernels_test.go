@@ -348,6 +348,8 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		k.gemv1s = s.simGEMV("gemvAVX512x1s", 1, true, n.gemv1s)
 		k.gemv1w = s.simGEMV("gemvAVX512x1w", 1, true, n.gemv1w)
 		k.gemv1wb = s.simGEMV("gemvAVX512x1wb", 1, true, n.gemv1wb)
+		k.gemv1wp = s.simGEMV("gemvAVX512x1wp", 1, true, n.gemv1wp)
+		k.gemv1wbp = s.simGEMV("gemvAVX512x1wbp", 1, true, n.gemv1wbp)
 		k.order = &unitOrder512
 		k.gemm.nr = 32
 		k.gemm.kern = make([]func(*float32, int, int, *float32, int, *float32, int, int), 13)

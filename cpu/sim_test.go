@@ -109,10 +109,11 @@ func simLinear(t *testing.T, k *vecKernels) {
 	}
 	sets := []*vecKernels{k}
 	if k.gemv1w != nil {
-		noWide, general := *k, *k
+		noPairs, noWide, general := *k, *k, *k
+		noPairs.gemv1wp, noPairs.gemv1wbp = nil, nil
 		noWide.gemv1w, noWide.gemv1wb = nil, nil
 		general.gemv1w, general.gemv1wb, general.gemv1s = nil, nil, nil
-		sets = append(sets, &noWide, &general)
+		sets = append(sets, &noPairs, &noWide, &general)
 	}
 	eachLinearCase(t, r, shapes, func(c linearCase) {
 		for _, backward := range []bool{false, true} {

@@ -15,8 +15,11 @@ type vecKernels struct {
 	gemv   [GEMVMaxRows + 1]gemvFunc
 	gemv1s gemvFunc // gemv[1] for blocks of at most 64 codes
 	// gemv1w and gemv1wb, if not nil, are gemv[1] for 64-code blocks and
-	// for larger ones, 128 codes at a time (see gemvWide).
-	gemv1w, gemv1wb gemvFunc
+	// for larger ones, 128 codes at a time (see gemvWide); gemv1wp and
+	// gemv1wbp, if not nil, the same for an even number of weight rows,
+	// two at a time.
+	gemv1w, gemv1wb   gemvFunc
+	gemv1wp, gemv1wbp gemvFunc
 	// gemvBF16[m], if not nil, is the bf16 decode-dot for m = 2..8
 	// activation rows (see LinearBF16).
 	gemvBF16 *[GEMVMaxRows + 1]gemvBF16Func

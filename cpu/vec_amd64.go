@@ -39,10 +39,12 @@ var avx512 = &vecKernels{
 		nil, withValues(gemvAVX512x1), withValues(gemvAVX512x2), withValues(gemvAVX512x3), withValues(gemvAVX512x4),
 		withValues(gemvAVX512x5), withValues(gemvAVX512x6), withValues(gemvAVX512x7), withValues(gemvAVX512x8),
 	},
-	gemv1s:  withValues(gemvAVX512x1s),
-	gemv1w:  withValues(gemvAVX512x1w),
-	gemv1wb: withValues(gemvAVX512x1wb),
-	order:   &unitOrder512,
+	gemv1s:   withValues(gemvAVX512x1s),
+	gemv1w:   withValues(gemvAVX512x1w),
+	gemv1wb:  withValues(gemvAVX512x1wb),
+	gemv1wp:  withValues(gemvAVX512x1wp),
+	gemv1wbp: withValues(gemvAVX512x1wbp),
+	order:    &unitOrder512,
 	// Zen 5, 4096²: slices 5.2 ms against the GEMM's 6.6 at M = 48; the GEMM
 	// wins at 64.
 	slicesUpTo: 48,

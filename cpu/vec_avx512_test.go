@@ -70,13 +70,14 @@ func avx512OneRowKernels(set *vecKernels) []struct {
 	name string
 	set  *vecKernels
 } {
-	noWide, general := *set, *set
+	noPairs, noWide, general := *set, *set, *set
+	noPairs.gemv1wp, noPairs.gemv1wbp = nil, nil
 	noWide.gemv1w, noWide.gemv1wb = nil, nil
 	general.gemv1w, general.gemv1wb, general.gemv1s = nil, nil, nil
 	return []struct {
 		name string
 		set  *vecKernels
-	}{{"avx512", set}, {"avx512 without the wide one-row kernels", &noWide}, {"avx512 with the general one-row kernel", &general}}
+	}{{"avx512", set}, {"avx512 with the wide kernels a row at a time", &noPairs}, {"avx512 without the wide one-row kernels", &noWide}, {"avx512 with the general one-row kernel", &general}}
 }
 
 // TestAVX512Dequantize requires the AVX-512 dequantizer to write the pure-Go

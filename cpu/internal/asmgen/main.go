@@ -37,6 +37,8 @@ func main() {
 		gemv512Short()
 		gemv512Wide(true)
 		gemv512Wide(false)
+		gemv512WidePairs(true)
+		gemv512WidePairs(false)
 		il := interleave512()
 		decode512(il, false)
 		decode512(il, true)
