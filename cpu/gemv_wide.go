@@ -16,8 +16,9 @@ var wideOrder = func() (o [gemvWideUnit]int) {
 }()
 
 // gemvWideFor returns the set's wide one-row kernel for blocks of B codes,
-// or nil: rows two at a time where the set has that kernel, the odd one
-// out alone.
+// or nil: where the set has the kernel for two rows at a time, it runs
+// the first half of each band of rows beside the second half (rows in
+// different 4 KiB pages; see gemv512WidePairs), the odd one out alone.
 func (k *vecKernels) gemvWideFor(B int) gemvFunc {
 	single, pairs := k.gemv1w, k.gemv1wp
 	switch {
@@ -31,17 +32,18 @@ func (k *vecKernels) gemvWideFor(B int) gemvFunc {
 		return single
 	}
 	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
-		even := rows &^ 1
-		if even > 0 {
-			pairs(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, even, pf, t, acc)
+		h := rows / 2
+		rowc, srow := sbytes/sstep*ubytes+cskip, sbytes+sskip
+		if h > 0 {
+			pairs(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, h, pf, t, acc, h*rowc, h*srow, h*8*4)
 		}
-		if rows == even {
+		if rows == 2*h {
 			return
 		}
-		// The last row: codes, scales and sums past the even ones.
-		codes = (*byte)(unsafe.Add(unsafe.Pointer(codes), even*(sbytes/sstep*ubytes+cskip)))
-		scales = (*float32)(unsafe.Add(unsafe.Pointer(scales), even*(sbytes+sskip)))
-		acc = (*float32)(unsafe.Add(unsafe.Pointer(acc), even*8*4))
+		// The last row: codes, scales and sums past the paired ones.
+		codes = (*byte)(unsafe.Add(unsafe.Pointer(codes), 2*h*rowc))
+		scales = (*float32)(unsafe.Add(unsafe.Pointer(scales), 2*h*srow))
+		acc = (*float32)(unsafe.Add(unsafe.Pointer(acc), 2*h*8*4))
 		single(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, 1, pf, t, acc)
 	}
 }

@@ -2325,9 +2325,9 @@ gemvAVX512x1wb_unit:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x1wp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// func gemvAVX512x1wp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x1wp(SB), NOSPLIT, $0-104
+TEXT ·gemvAVX512x1wp(SB), NOSPLIT, $0-120
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -2336,16 +2336,16 @@ TEXT ·gemvAVX512x1wp(SB), NOSPLIT, $0-104
 	MOVQ    acc+88(FP), BX
 	MOVQ    rows+64(FP), SI
 	MOVQ    rowc+96(FP), DI
-	MOVQ    sbytes+32(FP), R8
-	ADDQ    sskip+24(FP), R8
-	MOVL    $0x0000ff00, R9
-	KMOVW   R9, K1
+	MOVQ    srow+104(FP), R8
+	MOVQ    arow+112(FP), R9
+	MOVL    $0x0000ff00, R10
+	KMOVW   R10, K1
 	VPXORD  Z1, Z1, Z1
 
 gemvAVX512x1wp_row:
-	MOVQ    x+48(FP), R9
-	MOVQ    sbytes+32(FP), R10
-	ADDQ    CX, R10
+	MOVQ    x+48(FP), R10
+	MOVQ    sbytes+32(FP), R11
+	ADDQ    CX, R11
 	VMOVAPS Z1, Z2
 	VMOVAPS Z1, Z3
 	VMOVAPS Z1, Z6
@@ -2358,63 +2358,63 @@ gemvAVX512x1wp_step:
 	VBROADCASTSS (CX)(R8*1), Z13
 	VBROADCASTSS 4(CX)(R8*1), Z4
 	VBLENDMPS    Z4, Z13, K1, Z13
-	MOVQ         ubytes+56(FP), R11
-	ADDQ         AX, R11
-	LEAQ         (AX)(DI*1), R12
+	MOVQ         ubytes+56(FP), R12
+	ADDQ         AX, R12
+	LEAQ         (AX)(DI*1), R13
 
 gemvAVX512x1wp_unit:
 	PREFETCHT0  (AX)(DX*1)
-	PREFETCHT0  (R12)(DX*1)
+	PREFETCHT0  (R13)(DX*1)
 	VMOVDQU32   (AX), Z10
-	VMOVDQU32   (R12), Z11
-	VMOVUPS     (R9), Z15
+	VMOVDQU32   (R13), Z11
+	VMOVUPS     (R10), Z15
 	VPERMPS     Z0, Z10, Z14
 	VMULPS      Z15, Z14, Z4
 	VPERMPS     Z0, Z11, Z14
 	VMULPS      Z15, Z14, Z8
-	VMOVUPS     64(R9), Z15
+	VMOVUPS     64(R10), Z15
 	VPSRLD      $0x04, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z4
 	VPSRLD      $0x04, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     128(R9), Z15
+	VMOVUPS     128(R10), Z15
 	VPSRLD      $0x08, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z4
 	VPSRLD      $0x08, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     192(R9), Z15
+	VMOVUPS     192(R10), Z15
 	VPSRLD      $0x0c, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z4
 	VPSRLD      $0x0c, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     256(R9), Z15
+	VMOVUPS     256(R10), Z15
 	VPSRLD      $0x10, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VMULPS      Z15, Z14, Z5
 	VPSRLD      $0x10, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VMULPS      Z15, Z14, Z9
-	VMOVUPS     320(R9), Z15
+	VMOVUPS     320(R10), Z15
 	VPSRLD      $0x14, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z5
 	VPSRLD      $0x14, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z9
-	VMOVUPS     384(R9), Z15
+	VMOVUPS     384(R10), Z15
 	VPSRLD      $0x18, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z5
 	VPSRLD      $0x18, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z9
-	VMOVUPS     448(R9), Z15
+	VMOVUPS     448(R10), Z15
 	VPSRLD      $0x1c, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z5
@@ -2426,12 +2426,12 @@ gemvAVX512x1wp_unit:
 	VFMADD231PS Z13, Z8, Z6
 	VFMADD231PS Z13, Z9, Z7
 	ADDQ        $0x40, AX
-	ADDQ        $0x40, R12
-	ADDQ        $0x00000200, R9
-	CMPQ        AX, R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x00000200, R10
+	CMPQ        AX, R12
 	JB          gemvAVX512x1wp_unit
 	ADDQ        sstep+40(FP), CX
-	CMPQ        CX, R10
+	CMPQ        CX, R11
 	JB          gemvAVX512x1wp_step
 	VADDPS      Z3, Z2, Z2
 	VSHUFF64X2  $0xee, Z2, Z2, Z3
@@ -2441,21 +2441,19 @@ gemvAVX512x1wp_unit:
 	VADDPS      Z7, Z6, Z6
 	VSHUFF64X2  $0xee, Z6, Z6, Z2
 	VADDPS      Z6, Z2, Z2
-	VADDPS      32(BX), Y2, Y2
-	VMOVUPS     Y2, 32(BX)
-	ADDQ        $0x40, BX
+	VADDPS      (BX)(R9*1), Y2, Y2
+	VMOVUPS     Y2, (BX)(R9*1)
+	ADDQ        $0x20, BX
 	ADDQ        cskip+8(FP), AX
-	ADDQ        DI, AX
 	ADDQ        sskip+24(FP), CX
-	ADDQ        R8, CX
-	SUBQ        $0x02, SI
+	DECQ        SI
 	JNZ         gemvAVX512x1wp_row
 	VZEROUPPER
 	RET
 
-// func gemvAVX512x1wbp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// func gemvAVX512x1wbp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512x1wbp(SB), NOSPLIT, $0-104
+TEXT ·gemvAVX512x1wbp(SB), NOSPLIT, $0-120
 	MOVQ    codes+0(FP), AX
 	MOVQ    scales+16(FP), CX
 	MOVQ    tab+80(FP), DX
@@ -2464,14 +2462,14 @@ TEXT ·gemvAVX512x1wbp(SB), NOSPLIT, $0-104
 	MOVQ    acc+88(FP), BX
 	MOVQ    rows+64(FP), SI
 	MOVQ    rowc+96(FP), DI
-	MOVQ    sbytes+32(FP), R8
-	ADDQ    sskip+24(FP), R8
+	MOVQ    srow+104(FP), R8
+	MOVQ    arow+112(FP), R9
 	VPXORD  Z1, Z1, Z1
 
 gemvAVX512x1wbp_row:
-	MOVQ    x+48(FP), R9
-	MOVQ    sbytes+32(FP), R10
-	ADDQ    CX, R10
+	MOVQ    x+48(FP), R10
+	MOVQ    sbytes+32(FP), R11
+	ADDQ    CX, R11
 	VMOVAPS Z1, Z2
 	VMOVAPS Z1, Z3
 	VMOVAPS Z1, Z6
@@ -2480,63 +2478,63 @@ gemvAVX512x1wbp_row:
 gemvAVX512x1wbp_step:
 	VBROADCASTSS (CX), Z12
 	VBROADCASTSS (CX)(R8*1), Z13
-	MOVQ         ubytes+56(FP), R11
-	ADDQ         AX, R11
-	LEAQ         (AX)(DI*1), R12
+	MOVQ         ubytes+56(FP), R12
+	ADDQ         AX, R12
+	LEAQ         (AX)(DI*1), R13
 
 gemvAVX512x1wbp_unit:
 	PREFETCHT0  (AX)(DX*1)
-	PREFETCHT0  (R12)(DX*1)
+	PREFETCHT0  (R13)(DX*1)
 	VMOVDQU32   (AX), Z10
-	VMOVDQU32   (R12), Z11
-	VMOVUPS     (R9), Z15
+	VMOVDQU32   (R13), Z11
+	VMOVUPS     (R10), Z15
 	VPERMPS     Z0, Z10, Z14
 	VMULPS      Z15, Z14, Z4
 	VPERMPS     Z0, Z11, Z14
 	VMULPS      Z15, Z14, Z8
-	VMOVUPS     64(R9), Z15
+	VMOVUPS     64(R10), Z15
 	VPSRLD      $0x04, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z4
 	VPSRLD      $0x04, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     128(R9), Z15
+	VMOVUPS     128(R10), Z15
 	VPSRLD      $0x08, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z4
 	VPSRLD      $0x08, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     192(R9), Z15
+	VMOVUPS     192(R10), Z15
 	VPSRLD      $0x0c, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z4
 	VPSRLD      $0x0c, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     256(R9), Z15
+	VMOVUPS     256(R10), Z15
 	VPSRLD      $0x10, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VMULPS      Z15, Z14, Z5
 	VPSRLD      $0x10, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VMULPS      Z15, Z14, Z9
-	VMOVUPS     320(R9), Z15
+	VMOVUPS     320(R10), Z15
 	VPSRLD      $0x14, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z5
 	VPSRLD      $0x14, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z9
-	VMOVUPS     384(R9), Z15
+	VMOVUPS     384(R10), Z15
 	VPSRLD      $0x18, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z5
 	VPSRLD      $0x18, Z11, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z9
-	VMOVUPS     448(R9), Z15
+	VMOVUPS     448(R10), Z15
 	VPSRLD      $0x1c, Z10, Z14
 	VPERMPS     Z0, Z14, Z14
 	VFMADD231PS Z15, Z14, Z5
@@ -2548,12 +2546,12 @@ gemvAVX512x1wbp_unit:
 	VFMADD231PS Z13, Z8, Z6
 	VFMADD231PS Z13, Z9, Z7
 	ADDQ        $0x40, AX
-	ADDQ        $0x40, R12
-	ADDQ        $0x00000200, R9
-	CMPQ        AX, R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x00000200, R10
+	CMPQ        AX, R12
 	JB          gemvAVX512x1wbp_unit
 	ADDQ        sstep+40(FP), CX
-	CMPQ        CX, R10
+	CMPQ        CX, R11
 	JB          gemvAVX512x1wbp_step
 	VADDPS      Z3, Z2, Z2
 	VSHUFF64X2  $0xee, Z2, Z2, Z3
@@ -2563,14 +2561,12 @@ gemvAVX512x1wbp_unit:
 	VADDPS      Z7, Z6, Z6
 	VSHUFF64X2  $0xee, Z6, Z6, Z2
 	VADDPS      Z6, Z2, Z2
-	VADDPS      32(BX), Y2, Y2
-	VMOVUPS     Y2, 32(BX)
-	ADDQ        $0x40, BX
+	VADDPS      (BX)(R9*1), Y2, Y2
+	VMOVUPS     Y2, (BX)(R9*1)
+	ADDQ        $0x20, BX
 	ADDQ        cskip+8(FP), AX
-	ADDQ        DI, AX
 	ADDQ        sskip+24(FP), CX
-	ADDQ        R8, CX
-	SUBQ        $0x02, SI
+	DECQ        SI
 	JNZ         gemvAVX512x1wbp_row
 	VZEROUPPER
 	RET

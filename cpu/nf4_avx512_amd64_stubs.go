@@ -37,11 +37,11 @@ func gemvAVX512x1w(codes *byte, cskip int, scales *float32, sskip int, sbytes in
 // gemvAVX512x1wb is the AVX-512 fused decode-dot for a batch of 1 over blocks of 128 codes or more, 128 codes per load.
 func gemvAVX512x1wb(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
-// gemvAVX512x1wp is gemvAVX512x1w for an even number of rows, two at a time.
-func gemvAVX512x1wp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// gemvAVX512x1wp is gemvAVX512x1w for rows rows and their partners, two rows at a time.
+func gemvAVX512x1wp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)
 
-// gemvAVX512x1wbp is gemvAVX512x1wb for an even number of rows, two at a time.
-func gemvAVX512x1wbp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
+// gemvAVX512x1wbp is gemvAVX512x1wb for rows rows and their partners, two rows at a time.
+func gemvAVX512x1wbp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)
 
 // decodeAVX512 writes blocks·blockSize scaled values to dst.
 func decodeAVX512(dst *float32, codes *byte, scales *float32, blocks int, blockSize int, pf int, tab *[16]float32)

@@ -207,6 +207,28 @@ func (s *simSet) simGEMV(fn string, m int, avx512 bool, native gemvFunc) gemvFun
 	}
 }
 
+// simGEMVPairs is the simulated two-rows-at-a-time one-row kernel fn: its
+// memory spans cover the rows and their partners (2·rows rows when each
+// partner is rows rows on, as the driver pairs them).
+func (s *simSet) simGEMVPairs(fn string, native gemvPairsFunc) gemvPairsFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32, rowc, srow, arow int) {
+		var run func() int
+		if native != nil {
+			run = func() int {
+				native(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, t, acc, rowc, srow, arow)
+				return 0
+			}
+		}
+		if perRow := sbytes/sstep*ubytes + cskip; rowc != rows*perRow || srow != rows*(sbytes+sskip) || arow != rows*32 {
+			s.t.Errorf("%s: partners %d, %d, %d bytes on for %d rows: not the driver's", fn, rowc, srow, arow, rows)
+			return
+		}
+		args := gemvArgs(1, codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, 2*rows, pf, unsafe.Pointer(&t.values), int(unsafe.Sizeof(t.values)), acc)
+		args[8] = simInt(rows)
+		s.call(fn, run, append(args, simInt(rowc), simInt(srow), simInt(arow))...)
+	}
+}
+
 // simGEMVBF16 is the simulated bf16 decode-dot kernel fn for m rows: x
 // holds two-byte values, so its extent is half a float32 kernel's.
 func (s *simSet) simGEMVBF16(fn string, m int, native gemvBF16Func) gemvBF16Func {
@@ -348,8 +370,8 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 		k.gemv1s = s.simGEMV("gemvAVX512x1s", 1, true, n.gemv1s)
 		k.gemv1w = s.simGEMV("gemvAVX512x1w", 1, true, n.gemv1w)
 		k.gemv1wb = s.simGEMV("gemvAVX512x1wb", 1, true, n.gemv1wb)
-		k.gemv1wp = s.simGEMV("gemvAVX512x1wp", 1, true, n.gemv1wp)
-		k.gemv1wbp = s.simGEMV("gemvAVX512x1wbp", 1, true, n.gemv1wbp)
+		k.gemv1wp = s.simGEMVPairs("gemvAVX512x1wp", n.gemv1wp)
+		k.gemv1wbp = s.simGEMVPairs("gemvAVX512x1wbp", n.gemv1wbp)
 		k.order = &unitOrder512
 		k.gemm.nr = 32
 		k.gemm.kern = make([]func(*float32, int, int, *float32, int, *float32, int, int), 13)

@@ -16,10 +16,9 @@ type vecKernels struct {
 	gemv1s gemvFunc // gemv[1] for blocks of at most 64 codes
 	// gemv1w and gemv1wb, if not nil, are gemv[1] for 64-code blocks and
 	// for larger ones, 128 codes at a time (see gemvWide); gemv1wp and
-	// gemv1wbp, if not nil, the same for an even number of weight rows,
-	// two at a time.
+	// gemv1wbp, if not nil, the same two weight rows at a time.
 	gemv1w, gemv1wb   gemvFunc
-	gemv1wp, gemv1wbp gemvFunc
+	gemv1wp, gemv1wbp gemvPairsFunc
 	// gemvBF16[m], if not nil, is the bf16 decode-dot for m = 2..8
 	// activation rows (see LinearBF16).
 	gemvBF16 *[GEMVMaxRows + 1]gemvBF16Func
@@ -64,6 +63,11 @@ const bf16TilesFrom = 32
 // gemvFunc is a decode-dot kernel; see gemvVec for its arguments. Each
 // kernel set reads its own part of the code table t.
 type gemvFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32)
+
+// gemvPairsFunc is a one-row decode-dot kernel that runs rows weight rows
+// and, beside each, its partner: rowc code bytes, srow scale bytes and
+// arow bytes of sums further on. Other arguments as gemvFunc.
+type gemvPairsFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32, rowc, srow, arow int)
 
 // tile is a family of micro-kernels: kern[r] multiplies r rows of a
 // decoded panel (r = 1..len(kern)-1) by nr activation rows.

@@ -42,8 +42,8 @@ var avx512 = &vecKernels{
 	gemv1s:   withValues(gemvAVX512x1s),
 	gemv1w:   withValues(gemvAVX512x1w),
 	gemv1wb:  withValues(gemvAVX512x1wb),
-	gemv1wp:  withValues(gemvAVX512x1wp),
-	gemv1wbp: withValues(gemvAVX512x1wbp),
+	gemv1wp:  pairsWithValues(gemvAVX512x1wp),
+	gemv1wbp: pairsWithValues(gemvAVX512x1wbp),
 	order:    &unitOrder512,
 	// Zen 5, 4096²: slices 5.2 ms against the GEMM's 6.6 at M = 48; the GEMM
 	// wins at 64.
@@ -132,6 +132,12 @@ type gemvAVX2Asm func(codes *byte, cskip int, scales *float32, sskip, sbytes, ss
 func withPlanes(f gemvAVX2Asm) gemvFunc {
 	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
 		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.planes, acc)
+	}
+}
+
+func pairsWithValues(f func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc, srow, arow int)) gemvPairsFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32, rowc, srow, arow int) {
+		f(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, &t.values, acc, rowc, srow, arow)
 	}
 }
 

@@ -10,16 +10,18 @@ import (
 // time: each of x's eight vectors per 128 codes is loaded once into a
 // register for both rows, which halves the loads beside the decode (the
 // one-row kernel takes every x vector as a memory operand of its
-// multiply-add). rows must be even; row r+1's codes are rowc bytes after
-// row r's, its scales sbytes+sskip bytes after. Arguments and x's order
-// as gemv512Wide.
+// multiply-add). It runs rows rows, each with a partner rowc code bytes,
+// srow scale bytes and arow bytes of sums further on (the driver pairs
+// rows half a band apart: two rows in one 4 KiB page, read side by side,
+// are slower from memory than two in different pages). Other arguments
+// and x's order as gemv512Wide.
 func gemv512WidePairs(pair bool) {
 	name := "gemvAVX512x1wp"
 	if !pair {
 		name = "gemvAVX512x1wbp"
 	}
-	TEXT(name, NOSPLIT, "func(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)")
-	Doc(name + " is gemvAVX512x1w" + map[bool]string{true: "", false: "b"}[pair] + " for an even number of rows, two at a time.")
+	TEXT(name, NOSPLIT, "func(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *float32, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)")
+	Doc(name + " is gemvAVX512x1w" + map[bool]string{true: "", false: "b"}[pair] + " for rows rows and their partners, two rows at a time.")
 	c := Load(Param("codes"), GP64())
 	s := Load(Param("scales"), GP64())
 	cb := loadCodebook512(Load(Param("tab"), GP64()))
@@ -27,9 +29,8 @@ func gemv512WidePairs(pair bool) {
 	out := Load(Param("acc"), GP64())
 	left := Load(Param("rows"), GP64())
 	rowc := Load(Param("rowc"), GP64())
-	rows := GP64() // the scale bytes from one row to the next
-	MOVQ(param("sbytes"), rows)
-	ADDQ(param("sskip"), rows)
+	rows := Load(Param("srow"), GP64()) // the scale bytes to the partner
+	arow := Load(Param("arow"), GP64())
 	var upper reg.OpmaskVirtual
 	if pair {
 		upper = K()
@@ -109,15 +110,16 @@ func gemv512WidePairs(pair bool) {
 
 	for r := range 2 {
 		VADDPS(total[r][1], total[r][0], total[r][0])
-		addFolded(total[r][0], ZMM(), Mem{Base: out, Disp: 32 * r})
+		o := Mem{Base: out}
+		if r == 1 {
+			o = Mem{Base: out, Index: arow, Scale: 1}
+		}
+		addFolded(total[r][0], ZMM(), o)
 	}
-	ADDQ(U8(64), out)
-	// Past row r's chunk: on to row r+2.
+	ADDQ(U8(32), out)
 	ADDQ(param("cskip"), c)
-	ADDQ(rowc, c)
 	ADDQ(param("sskip"), s)
-	ADDQ(rows, s)
-	SUBQ(U8(2), left)
+	DECQ(left)
 	JNZ(LabelRef(name + "_row"))
 	VZEROUPPER()
 	RET()
