@@ -1,9 +1,15 @@
 package cpu
 
+import "unsafe"
+
 // gemvBF16Func is a bf16 decode-dot kernel: a gemvFunc whose x holds bf16
 // values, which reads the table's 16 values and takes rowc, the code
 // bytes from one weight row to the next, to run two rows side by side.
 type gemvBF16Func func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *uint16, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc int)
+
+// gemvBF16PairsFunc is gemvBF16Func for rows weight rows and their
+// partners rowc code bytes, srow scale bytes and arow bytes of sums on.
+type gemvBF16PairsFunc func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *uint16, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc, srow, arow int)
 
 // gemvBF16 is gemvVec with the bf16 kernels: x is rounded to bf16 once,
 // as it is packed in the kernels' order, and each kernel rounds the
@@ -39,7 +45,7 @@ var wideOrderBF16 = func() (o [gemvWideUnit]int) {
 // gemvWideBF16 is gemvWide with the one-row bf16 kernel fn, for blocks of
 // 64 codes or more (the same wideBands plan): x is rounded to bf16 once, in the kernel's order, and
 // a row's last 64-code block, when K/64 is odd, is done in Go.
-func gemvWideBF16(fn gemvBF16Func, out, x []float32, w *Weights) {
+func gemvWideBF16(fn gemvBF16Func, pairs gemvBF16PairsFunc, out, x []float32, w *Weights) {
 	p, sstep, ubytes := wideBands(w)
 	ku := p.ku
 	xp := make([]uint16, ku)
@@ -51,7 +57,23 @@ func gemvWideBF16(fn gemvBF16Func, out, x []float32, w *Weights) {
 	}
 	values := &w.table().values
 	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, _, rows int, acc *float32) {
-		fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows, p.pf, values, acc, 0)
+		// As gemvWideFor: each row beside the one half the band on, where
+		// the set has the kernel for that; the odd one out alone.
+		h := 0
+		if pairs != nil {
+			h = rows / 2
+		}
+		rowc, srow := sbytes/sstep*ubytes+cskip, sbytes+sskip
+		if h > 0 {
+			pairs(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, h, p.pf, values, acc, h*rowc, h*srow, h*8*4)
+		}
+		if rows == 2*h {
+			return
+		}
+		codes = (*byte)(unsafe.Add(unsafe.Pointer(codes), 2*h*rowc))
+		scales = (*float32)(unsafe.Add(unsafe.Pointer(scales), 2*h*srow))
+		acc = (*float32)(unsafe.Add(unsafe.Pointer(acc), 2*h*8*4))
+		fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows-2*h, p.pf, values, acc, 0)
 	}, func(codes []byte, s float32, _, col int) float32 {
 		return decodeDotBF16(codes, x[col:][:len(codes)*2], s, values)
 	})

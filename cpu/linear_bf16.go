@@ -42,7 +42,7 @@ func LinearBF16(out, x []float32, m int, w *Weights) error {
 		if k.gemvBF16w == nil || w.Cols < gemvWideUnit || w.BlockSize < 64 {
 			return Linear(out, x, m, w)
 		}
-		gemvWideBF16(k.gemvBF16w, out, x, w)
+		gemvWideBF16(k.gemvBF16w, k.gemvBF16wp, out, x, w)
 	case m <= GEMVMaxRows:
 		gemvBF16(k, out, x, m, w)
 	case m <= k.slicesUpTo:

@@ -7481,6 +7481,193 @@ gemvBF16AVX512x1w_unit:
 	VZEROUPPER
 	RET
 
+// func gemvBF16AVX512x1wp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)
+// Requires: AVX, AVX512BW, AVX512F, MMX+
+TEXT ·gemvBF16AVX512x1wp(SB), NOSPLIT, $0-120
+	MOVQ         codes+0(FP), AX
+	MOVQ         scales+16(FP), CX
+	MOVQ         tab+80(FP), DX
+	VMOVUPS      (DX), Z0
+	VPTERNLOGD   $0xff, Z1, Z1, Z1
+	VPSRLW       $0x0f, Z1, Z2
+	VPSLLW       $0x04, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VINSERTI64X4 $0x00, Y3, Z2, Z2
+	VPSRLW       $0x0c, Z1, Z1
+	MOVQ         pf+72(FP), DX
+	MOVQ         acc+88(FP), BX
+	MOVQ         rows+64(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SUBQ         $0x04, DI
+	MOVQ         rowc+96(FP), R8
+	MOVQ         arow+112(FP), R9
+
+gemvBF16AVX512x1wp_row:
+	MOVQ   x+48(FP), R10
+	MOVQ   sbytes+32(FP), R11
+	ADDQ   CX, R11
+	MOVQ   srow+104(FP), R14
+	ADDQ   CX, R14
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+
+gemvBF16AVX512x1wp_step:
+	VMULPS.BCST (CX), Z0, Z3
+	VMULPS.BCST (CX)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z5
+	BYTE        $0x62
+	BYTE        $0xf2
+	BYTE        $0x5f
+	BYTE        $0x48
+	BYTE        $0x72
+	BYTE        $0xeb
+	VMULPS.BCST (R14), Z0, Z3
+	VMULPS.BCST (R14)(DI*1), Z0, Z4
+
+	// VCVTNE2PS2BF16 Z3, Z4, Z6
+	BYTE $0x62
+	BYTE $0xf2
+	BYTE $0x5f
+	BYTE $0x48
+	BYTE $0x72
+	BYTE $0xf3
+	MOVQ ubytes+56(FP), R12
+	ADDQ AX, R12
+	LEAQ (AX)(R8*1), R13
+
+gemvBF16AVX512x1wp_unit:
+	PREFETCHT0 (AX)(DX*1)
+	PREFETCHT0 (R13)(DX*1)
+	VMOVDQU32  (AX), Z7
+	VPSRLW     $0x04, Z7, Z10
+	VPSRLW     $0x08, Z7, Z11
+	VPSRLW     $0x0c, Z7, Z12
+	VPTERNLOGD $0xea, Z2, Z1, Z7
+	VPTERNLOGD $0xea, Z2, Z1, Z10
+	VPTERNLOGD $0xea, Z2, Z1, Z11
+	VPORD      Z2, Z12, Z12
+	VPERMW     Z5, Z7, Z9
+	VPERMW     Z5, Z10, Z10
+	VPERMW     Z5, Z11, Z11
+	VPERMW     Z5, Z12, Z12
+	VMOVDQU32  (R13), Z8
+	VPSRLW     $0x04, Z8, Z14
+	VPSRLW     $0x08, Z8, Z15
+	VPSRLW     $0x0c, Z8, Z16
+	VPTERNLOGD $0xea, Z2, Z1, Z8
+	VPTERNLOGD $0xea, Z2, Z1, Z14
+	VPTERNLOGD $0xea, Z2, Z1, Z15
+	VPORD      Z2, Z16, Z16
+	VPERMW     Z6, Z8, Z13
+	VPERMW     Z6, Z14, Z14
+	VPERMW     Z6, Z15, Z15
+	VPERMW     Z6, Z16, Z16
+	VMOVDQU32  (R10), Z17
+
+	// VDPBF16PS Z17, Z9, Z21
+	BYTE $0x62
+	BYTE $0xa2
+	BYTE $0x36
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xe9
+
+	// VDPBF16PS Z17, Z13, Z25
+	BYTE      $0x62
+	BYTE      $0x22
+	BYTE      $0x16
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xc9
+	VMOVDQU32 64(R10), Z18
+
+	// VDPBF16PS Z18, Z10, Z22
+	BYTE $0x62
+	BYTE $0xa2
+	BYTE $0x2e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xf2
+
+	// VDPBF16PS Z18, Z14, Z26
+	BYTE      $0x62
+	BYTE      $0x22
+	BYTE      $0x0e
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xd2
+	VMOVDQU32 128(R10), Z19
+
+	// VDPBF16PS Z19, Z11, Z23
+	BYTE $0x62
+	BYTE $0xa2
+	BYTE $0x26
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xfb
+
+	// VDPBF16PS Z19, Z15, Z27
+	BYTE      $0x62
+	BYTE      $0x22
+	BYTE      $0x06
+	BYTE      $0x48
+	BYTE      $0x52
+	BYTE      $0xdb
+	VMOVDQU32 192(R10), Z20
+
+	// VDPBF16PS Z20, Z12, Z24
+	BYTE $0x62
+	BYTE $0x22
+	BYTE $0x1e
+	BYTE $0x48
+	BYTE $0x52
+	BYTE $0xc4
+
+	// VDPBF16PS Z20, Z16, Z28
+	BYTE       $0x62
+	BYTE       $0x22
+	BYTE       $0x7e
+	BYTE       $0x40
+	BYTE       $0x52
+	BYTE       $0xe4
+	ADDQ       $0x40, AX
+	ADDQ       $0x40, R13
+	ADDQ       $0x00000100, R10
+	CMPQ       AX, R12
+	JB         gemvBF16AVX512x1wp_unit
+	ADDQ       sstep+40(FP), CX
+	ADDQ       sstep+40(FP), R14
+	CMPQ       CX, R11
+	JB         gemvBF16AVX512x1wp_step
+	VADDPS     Z22, Z21, Z21
+	VADDPS     Z24, Z23, Z23
+	VADDPS     Z23, Z21, Z21
+	VSHUFF64X2 $0xee, Z21, Z21, Z29
+	VADDPS     Z21, Z29, Z29
+	VADDPS     (BX), Y29, Y29
+	VMOVUPS    Y29, (BX)
+	VADDPS     Z26, Z25, Z25
+	VADDPS     Z28, Z27, Z27
+	VADDPS     Z27, Z25, Z25
+	VSHUFF64X2 $0xee, Z25, Z25, Z29
+	VADDPS     Z25, Z29, Z29
+	VADDPS     (BX)(R9*1), Y29, Y29
+	VMOVUPS    Y29, (BX)(R9*1)
+	ADDQ       $0x20, BX
+	ADDQ       cskip+8(FP), AX
+	ADDQ       sskip+24(FP), CX
+	DECQ       SI
+	JNZ        gemvBF16AVX512x1wp_row
+	VZEROUPPER
+	RET
+
 // func tileBF16AVX512x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
 // Requires: AVX, AVX512F
 TEXT ·tileBF16AVX512x32x32(SB), NOSPLIT, $0-56

@@ -112,6 +112,9 @@ func gemvBF16AVX512x8(codes *byte, cskip int, scales *float32, sskip int, sbytes
 // gemvBF16AVX512x1w is the AVX-512 BF16 fused decode-dot for a batch of 1, 128 codes per load.
 func gemvBF16AVX512x1w(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int)
 
+// gemvBF16AVX512x1wp is gemvBF16AVX512x1w for rows rows and their partners, two rows at a time.
+func gemvBF16AVX512x1wp(codes *byte, cskip int, scales *float32, sskip int, sbytes int, sstep int, x *uint16, ubytes int, rows int, pf int, tab *[16]float32, acc *float32, rowc int, srow int, arow int)
+
 // tileBF16AVX512x32x32 is the AVX-512 BF16 32×32 tile kernel: c = a·b (+ c if acc ≠ 0) over 32·ksteps values of k.
 func tileBF16AVX512x32x32(a *uint16, lda int, b *uint32, c *float32, ldc int, ksteps int, acc int)
 

@@ -229,6 +229,27 @@ func (s *simSet) simGEMVPairs(fn string, native gemvPairsFunc) gemvPairsFunc {
 	}
 }
 
+// simGEMVBF16Pairs is simGEMVPairs for the bf16 kernel.
+func (s *simSet) simGEMVBF16Pairs(fn string, native gemvBF16PairsFunc) gemvBF16PairsFunc {
+	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *uint16, ubytes, rows, pf int, tab *[16]float32, acc *float32, rowc, srow, arow int) {
+		var run func() int
+		if native != nil {
+			run = func() int {
+				native(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, rows, pf, tab, acc, rowc, srow, arow)
+				return 0
+			}
+		}
+		if perRow := sbytes/sstep*ubytes + cskip; rowc != rows*perRow || srow != rows*(sbytes+sskip) || arow != rows*32 {
+			s.t.Errorf("%s: partners %d, %d, %d bytes on for %d rows: not the driver's", fn, rowc, srow, arow, rows)
+			return
+		}
+		args := gemvArgs(1, codes, cskip, scales, sskip, sbytes, sstep, nil, ubytes, 2*rows, pf, unsafe.Pointer(tab), int(unsafe.Sizeof(*tab)), acc)
+		args[6] = simPtr(x, 2*sbytes/sstep*ubytes*2)
+		args[8] = simInt(rows)
+		s.call(fn, run, append(args, simInt(rowc), simInt(srow), simInt(arow))...)
+	}
+}
+
 // simGEMVBF16 is the simulated bf16 decode-dot kernel fn for m rows: x
 // holds two-byte values, so its extent is half a float32 kernel's.
 func (s *simSet) simGEMVBF16(fn string, m int, native gemvBF16Func) gemvBF16Func {
@@ -393,6 +414,7 @@ func simulatedSet(t testing.TB, name string, native *vecKernels) (*vecKernels, *
 			k.gemvBF16[m] = s.simGEMVBF16(fmt.Sprintf("gemvBF16AVX512x%d", m), m, nf)
 		}
 		k.gemvBF16w = s.simGEMVBF16("gemvBF16AVX512x1w", 1, n.gemvBF16w)
+		k.gemvBF16wp = s.simGEMVBF16Pairs("gemvBF16AVX512x1wp", n.gemvBF16wp)
 		var nt tileKernel
 		if n.tilesBF16 != nil {
 			nt = n.tilesBF16.tile

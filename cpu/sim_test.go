@@ -236,6 +236,16 @@ func TestSimulatedFaults(t *testing.T) {
 // the tile path, on shapes that fill its 32-row blocks unevenly and K
 // past one chunk, and must match its twin exactly.
 func simLinearBF16(t *testing.T, k *vecKernels) {
+	simLinearBF16With(t, k)
+	if k.gemvBF16wp != nil {
+		// The wide one-row kernel a row at a time, on the same shapes.
+		noPairs := *k
+		noPairs.gemvBF16wp = nil
+		simLinearBF16With(t, &noPairs)
+	}
+}
+
+func simLinearBF16With(t *testing.T, k *vecKernels) {
 	r := rand.New(rand.NewPCG(45, 46))
 	shapes := []linearShape{
 		{19, 96, 32, []int{1, 2, 3, 4, 5, 6, 7, 8}}, {5, 160, 32, []int{1, 8}}, {9, 192, 64, []int{2, 5}},

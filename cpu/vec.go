@@ -25,6 +25,9 @@ type vecKernels struct {
 	// gemvBF16w, if not nil, is the bf16 decode-dot for one row, 128
 	// codes at a time, for blocks of 64 codes or more (see gemvWideBF16).
 	gemvBF16w gemvBF16Func
+	// gemvBF16wp, if not nil, is gemvBF16w two weight rows at a time
+	// (rows and partners, as gemvPairsFunc).
+	gemvBF16wp gemvBF16PairsFunc
 	// amx, if not nil, is the AMX-BF16 path of LinearBF16 for 16 rows or
 	// more, run where amx.ready() reports true.
 	amx *tileKernels

@@ -54,6 +54,7 @@ var avx512 = &vecKernels{
 	}},
 	gemvBF16:     bf16Kernels(),
 	gemvBF16w:    bf16Wide(),
+	gemvBF16wp:   bf16WidePairs(),
 	amx:          &tileKernels{tile: amxBF16x32x32, decode: decodeBF16AVX512, ready: amxPermitted},
 	tilesBF16:    bf16Tiles(),
 	tilesFrom:    bf16TilesFrom,
@@ -85,6 +86,15 @@ func bf16Wide() gemvBF16Func {
 		return nil
 	}
 	return gemvBF16AVX512x1w
+}
+
+// bf16WidePairs returns the one-row AVX-512 BF16 decode-dot for two
+// rows at a time where the CPU has AVX512_BF16, else nil.
+func bf16WidePairs() gemvBF16PairsFunc {
+	if !cpu.X86.HasAVX512BF16 {
+		return nil
+	}
+	return gemvBF16AVX512x1wp
 }
 
 // peakBF16 returns the VDPBF16PS peak loop where the CPU has

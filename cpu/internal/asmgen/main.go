@@ -50,6 +50,7 @@ func main() {
 			gemv512BF16(m)
 		}
 		gemv512WideBF16()
+		gemv512WideBF16Pairs()
 		// The bf16 tile path for CPUs without AMX; its decode serves
 		// the AMX path too.
 		tileBF16()
