@@ -1,7 +1,5 @@
 package cpu
 
-import "unsafe"
-
 // gemvBF16Func is a bf16 decode-dot kernel: a gemvFunc whose x holds bf16
 // values, which reads the table's 16 values and takes rowc, the code
 // bytes from one weight row to the next, to run two rows side by side.
@@ -59,21 +57,18 @@ func gemvWideBF16(fn gemvBF16Func, pairs gemvBF16PairsFunc, out, x []float32, w 
 	p.run(out, func(codes *byte, cskip int, scales *float32, sskip, sbytes, _, rows int, acc *float32) {
 		// As gemvWideFor: each row beside the one half the band on, where
 		// the set has the kernel for that; the odd one out alone.
-		h := 0
-		if pairs != nil {
-			h = rows / 2
-		}
-		rowc, srow := sbytes/sstep*ubytes+cskip, sbytes+sskip
-		if h > 0 {
-			pairs(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, h, p.pf, values, acc, h*rowc, h*srow, h*8*4)
-		}
-		if rows == 2*h {
+		if pairs == nil {
+			fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows, p.pf, values, acc, 0)
 			return
 		}
-		codes = (*byte)(unsafe.Add(unsafe.Pointer(codes), 2*h*rowc))
-		scales = (*float32)(unsafe.Add(unsafe.Pointer(scales), 2*h*srow))
-		acc = (*float32)(unsafe.Add(unsafe.Pointer(acc), 2*h*8*4))
-		fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, rows-2*h, p.pf, values, acc, 0)
+		pr := pairRows(rows, cskip, sskip, sbytes, sstep, ubytes)
+		if pr.h > 0 {
+			pairs(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, pr.h, p.pf, values, acc, pr.rowc, pr.srow, pr.arow)
+		}
+		if rows > 2*pr.h {
+			codes, scales, acc = pr.last(codes, scales, acc)
+			fn(codes, cskip, scales, sskip, sbytes, sstep, &xp[0], ubytes, 1, p.pf, values, acc, 0)
+		}
 	}, func(codes []byte, s float32, _, col int) float32 {
 		return decodeDotBF16(codes, x[col:][:len(codes)*2], s, values)
 	})

@@ -32,20 +32,34 @@ func (k *vecKernels) gemvWideFor(B int) gemvFunc {
 		return single
 	}
 	return func(codes *byte, cskip int, scales *float32, sskip, sbytes, sstep int, x *float32, ubytes, rows, pf int, t *codeTable, acc *float32) {
-		h := rows / 2
-		rowc, srow := sbytes/sstep*ubytes+cskip, sbytes+sskip
-		if h > 0 {
-			pairs(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, h, pf, t, acc, h*rowc, h*srow, h*8*4)
+		p := pairRows(rows, cskip, sskip, sbytes, sstep, ubytes)
+		if p.h > 0 {
+			pairs(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, p.h, pf, t, acc, p.rowc, p.srow, p.arow)
 		}
-		if rows == 2*h {
-			return
+		if rows > 2*p.h {
+			codes, scales, acc = p.last(codes, scales, acc)
+			single(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, 1, pf, t, acc)
 		}
-		// The last row: codes, scales and sums past the paired ones.
-		codes = (*byte)(unsafe.Add(unsafe.Pointer(codes), 2*h*rowc))
-		scales = (*float32)(unsafe.Add(unsafe.Pointer(scales), 2*h*srow))
-		acc = (*float32)(unsafe.Add(unsafe.Pointer(acc), 2*h*8*4))
-		single(codes, cskip, scales, sskip, sbytes, sstep, x, ubytes, 1, pf, t, acc)
 	}
+}
+
+// rowPairs is how a two-rows-at-a-time kernel takes a band's rows: the
+// first h beside the next h, their partners rowc code bytes, srow scale
+// bytes and arow bytes of sums on; an odd last row is left over.
+type rowPairs struct{ h, rowc, srow, arow int }
+
+// pairRows pairs rows rows of a band, laid out as the band loop passes
+// them to a kernel (cskip, sskip, sbytes, sstep, ubytes as gemvFunc's).
+func pairRows(rows, cskip, sskip, sbytes, sstep, ubytes int) rowPairs {
+	h := rows / 2
+	return rowPairs{h: h, rowc: h * (sbytes/sstep*ubytes + cskip), srow: h * (sbytes + sskip), arow: h * 8 * 4}
+}
+
+// last returns the codes, scales and sums of the row past the paired ones.
+func (p rowPairs) last(codes *byte, scales, acc *float32) (*byte, *float32, *float32) {
+	return (*byte)(unsafe.Add(unsafe.Pointer(codes), 2*p.rowc)),
+		(*float32)(unsafe.Add(unsafe.Pointer(scales), 2*p.srow)),
+		(*float32)(unsafe.Add(unsafe.Pointer(acc), 2*p.arow))
 }
 
 // wideBands plans a wide one-row kernel's pass over w: whole rows of the

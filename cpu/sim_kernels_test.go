@@ -219,7 +219,7 @@ func (s *simSet) simGEMVPairs(fn string, native gemvPairsFunc) gemvPairsFunc {
 				return 0
 			}
 		}
-		if perRow := sbytes/sstep*ubytes + cskip; rowc != rows*perRow || srow != rows*(sbytes+sskip) || arow != rows*32 {
+		if got := (rowPairs{rows, rowc, srow, arow}); got != pairRows(2*rows, cskip, sskip, sbytes, sstep, ubytes) {
 			s.t.Errorf("%s: partners %d, %d, %d bytes on for %d rows: not the driver's", fn, rowc, srow, arow, rows)
 			return
 		}
@@ -239,7 +239,7 @@ func (s *simSet) simGEMVBF16Pairs(fn string, native gemvBF16PairsFunc) gemvBF16P
 				return 0
 			}
 		}
-		if perRow := sbytes/sstep*ubytes + cskip; rowc != rows*perRow || srow != rows*(sbytes+sskip) || arow != rows*32 {
+		if got := (rowPairs{rows, rowc, srow, arow}); got != pairRows(2*rows, cskip, sskip, sbytes, sstep, ubytes) {
 			s.t.Errorf("%s: partners %d, %d, %d bytes on for %d rows: not the driver's", fn, rowc, srow, arow, rows)
 			return
 		}
